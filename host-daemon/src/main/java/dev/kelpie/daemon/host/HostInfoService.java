@@ -1,0 +1,84 @@
+package dev.kelpie.daemon.host;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.config.KelpieConfig;
+import dev.kelpie.daemon.hypervisor.probe.Accelerator;
+import dev.kelpie.daemon.hypervisor.probe.BackendReport;
+import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
+import dev.kelpie.daemon.hypervisor.probe.KernelBootProbe;
+import dev.kelpie.daemon.hypervisor.probe.LibkrunProbe;
+import dev.kelpie.daemon.hypervisor.probe.ProbeCache;
+import dev.kelpie.daemon.hypervisor.probe.ProbeResult;
+import dev.kelpie.daemon.hypervisor.probe.QemuProbe;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.PreDestroy;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.List;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Knows the host and probes the hypervisor backends once at startup, off the request path: a boot probe can take
+ * as long as its timeout, and {@code Host.Info} must answer at once (reporting "probe running" meanwhile).
+ */
+@ApplicationScoped
+public class HostInfoService {
+
+    private static final Logger LOG = Logger.getLogger(HostInfoService.class);
+    private static final Path DEV_KVM = Path.of("/dev/kvm");
+
+    private final KelpieConfig config;
+    private final ObjectMapper json;
+    private final String daemonVersion;
+    private final HostPlatform platform = HostPlatform.current();
+    private volatile List<BackendReport> backends = List.of(
+            new BackendReport("libkrun", ProbeResult.untested("probe running"), "", "", List.of()),
+            new BackendReport("qemu", ProbeResult.untested("probe running"), "", "", List.of()));
+    private Thread probeThread;
+
+    @Inject
+    public HostInfoService(KelpieConfig config, ObjectMapper json,
+            @ConfigProperty(name = "quarkus.application.version", defaultValue = "0.0.0") String daemonVersion) {
+        this.config = config;
+        this.json = json;
+        this.daemonVersion = daemonVersion;
+    }
+
+    /** Runs after {@code DaemonPreflight} (priority 1) holds the state directory, where the probe cache lives. */
+    void onStart(@Observes @Priority(10) StartupEvent event) {
+        probeThread = Thread.ofPlatform().name("kelpie-backend-probe").daemon().start(this::probeBackends);
+    }
+
+    private void probeBackends() {
+        QemuProbe qemu = new QemuProbe(new CommandRunner(), new KernelBootProbe(config.probe().bootTimeout()),
+                new ProbeCache(config.stateDir(), json), platform, DEV_KVM);
+        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel());
+        Accelerator hardware = platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM;
+        BackendReport libkrunReport = new LibkrunProbe(platform).probe(config.libkrun().library(),
+                qemuReport.accelerator(hardware));
+        backends = List.of(libkrunReport, qemuReport);
+        LOG.infof("backend probe done: %s", BackendChoice.from(backends).reason());
+    }
+
+    /** Interrupting the probe makes it kill any VM it booted, so no qemu outlives the daemon. */
+    @PreDestroy
+    void stopProbe() throws InterruptedException {
+        if (probeThread != null && probeThread.isAlive()) {
+            probeThread.interrupt();
+            probeThread.join(10_000);
+        }
+    }
+
+    public HostReport report() {
+        List<BackendReport> current = backends;
+        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        return new HostReport(daemonVersion, platform.os(), platform.arch(), Runtime.getRuntime().availableProcessors(),
+                os.getTotalMemorySize() / (1024 * 1024), current, BackendChoice.from(current), config.stateDir());
+    }
+}

@@ -1,0 +1,22 @@
+package dev.kelpie.daemon.hypervisor.probe;
+
+/** Hardware or software acceleration a VM can run on, best first. */
+public enum Accelerator {
+    /** Linux KVM. */
+    KVM("kvm"),
+    /** macOS Hypervisor.framework. */
+    HVF("hvf"),
+    /** QEMU's software emulation: works everywhere, slowly. */
+    TCG("tcg");
+
+    private final String qemuName;
+
+    Accelerator(String qemuName) {
+        this.qemuName = qemuName;
+    }
+
+    /** The name QEMU's {@code -accel} option uses. */
+    public String qemuName() {
+        return qemuName;
+    }
+}

@@ -1,0 +1,28 @@
+package dev.kelpie.daemon.hypervisor.probe;
+
+import java.util.List;
+
+/** Per-architecture QEMU facts: binary, machine type and the guest's serial console device. */
+public record QemuMachine(String binary, String machineType, String consoleDevice) {
+
+    /**
+     * The machine for a guest architecture. x86_64 uses {@code microvm} (no PCI, no firmware: fastest boot);
+     * aarch64 uses {@code virt}, which is QEMU's minimal Arm board.
+     */
+    public static QemuMachine forArch(String arch) {
+        return switch (arch) {
+            case "x86_64" -> new QemuMachine("qemu-system-x86_64", "microvm", "ttyS0");
+            case "aarch64" -> new QemuMachine("qemu-system-aarch64", "virt", "ttyAMA0");
+            default -> throw new IllegalArgumentException("unsupported guest architecture '" + arch
+                    + "' (supported: x86_64, aarch64)");
+        };
+    }
+
+    /** The CPU model argument for an accelerator; TCG on Arm needs an explicit model, KVM/HVF take the host's. */
+    public List<String> cpuArgs(Accelerator accelerator) {
+        if (machineType.equals("virt")) {
+            return List.of("-cpu", accelerator == Accelerator.TCG ? "max" : "host");
+        }
+        return List.of();
+    }
+}

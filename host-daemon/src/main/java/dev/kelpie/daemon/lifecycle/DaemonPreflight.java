@@ -1,0 +1,59 @@
+package dev.kelpie.daemon.lifecycle;
+
+import dev.kelpie.daemon.config.KelpieConfig;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs before the API server binds: takes the state-directory lock, then prepares the socket path. Quarkus would
+ * silently replace a live daemon's socket file, so this order is what keeps a second daemon from taking over.
+ */
+@ApplicationScoped
+public class DaemonPreflight {
+
+    private static final Logger LOG = Logger.getLogger(DaemonPreflight.class);
+
+    private final KelpieConfig config;
+    private final boolean socketEnabled;
+    private StateDirectoryLock lock;
+
+    @Inject
+    public DaemonPreflight(KelpieConfig config,
+            @ConfigProperty(name = "quarkus.http.domain-socket-enabled", defaultValue = "false") boolean socketEnabled) {
+        this.config = config;
+        this.socketEnabled = socketEnabled;
+    }
+
+    void onStart(@Observes @Priority(1) StartupEvent event) {
+        try {
+            lock = StateDirectoryLock.acquire(config.stateDir());
+            if (socketEnabled) {
+                ApiSocketPath.prepare(config.api().socket());
+            }
+        } catch (DaemonStartupException e) {
+            LOG.error("kelpied cannot start: " + e.getMessage());
+            release();
+            throw e;
+        }
+        LOG.infof("state directory %s locked by pid %d", config.stateDir(), ProcessHandle.current().pid());
+    }
+
+    /** Released at shutdown by the JVM too; explicit release matters for tests that restart in one JVM. */
+    @jakarta.annotation.PreDestroy
+    void release() {
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                LOG.warn("releasing the state-directory lock failed", e);
+            }
+            lock = null;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package dev.kelpie.daemon.it;
+
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+
+/** Waits for a condition with a deadline, so tests never sleep and hope. */
+final class Await {
+
+    /** Scales every test deadline; raise it on slow machines (e.g. -Dkelpie.test.timeoutFactor=3). */
+    static final double TIMEOUT_FACTOR = Double.parseDouble(System.getProperty("kelpie.test.timeoutFactor", "1"));
+    private static final long POLL_INTERVAL_MS = 50;
+
+    private Await() {}
+
+    static Duration scaled(Duration d) {
+        return Duration.ofMillis((long) (d.toMillis() * TIMEOUT_FACTOR));
+    }
+
+    static void until(String what, Duration timeout, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + scaled(timeout).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + scaled(timeout).toMillis() + " ms waiting for " + what);
+            }
+            try {
+                Thread.sleep(POLL_INTERVAL_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted waiting for " + what, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package dev.kelpie.daemon.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The packaged daemon, started through its real launcher as a separate process, with its own state directory and
+ * socket. Closing it always ends the process.
+ */
+final class DaemonProcess implements AutoCloseable {
+
+    static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Path LAUNCHER = Path.of(System.getProperty("kelpie.it.launcher", "bin/kelpied"));
+    private static final Path APP_DIR = Path.of(System.getProperty("kelpie.it.appDir", "target/quarkus-app"));
+
+    final Path stateDir;
+    final Path socket;
+    final Path log;
+    final Process process;
+
+    private DaemonProcess(Path stateDir, Path socket, Path log, Process process) {
+        this.stateDir = stateDir;
+        this.socket = socket;
+        this.log = log;
+        this.process = process;
+    }
+
+    /** Starts a daemon without waiting for it. */
+    static DaemonProcess start(Path stateDir, Path socket, Path log, String... jvmArgs) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
+        cmd.addAll(List.of(jvmArgs));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        Map<String, String> env = pb.environment();
+        env.put("KELPIE_APP_DIR", APP_DIR.toString());
+        env.put("KELPIE_STATE_DIR", stateDir.toString());
+        env.put("KELPIE_API_SOCKET", socket.toString());
+        return new DaemonProcess(stateDir, socket, log, pb.start());
+    }
+
+    /** Starts a daemon and waits until its health service answers SERVING over the socket. */
+    static DaemonProcess startServing(Path workDir, String name, String... jvmArgs) throws IOException {
+        Path dir = Files.createDirectories(workDir.resolve(name));
+        DaemonProcess daemon = start(dir.resolve("state"), dir.resolve("kelpied.sock"), dir.resolve("daemon.log"), jvmArgs);
+        daemon.awaitServing();
+        return daemon;
+    }
+
+    void awaitServing() {
+        BufCurl client = client();
+        Await.until("kelpied to serve on " + socket, START_TIMEOUT, () -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("kelpied exited with " + process.exitValue() + ":\n" + logText());
+            }
+            return Files.exists(socket) && client.call("grpc.health.v1.Health/Check", "{}").stdout().contains("SERVING");
+        });
+    }
+
+    BufCurl client() {
+        return new BufCurl(socket);
+    }
+
+    /** Waits for the process to exit by itself and returns its exit code. */
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(Await.scaled(timeout).toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("kelpied did not exit within " + timeout + ":\n" + logText());
+        }
+        return process.exitValue();
+    }
+
+    /** SIGKILL: no shutdown hooks, the socket file stays behind. */
+    void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    String logText() {
+        try {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        // The launcher execs java, so this is the JVM itself: SIGTERM runs its graceful shutdown.
+        process.destroy();
+        if (!process.waitFor(Await.scaled(Duration.ofSeconds(30)).toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+}
