@@ -20,15 +20,20 @@ class DaemonLifecycleIT {
     @TempDir
     Path work;
 
+    /** Starts a daemon that must refuse to start, and returns its log after checking the exit code. */
+    private String refusedStart(Path stateDir, Path socket, String name) throws Exception {
+        DaemonProcess daemon = DaemonProcess.start(stateDir, socket, work.resolve(name + ".log"));
+        assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT), daemon.logText());
+        assertFalse(daemon.logText().contains("Listening on"), "a refused daemon binds nothing: " + daemon.logText());
+        return daemon.logText();
+    }
+
     @Test
     void secondDaemonOnTheSameStateDirectoryExitsWithAClearMessageAndTheFirstKeepsServing() throws Exception {
         try (DaemonProcess first = DaemonProcess.startServing(work, "first")) {
             Path otherSocket = work.resolve("second.sock");
-            DaemonProcess second = DaemonProcess.start(first.stateDir, otherSocket, work.resolve("second.log"));
-            int exit = second.awaitExit(EXIT_TIMEOUT);
+            String log = refusedStart(first.stateDir, otherSocket, "second");
 
-            assertNotEquals(0, exit);
-            String log = second.logText();
             assertTrue(log.contains("another kelpied (pid " + first.process.pid() + ") is already running on state directory "
                     + first.stateDir), log);
             assertFalse(Files.exists(otherSocket), "the refused daemon must not bind anything");
@@ -40,11 +45,10 @@ class DaemonLifecycleIT {
     @Test
     void daemonWithAnotherStateDirectoryCannotTakeOverALiveSocket() throws Exception {
         try (DaemonProcess first = DaemonProcess.startServing(work, "owner")) {
-            DaemonProcess second = DaemonProcess.start(work.resolve("other-state"), first.socket, work.resolve("thief.log"));
+            String log = refusedStart(work.resolve("other-state"), first.socket, "thief");
 
-            assertNotEquals(0, second.awaitExit(EXIT_TIMEOUT));
-            assertTrue(second.logText().contains("kelpied cannot start: API socket " + first.socket
-                    + " is in use by another live server"), second.logText());
+            assertTrue(log.contains("kelpied cannot start: API socket " + first.socket
+                    + " is in use by another live server"), log);
             assertTrue(first.client().call("grpc.health.v1.Health/Check", "{}").requireSuccess().stdout().contains("SERVING"));
         }
     }
@@ -55,8 +59,7 @@ class DaemonLifecycleIT {
         killed.kill9();
         assertTrue(Files.exists(killed.socket), "kill -9 leaves the socket file behind");
 
-        try (DaemonProcess restarted = DaemonProcess.start(killed.stateDir, killed.socket, work.resolve("restarted.log"))) {
-            restarted.awaitServing();
+        try (DaemonProcess restarted = killed.startSuccessor(work.resolve("restarted.log"))) {
             assertEquals(0, restarted.client().call("kelpie.v1.Host/Info", "{}").exitCode());
         }
     }
@@ -66,8 +69,8 @@ class DaemonLifecycleIT {
         DaemonProcess daemon = DaemonProcess.startServing(work, "graceful");
         daemon.close();
         assertFalse(Files.exists(daemon.socket), "a clean shutdown removes the socket");
-        try (DaemonProcess next = DaemonProcess.start(daemon.stateDir, daemon.socket, work.resolve("next.log"))) {
-            next.awaitServing();
+        try (DaemonProcess next = daemon.startSuccessor(work.resolve("next.log"))) {
+            assertEquals(0, next.client().call("kelpie.v1.Host/Info", "{}").exitCode());
         }
     }
 
@@ -75,41 +78,34 @@ class DaemonLifecycleIT {
     void socketPathUnderAFileGivesAClearMessage() throws Exception {
         Path notADirectory = Files.writeString(work.resolve("plain-file"), "x");
         Path socket = notADirectory.resolve("kelpied.sock");
-        DaemonProcess daemon = DaemonProcess.start(work.resolve("state-a"), socket, work.resolve("a.log"));
+        String log = refusedStart(work.resolve("state-a"), socket, "a");
 
-        assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT));
-        assertTrue(daemon.logText().contains("kelpied cannot start: cannot create the API socket directory " + notADirectory),
-                daemon.logText());
+        assertTrue(log.contains("kelpied cannot start: cannot create the API socket directory " + notADirectory), log);
     }
 
     @Test
     void socketPathThatIsTooLongGivesAClearMessage() throws Exception {
         Path socket = work.resolve("d".repeat(120)).resolve("kelpied.sock");
-        DaemonProcess daemon = DaemonProcess.start(work.resolve("state-b"), socket, work.resolve("b.log"));
+        String log = refusedStart(work.resolve("state-b"), socket, "b");
 
-        assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT));
-        assertTrue(daemon.logText().contains("kelpied cannot start: API socket path " + socket), daemon.logText());
-        assertTrue(daemon.logText().contains("Unix sockets allow at most 103"), daemon.logText());
+        assertTrue(log.contains("kelpied cannot start: API socket path " + socket), log);
+        assertTrue(log.contains("Unix sockets allow at most 103"), log);
     }
 
     @Test
     void unwritableSocketDirectoryGivesAClearMessage() throws Exception {
         // /proc refuses new directories even to root, so this holds for any user.
         Path socket = Path.of("/proc/kelpie-test-" + ProcessHandle.current().pid(), "kelpied.sock");
-        DaemonProcess daemon = DaemonProcess.start(work.resolve("state-c"), socket, work.resolve("c.log"));
+        String log = refusedStart(work.resolve("state-c"), socket, "c");
 
-        assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT));
-        assertTrue(daemon.logText().contains("kelpied cannot start: cannot create the API socket directory "
-                + socket.getParent()), daemon.logText());
+        assertTrue(log.contains("kelpied cannot start: cannot create the API socket directory " + socket.getParent()), log);
     }
 
     @Test
     void anUnusableStateDirectoryGivesAClearMessage() throws Exception {
         Path notADirectory = Files.writeString(work.resolve("state-file"), "x");
-        DaemonProcess daemon = DaemonProcess.start(notADirectory, work.resolve("d.sock"), work.resolve("d.log"));
+        String log = refusedStart(notADirectory, work.resolve("d.sock"), "d");
 
-        assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT));
-        assertTrue(daemon.logText().contains("kelpied cannot start: cannot use state directory " + notADirectory),
-                daemon.logText());
+        assertTrue(log.contains("kelpied cannot start: cannot use state directory " + notADirectory), log);
     }
 }

@@ -52,6 +52,13 @@ final class DaemonProcess implements AutoCloseable {
         return daemon;
     }
 
+    /** Starts a new daemon on this one's state directory and socket, and waits until it serves. */
+    DaemonProcess startSuccessor(Path successorLog) throws IOException {
+        DaemonProcess next = start(stateDir, socket, successorLog);
+        next.awaitServing();
+        return next;
+    }
+
     void awaitServing() {
         BufCurl client = client();
         Await.until("kelpied to serve on " + socket, START_TIMEOUT, () -> {

@@ -1,0 +1,240 @@
+//! Workspace tar export and a defensive import that writes nothing outside the workspace.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{AgentError, AgentResult};
+use crate::sys;
+
+/// Tar bytes per ExportWorkspace message.
+pub const EXPORT_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Writes an uncompressed tar of `root`'s contents (paths relative to it) to `out`. Sockets and
+/// device nodes are skipped; symlinks are stored as links, never followed.
+pub fn export<W: Write>(root: &Path, out: W) -> AgentResult<W> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    builder.mode(tar::HeaderMode::Complete);
+    append_tree(&mut builder, root, Path::new(""))?;
+    builder.into_inner().map_err(|e| AgentError::io("finishing tar", e))
+}
+
+fn append_tree<W: Write>(builder: &mut tar::Builder<W>, root: &Path, rel: &Path) -> AgentResult<()> {
+    let dir = root.join(rel);
+    let mut names: Vec<_> = fs::read_dir(&dir)
+        .map_err(|e| AgentError::io(format!("list {}", dir.display()), e))?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    names.sort();
+    for name in names {
+        let rel_path = rel.join(&name);
+        let full = root.join(&rel_path);
+        let kind = match fs::symlink_metadata(&full) {
+            Ok(meta) => meta.file_type(),
+            Err(_) => continue, // removed while exporting
+        };
+        if kind.is_socket() || kind.is_fifo() || kind.is_block_device() || kind.is_char_device() {
+            continue;
+        }
+        builder
+            .append_path_with_name(&full, &rel_path)
+            .map_err(|e| AgentError::io(format!("archiving {}", rel_path.display()), e))?;
+        if kind.is_dir() {
+            append_tree(builder, root, &rel_path)?;
+        }
+    }
+    Ok(())
+}
+
+/// What an import wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub entries: u64,
+    pub size_bytes: u64,
+}
+
+/// Removes everything inside `root`, keeping `root` itself.
+pub fn clear(root: &Path) -> AgentResult<()> {
+    for entry in fs::read_dir(root).map_err(|e| AgentError::io(format!("list {}", root.display()), e))? {
+        let path = entry.map_err(|e| AgentError::io("list", e))?.path();
+        let meta = fs::symlink_metadata(&path).map_err(|e| AgentError::io("stat", e))?;
+        let result = if meta.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+        result.map_err(|e| AgentError::io(format!("remove {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Unpacks a tar into `root`. Absolute paths, `..`, device nodes and FIFOs, links pointing
+/// outside, and paths through an existing symlink are rejected; the import stops at the first
+/// such entry, having written only inside `root`.
+pub fn import<R: Read>(root: &Path, input: R) -> AgentResult<ImportSummary> {
+    let mut archive = tar::Archive::new(input);
+    let mut summary = ImportSummary::default();
+    let entries = archive.entries().map_err(|e| AgentError::io("reading tar", e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(tar_error)?;
+        let raw_path = entry.path().map_err(tar_error)?.into_owned();
+        let rel = match safe_relative(&raw_path)? {
+            Some(rel) => rel,
+            None => continue, // the archive's root directory itself
+        };
+        let kind = entry.header().entry_type();
+        let dest = root.join(&rel);
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+        let owner = (entry.header().uid().ok(), entry.header().gid().ok());
+        make_parents(root, &rel)?;
+        match kind {
+            tar::EntryType::Directory => {
+                match fs::symlink_metadata(&dest) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => return Err(reject(&rel, "a directory entry over an existing non-directory")),
+                    Err(_) => fs::DirBuilder::new().mode(0o700).create(&dest).map_err(|e| AgentError::io(format!("mkdir {}", rel.display()), e))?,
+                }
+                fs::set_permissions(&dest, fs::Permissions::from_mode(mode)).map_err(|e| AgentError::io("chmod", e))?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                replace_non_dir(&dest, &rel)?;
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&dest)
+                    .map_err(|e| AgentError::io(format!("create {}", rel.display()), e))?;
+                summary.size_bytes += io::copy(&mut entry, &mut file).map_err(|e| AgentError::io(format!("write {}", rel.display()), e))?;
+                file.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| AgentError::io("chmod", e))?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry.link_name().map_err(tar_error)?.ok_or_else(|| reject(&rel, "a symlink without target"))?;
+                if !link_stays_inside(&rel, &target) {
+                    return Err(reject(&rel, &format!("a symlink to {} outside the workspace", target.display())));
+                }
+                replace_non_dir(&dest, &rel)?;
+                std::os::unix::fs::symlink(&target, &dest).map_err(|e| AgentError::io(format!("symlink {}", rel.display()), e))?;
+            }
+            tar::EntryType::Link => {
+                let target = entry.link_name().map_err(tar_error)?.ok_or_else(|| reject(&rel, "a hard link without target"))?;
+                let target_rel = safe_relative(&target)?.ok_or_else(|| reject(&rel, "a hard link to the workspace root"))?;
+                check_no_symlink_parents(root, &target_rel)?;
+                replace_non_dir(&dest, &rel)?;
+                fs::hard_link(root.join(&target_rel), &dest).map_err(|e| AgentError::io(format!("link {}", rel.display()), e))?;
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+            other => return Err(reject(&rel, &format!("an unsupported entry type {:?}", other))),
+        }
+        if let (Some(uid), Some(gid)) = owner {
+            // Ownership is best effort: an unprivileged agent (tests) cannot chown.
+            let _ = sys::lchown(&dest, uid as u32, gid as u32);
+        }
+        summary.entries += 1;
+    }
+    Ok(summary)
+}
+
+fn tar_error(err: io::Error) -> AgentError {
+    AgentError::InvalidArgument(format!("malformed tar: {}", err))
+}
+
+fn reject(rel: &Path, why: &str) -> AgentError {
+    AgentError::InvalidArgument(format!("tar entry {} rejected: {}", rel.display(), why))
+}
+
+/// A path relative to the workspace with only normal components, `None` for the root itself.
+pub fn safe_relative(path: &Path) -> AgentResult<Option<PathBuf>> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Err(AgentError::InvalidArgument(format!("tar entry {} rejected: absolute or contains ..", path.display())));
+            }
+        }
+    }
+    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+}
+
+/// Whether a symlink at `link_rel` pointing to `target` resolves (lexically) inside the root.
+pub fn link_stays_inside(link_rel: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: Vec<&std::ffi::OsStr> = link_rel.parent().map(|p| p.iter().collect()).unwrap_or_default();
+    for component in target.components() {
+        match component {
+            Component::Normal(part) => depth.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+/// Creates missing parent directories of `rel`, refusing to pass through a symlink (which could
+/// lead anywhere, including outside the root).
+fn make_parents(root: &Path, rel: &Path) -> AgentResult<()> {
+    let mut current = root.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for part in parent.iter() {
+            current.push(part);
+            match fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(reject(rel, "its path goes through a symlink")),
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(reject(rel, "its parent is not a directory")),
+                Err(_) => fs::DirBuilder::new().mode(0o755).create(&current).map_err(|e| AgentError::io(format!("mkdir {}", current.display()), e))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_no_symlink_parents(root: &Path, rel: &Path) -> AgentResult<()> {
+    let mut current = root.to_path_buf();
+    for part in rel.iter() {
+        current.push(part);
+        if let Ok(meta) = fs::symlink_metadata(&current) {
+            if meta.file_type().is_symlink() {
+                return Err(reject(rel, "a hard link through or to a symlink"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes an existing file or link at `dest` (never following it); refuses to replace a directory.
+fn replace_non_dir(dest: &Path, rel: &Path) -> AgentResult<()> {
+    match fs::symlink_metadata(dest) {
+        Ok(meta) if meta.is_dir() => Err(reject(rel, "it would replace a directory")),
+        Ok(_) => fs::remove_file(dest).map_err(|e| AgentError::io(format!("replace {}", rel.display()), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(safe_relative(Path::new("./a/b")).unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(safe_relative(Path::new(".")).unwrap(), None);
+        assert!(safe_relative(Path::new("/etc/passwd")).is_err());
+        assert!(safe_relative(Path::new("a/../../x")).is_err());
+    }
+
+    #[test]
+    fn link_targets() {
+        assert!(link_stays_inside(Path::new("a/l"), Path::new("../b")));
+        assert!(link_stays_inside(Path::new("a/l"), Path::new("./c/../d")));
+        assert!(!link_stays_inside(Path::new("a/l"), Path::new("../../x")));
+        assert!(!link_stays_inside(Path::new("l"), Path::new("..")));
+        assert!(!link_stays_inside(Path::new("l"), Path::new("/etc")));
+    }
+}
