@@ -30,6 +30,8 @@ pub const SERIAL_BACKOFF_MIN_MS: u64 = 50;
 /// Longest wait between polls of an idle serial port.
 pub const SERIAL_BACKOFF_MAX_MS: u64 = 1000;
 const SCAN_READ_BYTES: usize = 16 * 1024;
+/// Where the kernel lists virtio-serial ports, each with a `name` file.
+const SYSFS_VIRTIO_PORTS: &str = "/sys/class/virtio-ports";
 
 /// Where to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +71,7 @@ pub async fn listen(addr: ListenAddr, service: Arc<dyn Service>) -> io::Result<(
         ListenAddr::Unix(path) => serve_unix(&path, service).await,
         ListenAddr::Vsock(port) => serve_vsock(port, service).await,
         ListenAddr::Serial(path) => {
-            let port = SerialPort::open(&path)?;
+            let port = SerialPort::open(&wait_for_serial_port(&path).await)?;
             serve_serial(port, service).await;
             Ok(())
         }
@@ -293,6 +295,41 @@ impl AsyncWrite for FdStream {
     }
 }
 
+/// Where the virtio-serial port `path` lives. udev would link `/dev/virtio-ports/<name>` to it; our
+/// images have no udev, so a missing link is resolved through sysfs, where each port lists its name.
+pub fn resolve_serial_port(path: &Path, sysfs_ports: &Path) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path.to_path_buf());
+    }
+    let name = path.strip_prefix("/dev/virtio-ports").ok()?.to_str()?;
+    std::fs::read_dir(sysfs_ports).ok()?.flatten().find_map(|entry| {
+        let port_name = std::fs::read_to_string(entry.path().join("name")).ok()?;
+        if port_name.trim() == name {
+            Some(Path::new("/dev").join(entry.file_name()))
+        } else {
+            None
+        }
+    })
+}
+
+/// Waits until the port exists: the VMM announces virtio-serial ports after the driver probed, so
+/// right after boot the port may not be there yet. Polls with backoff, never spinning.
+async fn wait_for_serial_port(path: &Path) -> PathBuf {
+    let mut backoff_ms = SERIAL_BACKOFF_MIN_MS;
+    let mut logged = false;
+    loop {
+        if let Some(device) = resolve_serial_port(path, Path::new(SYSFS_VIRTIO_PORTS)) {
+            return device;
+        }
+        if !logged {
+            crate::log!("waiting for virtio-serial port {}", path.display());
+            logged = true;
+        }
+        tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+        backoff_ms = (backoff_ms * 2).min(SERIAL_BACKOFF_MAX_MS);
+    }
+}
+
 /// An open virtio-serial port.
 pub struct SerialPort;
 
@@ -311,6 +348,20 @@ impl SerialPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_a_named_port_through_sysfs() {
+        let sysfs = std::env::temp_dir().join(format!("kelpie-sysfs-{}", std::process::id()));
+        for (port, name) in [("vport0p1", "other"), ("vport3p1", "kelpie.agent")] {
+            std::fs::create_dir_all(sysfs.join(port)).unwrap();
+            std::fs::write(sysfs.join(port).join("name"), format!("{}\n", name)).unwrap();
+        }
+        let found = resolve_serial_port(Path::new(DEFAULT_SERIAL_PATH), &sysfs);
+        let missing = resolve_serial_port(Path::new("/dev/virtio-ports/absent"), &sysfs);
+        let _ = std::fs::remove_dir_all(&sysfs);
+        assert_eq!(found, Some(PathBuf::from("/dev/vport3p1")));
+        assert_eq!(missing, None);
+    }
 
     #[test]
     fn parses_listen_addresses() {

@@ -59,18 +59,15 @@ pub fn boot(mut config: AgentConfig) -> AgentConfig {
         config.user_cgroup = setup_user_cgroup(Path::new("/sys/fs/cgroup"));
     }
     if config.listen.is_empty() {
-        config.listen = if options.listen.is_empty() { default_listeners(Path::new(DEFAULT_SERIAL_PATH).exists()) } else { options.listen };
+        config.listen = if options.listen.is_empty() { default_listeners() } else { options.listen };
     }
     config
 }
 
-/// vsock always; the serial port when the VM has one.
-pub fn default_listeners(serial_present: bool) -> Vec<ListenAddr> {
-    let mut listen = vec![ListenAddr::Vsock(DEFAULT_VSOCK_PORT)];
-    if serial_present {
-        listen.push(ListenAddr::Serial(PathBuf::from(DEFAULT_SERIAL_PATH)));
-    }
-    listen
+/// Both channels: libkrun maps vsock, QEMU the serial port. The serial listener waits for its port,
+/// which appears some time after boot (or never, under libkrun) without costing anything meanwhile.
+pub fn default_listeners() -> Vec<ListenAddr> {
+    vec![ListenAddr::Vsock(DEFAULT_VSOCK_PORT), ListenAddr::Serial(PathBuf::from(DEFAULT_SERIAL_PATH))]
 }
 
 /// Creates the user cgroup with memory and pids controllers. The agent stays in the root cgroup,
@@ -108,8 +105,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_listeners_include_serial_only_when_present() {
-        assert_eq!(default_listeners(false), vec![ListenAddr::Vsock(1024)]);
-        assert_eq!(default_listeners(true).len(), 2);
+    fn default_listeners_are_vsock_and_the_named_serial_port() {
+        assert_eq!(
+            default_listeners(),
+            vec![ListenAddr::Vsock(1024), ListenAddr::Serial("/dev/virtio-ports/kelpie.agent".into())]
+        );
     }
 }

@@ -50,6 +50,9 @@ public final class UnixSocketChannels implements AutoCloseable {
                 // The agent does not check :authority; a fixed one keeps logs readable.
                 .overrideAuthority("kelpie-agent")
                 .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
+                // No transparent retries on a fresh connection: on a virtio-serial port every abandoned connection
+                // can leave a stale session behind in the guest (ADR 0010), so reconnecting is the dialer's decision.
+                .disableRetry()
                 .build();
     }
 

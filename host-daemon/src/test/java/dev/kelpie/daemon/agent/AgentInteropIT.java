@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.kelpie.agent.v1.AgentGrpc;
-import dev.kelpie.agent.v1.ExecRequest;
-import dev.kelpie.agent.v1.ExecResponse;
 import dev.kelpie.agent.v1.ExecStart;
 import dev.kelpie.agent.v1.FileType;
 import dev.kelpie.agent.v1.InfoRequest;
@@ -121,7 +119,7 @@ class AgentInteropIT {
         assertTrue(events.getFirst().getStarted().getPid() > 0);
         assertEquals("out\n", output(events, OutputStream.OUTPUT_STREAM_STDOUT));
         assertEquals("err\n", output(events, OutputStream.OUTPUT_STREAM_STDERR));
-        assertEquals(1, events.stream().filter(e -> e.hasExited() || e.hasFailed()).count(), events.toString());
+        assertEquals(1, AgentCalls.finalEvents(events), events.toString());
         assertTrue(events.getLast().hasExited(), "the final event comes last");
         assertEquals(3, events.getLast().getExited().getExitCode());
     }
@@ -142,7 +140,7 @@ class AgentInteropIT {
     @Test
     void execOfAMissingProgramFailsWithAFinalEvent() throws Exception {
         List<ProcessEvent> events = exec(ExecStart.newBuilder().addArgv("/no/such/program").build(), List.of());
-        assertEquals(1, events.stream().filter(e -> e.hasExited() || e.hasFailed()).count(), events.toString());
+        assertEquals(1, AgentCalls.finalEvents(events), events.toString());
         assertTrue(events.getLast().hasFailed(), events.toString());
     }
 
@@ -201,20 +199,10 @@ class AgentInteropIT {
     }
 
     private static List<ProcessEvent> exec(ExecStart start, List<ProcessInput> input) throws Exception {
-        StreamCollector<ExecResponse> events = new StreamCollector<>();
-        StreamObserver<ExecRequest> requests = async().exec(events);
-        requests.onNext(ExecRequest.newBuilder().setStart(start).build());
-        input.forEach(i -> requests.onNext(ExecRequest.newBuilder().setInput(i).build()));
-        var outcome = events.await(CALL_TIMEOUT);
-        requests.onCompleted();
-        assertEquals(Status.Code.OK, outcome.status().getCode(), outcome.status().toString());
-        return outcome.messages().stream().map(ExecResponse::getEvent).toList();
+        return AgentCalls.exec(async(), start, input, CALL_TIMEOUT);
     }
 
     private static String output(List<ProcessEvent> events, OutputStream stream) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        events.stream().filter(ProcessEvent::hasOutput).map(ProcessEvent::getOutput)
-                .filter(o -> o.getStream() == stream).forEach(o -> out.writeBytes(o.getData().toByteArray()));
-        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        return AgentCalls.output(events, stream);
     }
 }

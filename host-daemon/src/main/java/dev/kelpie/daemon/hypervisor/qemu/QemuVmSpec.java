@@ -1,0 +1,25 @@
+package dev.kelpie.daemon.hypervisor.qemu;
+
+import dev.kelpie.daemon.hypervisor.probe.Accelerator;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Everything one qemu process needs: the image's kernel and read-only root, the sandbox's writable disk, and the
+ * runtime paths (agent channel, QMP, console log, pid file) that let the VM outlive the daemon.
+ */
+public record QemuVmSpec(String arch, Accelerator accelerator, int vcpuCount, int memoryMib, Path kernel,
+        String kernelCmdline, Path rootfs, Path writableDisk, Path agentSocket, Path qmpSocket, Path consoleLog,
+        Path pidFile) {
+
+    public QemuVmSpec {
+        Objects.requireNonNull(arch, "arch");
+        Objects.requireNonNull(accelerator, "accelerator");
+        if (vcpuCount < 1) {
+            throw new IllegalArgumentException("vcpuCount must be at least 1, got " + vcpuCount);
+        }
+        if (memoryMib < 64) {
+            throw new IllegalArgumentException("memoryMib must be at least 64, got " + memoryMib);
+        }
+    }
+}
