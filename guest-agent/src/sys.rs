@@ -151,6 +151,18 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// The descriptor's poll events right now (no waiting); 0 if poll fails.
+pub fn poll_now(fd: RawFd, events: libc::c_short) -> libc::c_short {
+    let mut pfd = libc::pollfd { fd, events, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n > 0 {
+        pfd.revents
+    } else {
+        0
+    }
+}
+
 pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the buffer is valid for its length.
     let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };

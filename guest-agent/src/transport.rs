@@ -6,8 +6,9 @@
 //! scanning, with backoff so that an absent host never makes it spin.
 
 use std::io;
-use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -128,9 +129,11 @@ where
         match scan_for_preface(&mut port).await {
             Ok(Some(buffered)) => {
                 backoff_ms = SERIAL_BACKOFF_MIN_MS;
+                crate::log!("serial session started");
                 let session = SessionIo { inner: &mut port, prefix: buffered, offset: 0 };
-                if let Err(err) = serve_connection(session, service.clone()).await {
-                    crate::log!("serial session ended: {}", err);
+                match serve_connection(session, service.clone()).await {
+                    Ok(()) => crate::log!("serial session ended: closed"),
+                    Err(err) => crate::log!("serial session ended: {}", err),
                 }
             }
             Ok(None) => {
@@ -334,14 +337,177 @@ async fn wait_for_serial_port(path: &Path) -> PathBuf {
 pub struct SerialPort;
 
 impl SerialPort {
-    pub fn open(path: &Path) -> io::Result<FdStream> {
+    pub fn open(path: &Path) -> io::Result<SerialStream> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(path)?;
-        FdStream::new(OwnedFd::from(file))
+        SerialStream::new(OwnedFd::from(file))
+    }
+}
+
+/// The raw descriptor of a port, registered with the reactor (the `OwnedFd` stays in the stream,
+/// so that a registration can be dropped and made again).
+struct PortFd(RawFd);
+
+impl AsRawFd for PortFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A virtio-serial port driven by tokio's reactor.
+///
+/// The port polls HUP whenever no host is connected, and stops doing so when one connects. Tokio
+/// takes HUP as final ("closed" readiness is never cleared), so after the first HUP a plain
+/// `AsyncFd` reports the port ready forever and every read or write that would block spins
+/// instead of waiting. Here a would-block on a port whose readiness is stale drops the
+/// registration and registers again, which starts from the port's current state. A write that
+/// would block while no host is connected fails after a short grace (like a socket whose peer
+/// left) rather than waiting for the next host: its bytes belong to a session that is gone. The
+/// grace covers a new host's bytes arriving before the guest processed its "connected" event.
+pub struct SerialStream {
+    fd: OwnedFd,
+    io: Option<AsyncFd<PortFd>>,
+    /// Since when writes have found no host connected.
+    absent_since: Option<std::time::Instant>,
+    /// Wakes a write waiting for a host to show up.
+    absent_tick: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// How long a write waits for a host before failing its session.
+const SERIAL_ABSENT_WRITE_GRACE: Duration = Duration::from_millis(500);
+/// How often such a write looks again.
+const SERIAL_ABSENT_POLL: Duration = Duration::from_millis(10);
+
+impl SerialStream {
+    pub fn new(fd: OwnedFd) -> io::Result<SerialStream> {
+        sys::set_nonblocking(fd.as_raw_fd())?;
+        let io = AsyncFd::new(PortFd(fd.as_raw_fd()))?;
+        Ok(SerialStream { fd, io: Some(io), absent_since: None, absent_tick: None })
+    }
+
+    fn io(&self) -> io::Result<&AsyncFd<PortFd>> {
+        self.io.as_ref().ok_or_else(|| io::Error::new(io::ErrorKind::Other, "serial port not registered"))
+    }
+
+    /// Registers the port afresh (epoll refuses a descriptor registered twice: drop first).
+    fn rearm(&mut self) -> io::Result<()> {
+        self.io = None;
+        self.io = Some(AsyncFd::new(PortFd(self.fd.as_raw_fd()))?);
+        Ok(())
+    }
+
+    /// Whether the port polls HUP right now, i.e. no host is connected.
+    fn host_absent(&self) -> bool {
+        sys::poll_now(self.fd.as_raw_fd(), libc::POLLOUT) & libc::POLLHUP != 0
+    }
+}
+
+/// How many times one poll may find the readiness stale before yielding to the scheduler.
+const MAX_REARMS_PER_POLL: usize = 2;
+
+impl SerialStream {
+    /// After an operation would block: the first time, just wait for readiness again (it was
+    /// cleared); if the port is reported ready again at once, the readiness is stale: register
+    /// afresh; if it still is, yield instead of spinning. `Ok(false)`: the caller returns Pending.
+    fn after_would_block(&mut self, cx: &mut Context<'_>, tries: &mut usize) -> io::Result<bool> {
+        *tries += 1;
+        if *tries == 1 {
+            return Ok(true);
+        }
+        if *tries > 1 + MAX_REARMS_PER_POLL {
+            // Leave a wake-up behind so that the caller's Pending is retried, not lost.
+            cx.waker().wake_by_ref();
+            return Ok(false);
+        }
+        self.rearm()?;
+        // Whoever waited on the dropped registration (the other direction of the same session)
+        // must poll again to wait on the new one.
+        cx.waker().wake_by_ref();
+        Ok(true)
+    }
+}
+
+impl AsyncRead for SerialStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let mut tries = 0;
+        loop {
+            let result = {
+                let mut guard = match this.io()?.poll_read_ready(cx) {
+                    Poll::Ready(Ok(guard)) => guard,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                let unfilled = buf.initialize_unfilled();
+                guard.try_io(|fd| sys::read(fd.get_ref().0, unfilled))
+            };
+            match result {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(err)) => return Poll::Ready(Err(err)),
+                Err(_would_block) => {
+                    if !this.after_would_block(cx, &mut tries)? {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SerialStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let mut tries = 0;
+        loop {
+            let result = {
+                let mut guard = match this.io()?.poll_write_ready(cx) {
+                    Poll::Ready(Ok(guard)) => guard,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                guard.try_io(|fd| sys::write(fd.get_ref().0, data))
+            };
+            match result {
+                Ok(result) => {
+                    this.absent_since = None;
+                    this.absent_tick = None;
+                    return Poll::Ready(result);
+                }
+                Err(_would_block) => {
+                    if this.host_absent() {
+                        // A new host's bytes can arrive before the guest has processed its "host
+                        // connected" event: wait a little for it before giving the session up.
+                        let since = *this.absent_since.get_or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= SERIAL_ABSENT_WRITE_GRACE {
+                            this.absent_since = None;
+                            return Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "no host on the serial port")));
+                        }
+                        let mut tick = Box::pin(tokio::time::sleep(SERIAL_ABSENT_POLL));
+                        if tick.as_mut().poll(cx).is_ready() {
+                            cx.waker().wake_by_ref();
+                        }
+                        this.absent_tick = Some(tick);
+                        return Poll::Pending;
+                    }
+                    if !this.after_would_block(cx, &mut tries)? {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
