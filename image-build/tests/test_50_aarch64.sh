@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # aarch64: cross-build the minimal image (kernel with Debian's gcc-aarch64-linux-gnu, arm64 .debs without
-# emulation) and boot it under qemu-system-aarch64 -M virt (TCG) to PID 1 (the TEST-ONLY init).
+# emulation) and boot it under qemu-system-aarch64 -M virt (TCG): first to PID 1 with the TEST-ONLY init
+# (device checks), then with the real aarch64 agent to an answered Info and `uname -m`.
 # Skipped with the reason where the cross toolchain or qemu-system-aarch64 is missing.
 # The first run builds the aarch64 kernel (cached afterwards).
 . "$(dirname "$0")/lib.sh"
@@ -25,3 +26,14 @@ for w in "pid=1 " "arch=aarch64 " "version=$KELPIE_TEST_VERSION " "KELPIE-TEST-D
 done
 if [ -z "$missing" ]; then pass "aarch64 Image boots to PID 1 under qemu-system-aarch64 TCG with virtio blk/rng/serial, ext4+overlay"
 else fail "aarch64: missing on console:$missing (log $log)"; fi
+
+# The same image with the real aarch64 agent: boots to an answered Info and runs uname -m.
+pick_agent aarch64
+if [ "$agent_kind" != real ]; then skip "aarch64 real agent: guest-agent/scripts/build.sh --arch aarch64 did not produce a binary"; exit 0; fi
+[ -x "${KELPIE_BUF:-$repo/tools/node_modules/.bin/buf}" ] || { skip "aarch64 real agent: no gRPC client (npm ci in tools/)"; exit 0; }
+agent_version_override=$("$agent" --version 2>/dev/null | awk '{print $2}') # an arm64 binary: empty unless binfmt runs it
+out=$KELPIE_TEST_WORK/agent-arm
+mkdir -p "$out"
+img=$(build_image "$out" aarch64 minimal "$agent") || { fail "aarch64 build with the real agent failed: $(tail -5 "$out.log")"; exit 1; }
+boot_agent_image "$img" Image agent-aarch64 || exit 1
+check_agent_info_and_uname aarch64
