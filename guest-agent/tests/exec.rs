@@ -117,6 +117,23 @@ async fn timeout_kills_the_group_and_keeps_partial_output() {
 }
 
 #[tokio::test]
+async fn timeout_of_a_process_that_leaves_on_term_reports_sigterm() {
+    // Regression: the agent polled the exit channel again after TERM had ended the process, and panicked (as PID 1
+    // that panic took the whole VM down).
+    let agent = AgentProcess::start("timeout-term", &[]).await;
+    let mut client = agent.client().await;
+    let mut s = start(&["sleep", "1000"]);
+    s.timeout_ms = 300;
+    s.kill_grace_ms = 5000;
+    let outcome = within(WAIT, run(&mut client, s)).await;
+    assert!(outcome.exited.clone().expect("exited").timed_out);
+    assert_eq!(outcome.signal(), Some(libc::SIGTERM));
+    // The agent is still there and serving.
+    let outcome = within(WAIT, run(&mut client, start(&["echo", "alive"]))).await;
+    assert_eq!(outcome.stdout, b"alive\n");
+}
+
+#[tokio::test]
 async fn signals_are_delivered() {
     let agent = AgentProcess::start("signals", &[]).await;
     let mut client = agent.client().await;

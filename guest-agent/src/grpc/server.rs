@@ -256,10 +256,19 @@ impl ResponseSink {
             stream.reserve_capacity(data.len());
             let mut available = stream.capacity();
             while available == 0 {
-                available = match poll_fn(|cx| stream.poll_capacity(cx)).await {
-                    Some(Ok(n)) => n,
-                    Some(Err(err)) => return Err(classify(&err)),
-                    None => return Err(reset_or_lost(stream).await),
+                // Waiting for credit alone would miss a RST_STREAM from a client that stopped reading and then
+                // cancelled: h2 wakes capacity waiters on window updates, not on resets. So wait for either.
+                let next = poll_fn(|cx| match stream.poll_reset(cx) {
+                    Poll::Ready(reset) => Poll::Ready(Err(reset)),
+                    Poll::Pending => stream.poll_capacity(cx).map(Ok),
+                })
+                .await;
+                available = match next {
+                    Ok(Some(Ok(n))) => n,
+                    Ok(Some(Err(err))) => return Err(classify(&err)),
+                    Ok(None) => return Err(reset_or_lost(stream).await),
+                    Err(Ok(_reason)) => return Err(CallError::Cancelled),
+                    Err(Err(err)) => return Err(classify(&err)),
                 };
             }
             let chunk = data.split_to(available.min(data.len()));

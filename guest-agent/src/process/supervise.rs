@@ -76,10 +76,14 @@ async fn supervise(registry: Arc<Registry>, process: Arc<Process>, spawned: Spaw
             _ = tokio::time::sleep(timeout) => {
                 timed_out = true;
                 let _ = process.signal(libc::SIGTERM);
-                let _ = tokio::time::timeout(limits.kill_grace, &mut exit).await;
+                let on_term = tokio::time::timeout(limits.kill_grace, &mut exit).await;
                 // KILL the group even if the leader left on TERM: descendants may have ignored it.
                 let _ = process.signal(libc::SIGKILL);
-                (&mut exit).await
+                // A oneshot receiver must not be polled again once it delivered (tokio panics).
+                match on_term {
+                    Ok(reaped) => reaped,
+                    Err(_) => (&mut exit).await,
+                }
             }
         },
     };

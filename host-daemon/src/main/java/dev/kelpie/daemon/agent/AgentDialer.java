@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * attempt closes its channel and the next one starts a fresh HTTP/2 session, with exponential backoff, until the
  * deadline. Over vsock-backed or plain Unix sockets the first attempt normally succeeds.
  */
-public final class AgentDialer {
+public final class AgentDialer implements AgentConnector {
 
     /** Waits between attempts; a test can make it instant or record the waits. */
     @FunctionalInterface
@@ -59,6 +59,7 @@ public final class AgentDialer {
      *
      * @throws AgentUnavailableException when no attempt succeeded before {@code deadline}, with the last error
      */
+    @Override
     public ManagedChannel dial(Path socket, Duration deadline) throws InterruptedException {
         long giveUpNanos = System.nanoTime() + deadline.toNanos();
         Duration backoff = FIRST_BACKOFF;

@@ -4,6 +4,7 @@ import dev.kelpie.api.v1.AcceleratorProbe;
 import dev.kelpie.api.v1.BackendProbe;
 import dev.kelpie.api.v1.HostInfoResponse;
 import dev.kelpie.api.v1.ProbeStatus;
+import dev.kelpie.api.v1.WarmPoolStatus;
 import dev.kelpie.daemon.host.HostReport;
 import dev.kelpie.daemon.hypervisor.probe.AcceleratorReport;
 import dev.kelpie.daemon.hypervisor.probe.BackendReport;
@@ -28,6 +29,13 @@ final class HostInfoMapper {
                 .setStateDir(report.stateDir().toString());
         report.backends().forEach(backend -> b.addBackends(toProto(backend)));
         return b.build();
+    }
+
+    static WarmPoolStatus toProto(dev.kelpie.daemon.sandboxes.WarmPoolStatus p) {
+        return WarmPoolStatus.newBuilder().setImageVersion(p.imageVersion()).setArch(p.arch()).setVcpuCount(p.vcpuCount())
+                .setMemoryMib(p.memoryMib()).setTargetSize(p.targetSize()).setReady(p.ready()).setBooting(p.booting())
+                .setTakenTotal(p.takenTotal()).setFailedBootsTotal(p.failedBootsTotal()).setLastError(p.lastError())
+                .build();
     }
 
     private static BackendProbe toProto(BackendReport r) {

@@ -29,6 +29,79 @@ public interface KelpieConfig {
     /** Accelerator probing. */
     Probe probe();
 
+    /** Base images. */
+    Images images();
+
+    /** Sandboxes: defaults, limits and timeouts. */
+    Sandboxes sandboxes();
+
+    interface Images {
+        /**
+         * Directories holding images as image-build writes them ({@code DIR/VERSION/ARCH/}), or single image
+         * directories; default {@code STATE_DIR/images}.
+         */
+        Optional<java.util.List<Path>> dirs();
+    }
+
+    interface Sandboxes {
+        /** vCPUs of a sandbox that asks for none. */
+        @WithDefault("1")
+        int defaultVcpuCount();
+
+        /** Guest memory of a sandbox that asks for none. */
+        @WithDefault("256")
+        int defaultMemoryMib();
+
+        /** Most sandboxes at once. */
+        @WithDefault("16")
+        int maxSandboxes();
+
+        /** Guest memory of all sandboxes together; default three quarters of the host's memory. */
+        Optional<Long> memoryBudgetMib();
+
+        /** Largest vCPU count of one sandbox; default the host's CPU count. */
+        Optional<Integer> maxVcpuCount();
+
+        /** Largest guest memory of one sandbox. */
+        @WithDefault("16384")
+        int maxMemoryMib();
+
+        /** Largest writable disk of one sandbox. */
+        @WithDefault("65536")
+        long maxDiskSizeMib();
+
+        /** How long a booting VM's agent may take to answer (TCG on a loaded host is slow). */
+        @WithDefault("120s")
+        Duration agentReadyTimeout();
+
+        /** How long a VMM gets to quit before it is killed. */
+        @WithDefault("5s")
+        Duration stopGrace();
+
+        /** VMs booting at once. */
+        @WithDefault("2")
+        int maxConcurrentBoots();
+
+        /** Guest memory kept from the sandbox's processes for the guest kernel and the agent. */
+        @WithDefault("64")
+        int guestReservedMib();
+
+        /** Most processes a sandbox's commands may have at once. */
+        @WithDefault("1024")
+        int pidsLimit();
+
+        /**
+         * Warm VMs of the default shape on the newest image, booted ahead so that Create only configures one; 0 turns
+         * the pool off. A VM serves one sandbox and is never reused.
+         */
+        @WithDefault("0")
+        int warmPoolSize();
+
+        /** How often expired and idle sandboxes are looked for. */
+        @WithDefault("5s")
+        Duration reapInterval();
+    }
+
     interface Api {
         /** Unix socket the API listens on (the path must be shorter than 104 bytes, macOS's limit). */
         Path socket();
@@ -46,6 +119,9 @@ public interface KelpieConfig {
     interface Qemu {
         /** qemu-system binary; default {@code qemu-system-<host arch>} from PATH. */
         Optional<String> binary();
+
+        /** Accelerator for sandbox VMs ({@code kvm}, {@code hvf}, {@code tcg}); default the best one the probe proved. */
+        Optional<String> accelerator();
     }
 
     interface Libkrun {

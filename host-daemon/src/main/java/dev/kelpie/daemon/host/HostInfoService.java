@@ -18,8 +18,16 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageSource;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -41,11 +49,14 @@ public class HostInfoService {
             new BackendReport("libkrun", ProbeResult.untested("probe running"), "", "", List.of()),
             new BackendReport("qemu", ProbeResult.untested("probe running"), "", "", List.of()));
     private Thread probeThread;
+    private final CompletableFuture<Void> probed = new CompletableFuture<>();
+    private final ImageSource images;
 
     @Inject
-    public HostInfoService(KelpieConfig config, ObjectMapper json,
+    public HostInfoService(KelpieConfig config, ObjectMapper json, ImageSource images,
             @ConfigProperty(name = "quarkus.application.version", defaultValue = "0.0.0") String daemonVersion) {
         this.config = config;
+        this.images = images;
         this.json = json;
         this.daemonVersion = daemonVersion;
     }
@@ -58,12 +69,34 @@ public class HostInfoService {
     private void probeBackends() {
         QemuProbe qemu = new QemuProbe(new CommandRunner(), new KernelBootProbe(config.probe().bootTimeout()),
                 new ProbeCache(config.stateDir(), json), platform, DEV_KVM);
-        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel());
+        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel().or(this::newestImageKernel));
         Accelerator hardware = platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM;
         BackendReport libkrunReport = new LibkrunProbe(platform).probe(config.libkrun().library(),
                 qemuReport.accelerator(hardware));
         backends = List.of(libkrunReport, qemuReport);
+        probed.complete(null);
         LOG.infof("backend probe done: %s", BackendChoice.from(backends).reason());
+    }
+
+    /** Without a configured probe kernel, the kernel of the newest local image proves the accelerators. */
+    private Optional<Path> newestImageKernel() {
+        try {
+            return images.list().stream().filter(i -> i.arch().equals(platform.arch())).findFirst()
+                    .map(BootImage::kernel);
+        } catch (RuntimeException e) {
+            LOG.warnf("no image kernel to probe accelerators with: %s", e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** The backend choice once probing is done; waits up to {@code timeout} for a probe still running. */
+    public BackendChoice awaitChoice(Duration timeout) throws InterruptedException {
+        try {
+            probed.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            // Report what is known: the choice says "probe running" in its reason.
+        }
+        return report().choice();
     }
 
     /** Interrupting the probe makes it kill any VM it booted, so no qemu outlives the daemon. */

@@ -9,13 +9,23 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /** Collects a server stream and completes when it ends, with the messages and the final status. */
-final class StreamCollector<T> implements StreamObserver<T> {
+public final class StreamCollector<T> implements StreamObserver<T> {
 
     /** Everything a finished stream delivered. */
-    record Outcome<T>(List<T> messages, Status status) {}
+    public record Outcome<T>(List<T> messages, Status status) {}
 
     private final List<T> messages = new CopyOnWriteArrayList<>();
     private final CompletableFuture<Outcome<T>> done = new CompletableFuture<>();
+
+    /** The stream has ended. */
+    public boolean isDone() {
+        return done.isDone();
+    }
+
+    /** What arrived so far. */
+    public List<T> messages() {
+        return List.copyOf(messages);
+    }
 
     @Override
     public void onNext(T value) {
@@ -32,7 +42,7 @@ final class StreamCollector<T> implements StreamObserver<T> {
         done.complete(new Outcome<>(List.copyOf(messages), Status.OK));
     }
 
-    Outcome<T> await(Duration timeout) throws Exception {
+    public Outcome<T> await(Duration timeout) throws Exception {
         return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

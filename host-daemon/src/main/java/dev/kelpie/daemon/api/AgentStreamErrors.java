@@ -1,0 +1,27 @@
+package dev.kelpie.daemon.api;
+
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+
+/**
+ * Explains a broken agent stream: when the sandbox's VM died, the client learns that (UNAVAILABLE with the reason
+ * and the console's tail) rather than a bare transport error.
+ */
+final class AgentStreamErrors {
+
+    private AgentStreamErrors() {}
+
+    static StatusRuntimeException explain(SandboxManager manager, String sandboxId, Throwable t) {
+        if (t instanceof StatusRuntimeException s && s.getStatus().getCode() != Status.Code.UNAVAILABLE
+                && s.getStatus().getCode() != Status.Code.CANCELLED) {
+            return s; // the agent's own answer (NOT_FOUND, INVALID_ARGUMENT, ...) says it best
+        }
+        return manager.unavailabilityReason(sandboxId)
+                .map(reason -> Status.UNAVAILABLE.withDescription(reason).withCause(t).asRuntimeException())
+                .orElseGet(() -> t instanceof StatusRuntimeException s
+                        ? s.getStatus().withDescription("agent of sandbox " + sandboxId + ": " + s.getStatus().getDescription())
+                                .asRuntimeException()
+                        : GrpcErrors.toStatus(t));
+    }
+}

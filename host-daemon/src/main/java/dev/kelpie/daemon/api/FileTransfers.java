@@ -1,0 +1,195 @@
+package dev.kelpie.daemon.api;
+
+import dev.kelpie.agent.v1.AgentGrpc;
+import dev.kelpie.api.v1.ReadFileRequest;
+import dev.kelpie.api.v1.ReadFileResponse;
+import dev.kelpie.api.v1.WriteFileRequest;
+import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+
+/**
+ * ReadFile and WriteFile, streamed through the agent in both directions with flow control: the daemon holds at most
+ * a chunk or two of any file, whatever its size.
+ */
+final class FileTransfers {
+
+    private final SandboxManager manager;
+
+    FileTransfers(SandboxManager manager) {
+        this.manager = manager;
+    }
+
+    void read(ReadFileRequest request, ServerCallStreamObserver<ReadFileResponse> out) {
+        String id = request.getSandboxId();
+        var relay = new StreamRelay<dev.kelpie.agent.v1.ReadFileRequest, dev.kelpie.agent.v1.ReadFileResponse, ReadFileResponse>(
+                out, r -> Optional.of(ReadFileResponse.newBuilder().setData(r.getData()).setOffsetBytes(r.getOffsetBytes())
+                        .setFileSizeBytes(r.getFileSizeBytes()).build()),
+                null, t -> AgentStreamErrors.explain(manager, id, t), () -> { });
+        try {
+            requirePath(request.getPath());
+            ManagedChannel channel = manager.agent(id);
+            var agentRequest = dev.kelpie.agent.v1.ReadFileRequest.newBuilder().setPath(request.getPath())
+                    .setOffsetBytes(request.getOffsetBytes()).setLengthBytes(request.getLengthBytes()).build();
+            relay.start(observer -> AgentGrpc.newStub(channel).readFile(agentRequest, observer));
+        } catch (Exception e) {
+            relay.fail(ProcessStreams.interruptAware(e));
+        }
+    }
+
+    private static void requirePath(String path) {
+        if (path.isEmpty() || path.indexOf('\0') >= 0) {
+            throw Status.INVALID_ARGUMENT.withDescription("path must be non-empty and contain no NUL").asRuntimeException();
+        }
+    }
+
+    /**
+     * The client's chunks are pulled one at a time, and the next only once the agent's stream can take it: a fast
+     * uploader cannot fill the daemon's memory.
+     */
+    StreamObserver<WriteFileRequest> write(ServerCallStreamObserver<WriteFileResponse> out) {
+        out.disableAutoRequest();
+        out.request(1);
+        return new Upload(out);
+    }
+
+    private final class Upload implements StreamObserver<WriteFileRequest> {
+
+        private final ServerCallStreamObserver<WriteFileResponse> out;
+        private ClientCallStreamObserver<dev.kelpie.agent.v1.WriteFileRequest> upstream;
+        private String sandboxId;
+        private boolean wantMore;
+        private boolean done;
+        Upload(ServerCallStreamObserver<WriteFileResponse> out) {
+            this.out = out;
+            out.setOnCancelHandler(() -> {
+                synchronized (this) {
+                    done = true;
+                    if (upstream != null) {
+                        upstream.cancel("the API client cancelled the upload", null);
+                    }
+                }
+            });
+        }
+
+        @Override
+        public synchronized void onNext(WriteFileRequest message) {
+            if (done) {
+                return;
+            }
+            if (upstream == null) {
+                if (!message.hasStart()) {
+                    finish(Status.INVALID_ARGUMENT.withDescription("the first WriteFile message must be start").asRuntimeException());
+                    return;
+                }
+                var start = message.getStart();
+                sandboxId = start.getSandboxId();
+                try {
+                    requirePath(start.getPath());
+                    ManagedChannel channel = manager.agent(sandboxId);
+                    AgentGrpc.newStub(channel).writeFile(new AgentReplies());
+                } catch (Exception e) {
+                    finish(GrpcErrors.toStatus(ProcessStreams.interruptAware(e)));
+                    return;
+                }
+                upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setStart(
+                        dev.kelpie.agent.v1.WriteFileStart.newBuilder().setPath(start.getPath()).setMode(start.getMode())
+                                .setSizeBytes(start.getSizeBytes()).setSha256(start.getSha256())
+                                .setCreateParents(start.getCreateParents())).build());
+            } else if (message.hasData()) {
+                upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setData(message.getData()).build());
+            } else {
+                upstream.cancel("a second start", null);
+                finish(Status.INVALID_ARGUMENT.withDescription("only the first WriteFile message may be start").asRuntimeException());
+                return;
+            }
+            if (upstream.isReady()) {
+                out.request(1);
+            } else {
+                wantMore = true;
+            }
+        }
+
+        @Override
+        public synchronized void onError(Throwable t) {
+            // The client's stream broke (it cancelled): the cancel handler has cancelled the agent call.
+            done = true;
+        }
+
+        @Override
+        public synchronized void onCompleted() {
+            if (upstream != null && !done) {
+                upstream.onCompleted(); // the client sent everything; the agent checks size and sha256
+            } else if (upstream == null && !done) {
+                finish(Status.INVALID_ARGUMENT.withDescription("WriteFile needs a start message").asRuntimeException());
+            }
+        }
+
+        /** The agent's side of the upload: flow-control signals and its verdict. */
+        private final class AgentReplies implements
+                ClientResponseObserver<dev.kelpie.agent.v1.WriteFileRequest, dev.kelpie.agent.v1.WriteFileResponse> {
+
+            private dev.kelpie.agent.v1.WriteFileResponse result;
+
+            @Override
+            public void beforeStart(ClientCallStreamObserver<dev.kelpie.agent.v1.WriteFileRequest> requestStream) {
+                upstream = requestStream;
+                requestStream.setOnReadyHandler(() -> {
+                    synchronized (Upload.this) {
+                        if (wantMore && !done && upstream.isReady()) {
+                            wantMore = false;
+                            out.request(1);
+                        }
+                    }
+                });
+            }
+
+            @Override
+            public void onNext(dev.kelpie.agent.v1.WriteFileResponse response) {
+                result = response;
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                synchronized (Upload.this) {
+                    finish(AgentStreamErrors.explain(manager, sandboxId, t));
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                synchronized (Upload.this) {
+                    if (result == null) {
+                        finish(Status.UNAVAILABLE.withDescription("the agent ended the upload without an answer").asRuntimeException());
+                    } else {
+                        finish(null, result);
+                    }
+                }
+            }
+        }
+
+        private void finish(io.grpc.StatusRuntimeException error) {
+            finish(error, null);
+        }
+
+        private void finish(io.grpc.StatusRuntimeException error, dev.kelpie.agent.v1.WriteFileResponse result) {
+            if (done) {
+                return;
+            }
+            done = true;
+            if (error != null) {
+                out.onError(error);
+                return;
+            }
+            manager.touch(sandboxId);
+            out.onNext(WriteFileResponse.newBuilder().setSizeBytes(result.getSizeBytes()).setSha256(result.getSha256()).build());
+            out.onCompleted();
+        }
+    }
+}

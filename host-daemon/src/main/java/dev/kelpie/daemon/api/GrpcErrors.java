@@ -1,0 +1,46 @@
+package dev.kelpie.daemon.api;
+
+import dev.kelpie.daemon.agent.AgentUnavailableException;
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.images.InvalidImageException;
+import dev.kelpie.daemon.sandboxes.AdmissionDeniedException;
+import dev.kelpie.daemon.sandboxes.SandboxNotFoundException;
+import dev.kelpie.daemon.sandboxes.SandboxStateException;
+import dev.kelpie.daemon.sandboxes.SandboxUnavailableException;
+import dev.kelpie.teleport.InvalidImageVersionException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.concurrent.CompletionException;
+import org.jboss.logging.Logger;
+
+/** Maps the daemon's exceptions to the status a client sees, with the message that says what was wrong. */
+final class GrpcErrors {
+
+    private static final Logger LOG = Logger.getLogger(GrpcErrors.class);
+
+    private GrpcErrors() {}
+
+    static StatusRuntimeException toStatus(Throwable t) {
+        Throwable e = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        Status status = switch (e) {
+            case StatusRuntimeException s -> s.getStatus();
+            case SandboxNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
+            case ImageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
+            case InvalidImageVersionException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
+            case InvalidImageException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case AdmissionDeniedException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
+            case SandboxStateException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case SandboxUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
+            case AgentUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
+            case VmException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
+            case InterruptedException x -> Status.CANCELLED.withDescription("the daemon is shutting down");
+            case IllegalArgumentException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
+            default -> {
+                LOG.error("unexpected failure serving a request", e);
+                yield Status.INTERNAL.withDescription(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        };
+        return status.asRuntimeException();
+    }
+}

@@ -1,0 +1,207 @@
+package dev.kelpie.daemon.api;
+
+import dev.kelpie.agent.v1.AgentGrpc;
+import dev.kelpie.agent.v1.ExecStart;
+import dev.kelpie.api.v1.AttachRequest;
+import dev.kelpie.api.v1.AttachResponse;
+import dev.kelpie.api.v1.ExecInteractiveRequest;
+import dev.kelpie.api.v1.ExecInteractiveResponse;
+import dev.kelpie.api.v1.ExecRequest;
+import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.ProcessInput;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/** Exec, ExecInteractive and Attach: each one agent stream, relayed with {@link StreamRelay}. */
+final class ProcessStreams {
+
+    private final SandboxManager manager;
+
+    ProcessStreams(SandboxManager manager) {
+        this.manager = manager;
+    }
+
+    void exec(ExecRequest request, ServerCallStreamObserver<ExecResponse> out) {
+        String id = request.getSandboxId();
+        var relay = new StreamRelay<dev.kelpie.agent.v1.ExecRequest, dev.kelpie.agent.v1.ExecResponse, ExecResponse>(out,
+                r -> ProcessMessages.fromAgent(r.getEvent()).map(e -> ExecResponse.newBuilder().setEvent(e).build()),
+                r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t),
+                () -> touchQuietly(id));
+        try {
+            ExecStart start = ProcessMessages.toAgent(request.getCommand());
+            ManagedChannel channel = manager.agent(id);
+            relay.start(observer -> {
+                StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel).exec(observer);
+                requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
+                requests.onCompleted();
+            });
+        } catch (Exception e) {
+            relay.fail(interruptAware(e));
+        }
+    }
+
+    StreamObserver<ExecInteractiveRequest> execInteractive(ServerCallStreamObserver<ExecInteractiveResponse> out) {
+        return new InteractiveSession<ExecInteractiveRequest, dev.kelpie.agent.v1.ExecRequest, dev.kelpie.agent.v1.ExecResponse,
+                ExecInteractiveResponse>(out, r -> ProcessMessages.fromAgent(r.getEvent())
+                        .map(e -> ExecInteractiveResponse.newBuilder().setEvent(e).build()), r -> ProcessMessages.isFinal(r.getEvent())) {
+            @Override
+            String sandboxIdOf(ExecInteractiveRequest first) {
+                return first.getStart().getSandboxId();
+            }
+
+            @Override
+            void begin(ExecInteractiveRequest first) throws InterruptedException {
+                if (!first.hasStart()) {
+                    throw Status.INVALID_ARGUMENT.withDescription("the first ExecInteractive message must be start")
+                            .asRuntimeException();
+                }
+                String id = first.getStart().getSandboxId();
+                ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand());
+                ManagedChannel channel = manager.agent(id);
+                relay.start(observer -> {
+                    requests = AgentGrpc.newStub(channel).exec(observer);
+                    requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
+                });
+            }
+
+            @Override
+            ProcessInput inputOf(ExecInteractiveRequest message) {
+                return message.hasInput() ? message.getInput() : null;
+            }
+
+            @Override
+            dev.kelpie.agent.v1.ExecRequest wrap(dev.kelpie.agent.v1.ProcessInput input) {
+                return dev.kelpie.agent.v1.ExecRequest.newBuilder().setInput(input).build();
+            }
+        };
+    }
+
+    StreamObserver<AttachRequest> attach(ServerCallStreamObserver<AttachResponse> out) {
+        return new InteractiveSession<AttachRequest, dev.kelpie.agent.v1.AttachRequest, dev.kelpie.agent.v1.AttachResponse,
+                AttachResponse>(out, r -> ProcessMessages.fromAgent(r.getEvent())
+                        .map(e -> AttachResponse.newBuilder().setEvent(e).build()), r -> ProcessMessages.isFinal(r.getEvent())) {
+            @Override
+            String sandboxIdOf(AttachRequest first) {
+                return first.getStart().getSandboxId();
+            }
+
+            @Override
+            void begin(AttachRequest first) throws InterruptedException {
+                if (!first.hasStart()) {
+                    throw Status.INVALID_ARGUMENT.withDescription("the first Attach message must be start").asRuntimeException();
+                }
+                var start = first.getStart();
+                String id = start.getSandboxId();
+                ManagedChannel channel = manager.agent(id);
+                relay.start(observer -> {
+                    requests = AgentGrpc.newStub(channel).attach(observer);
+                    requests.onNext(dev.kelpie.agent.v1.AttachRequest.newBuilder().setStart(
+                            dev.kelpie.agent.v1.AttachStart.newBuilder().setId(start.getProcessId())
+                                    .setStdoutOffsetBytes(start.getStdoutOffsetBytes())
+                                    .setStderrOffsetBytes(start.getStderrOffsetBytes())).build());
+                });
+            }
+
+            @Override
+            ProcessInput inputOf(AttachRequest message) {
+                return message.hasInput() ? message.getInput() : null;
+            }
+
+            @Override
+            dev.kelpie.agent.v1.AttachRequest wrap(dev.kelpie.agent.v1.ProcessInput input) {
+                return dev.kelpie.agent.v1.AttachRequest.newBuilder().setInput(input).build();
+            }
+        };
+    }
+
+    private void touchQuietly(String id) {
+        if (id == null) {
+            return;
+        }
+        try {
+            manager.touch(id);
+        } catch (RuntimeException e) {
+            // Deleted meanwhile: nothing to keep alive.
+        }
+    }
+
+    static Exception interruptAware(Exception e) {
+        if (e instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+        }
+        return e;
+    }
+
+    /**
+     * A bidi process stream: the first client message starts (or attaches to) the process, the rest are input,
+     * forwarded with a running stdin offset so the agent can drop chunks it already has.
+     */
+    abstract class InteractiveSession<C, Q, A, P> implements StreamObserver<C> {
+
+        /** Made while the service method runs: gRPC takes cancel and ready handlers only then. */
+        final StreamRelay<Q, A, P> relay;
+        StreamObserver<Q> requests;
+        private volatile String sandboxId;
+        private long stdinOffset;
+
+        InteractiveSession(ServerCallStreamObserver<P> out, Function<A, Optional<P>> translate, Predicate<A> isFinal) {
+            this.relay = new StreamRelay<>(out, translate, isFinal, t -> AgentStreamErrors.explain(manager, sandboxId, t),
+                    () -> touchQuietly(sandboxId));
+        }
+
+        /** The sandbox the first message names (empty if it names none). */
+        abstract String sandboxIdOf(C first);
+
+        /** Starts the agent stream for the first message. */
+        abstract void begin(C first) throws InterruptedException;
+
+        /** The input in a later message, or null if it carries none. */
+        abstract ProcessInput inputOf(C message);
+
+        abstract Q wrap(dev.kelpie.agent.v1.ProcessInput input);
+
+        @Override
+        public synchronized void onNext(C message) {
+            if (sandboxId == null) {
+                try {
+                    sandboxId = sandboxIdOf(message);
+                    begin(message);
+                } catch (Exception e) {
+                    relay.fail(interruptAware(e));
+                }
+                return;
+            }
+            if (requests == null) {
+                return; // the start failed or the client cancelled; its status is on its way
+            }
+            ProcessInput input = inputOf(message);
+            if (input == null) {
+                requests.onError(Status.INVALID_ARGUMENT.withDescription("only the first message may be start")
+                        .asRuntimeException());
+                return;
+            }
+            requests.onNext(wrap(ProcessMessages.toAgent(input, stdinOffset)));
+            if (input.hasStdin()) {
+                stdinOffset += input.getStdin().size();
+            }
+        }
+
+        @Override
+        public synchronized void onError(Throwable t) {
+            // The client went away: the relay's cancel handler cancels the agent call.
+        }
+
+        @Override
+        public synchronized void onCompleted() {
+            if (requests != null) {
+                requests.onCompleted();
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+package dev.kelpie.daemon.api;
+
+import dev.kelpie.agent.v1.AgentGrpc;
+import dev.kelpie.api.v1.AttachRequest;
+import dev.kelpie.api.v1.AttachResponse;
+import dev.kelpie.api.v1.CreateSandboxRequest;
+import dev.kelpie.api.v1.CreateSandboxResponse;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.DeleteSandboxResponse;
+import dev.kelpie.api.v1.ExecInteractiveRequest;
+import dev.kelpie.api.v1.ExecInteractiveResponse;
+import dev.kelpie.api.v1.ExecRequest;
+import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.GetSandboxRequest;
+import dev.kelpie.api.v1.GetSandboxResponse;
+import dev.kelpie.api.v1.ListProcessesRequest;
+import dev.kelpie.api.v1.ListProcessesResponse;
+import dev.kelpie.api.v1.ListSandboxesRequest;
+import dev.kelpie.api.v1.ListSandboxesResponse;
+import dev.kelpie.api.v1.PauseSandboxRequest;
+import dev.kelpie.api.v1.PauseSandboxResponse;
+import dev.kelpie.api.v1.ReadFileRequest;
+import dev.kelpie.api.v1.ReadFileResponse;
+import dev.kelpie.api.v1.ResumeSandboxRequest;
+import dev.kelpie.api.v1.ResumeSandboxResponse;
+import dev.kelpie.api.v1.SandboxesGrpc;
+import dev.kelpie.api.v1.SignalRequest;
+import dev.kelpie.api.v1.SignalResponse;
+import dev.kelpie.api.v1.StdinMode;
+import dev.kelpie.api.v1.WatchSandboxesRequest;
+import dev.kelpie.api.v1.WatchSandboxesResponse;
+import dev.kelpie.api.v1.WriteFileRequest;
+import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.daemon.sandboxes.SandboxEvent;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * gRPC adapter for {@code kelpie.v1.Sandboxes}. Lifecycle calls block on a worker thread (a boot takes seconds);
+ * process and file streams are relayed to the sandbox's agent asynchronously, with flow control end to end.
+ */
+@GrpcService
+public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
+
+    static final long AGENT_UNARY_TIMEOUT_MS = 30_000;
+
+    private final SandboxManager manager;
+    private final FileTransfers files;
+    private final ProcessStreams processes;
+
+    @Inject
+    public SandboxesGrpcService(SandboxManager manager) {
+        this.manager = manager;
+        this.files = new FileTransfers(manager);
+        this.processes = new ProcessStreams(manager);
+    }
+
+    @Override
+    @Blocking
+    public void create(CreateSandboxRequest request, StreamObserver<CreateSandboxResponse> out) {
+        unary(out, () -> CreateSandboxResponse.newBuilder()
+                .setSandbox(SandboxMapper.toProto(manager.create(SandboxMapper.toConfig(request.getSpec())))).build());
+    }
+
+    @Override
+    public void get(GetSandboxRequest request, StreamObserver<GetSandboxResponse> out) {
+        unary(out, () -> GetSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(manager.get(request.getId())))
+                .build());
+    }
+
+    @Override
+    public void list(ListSandboxesRequest request, StreamObserver<ListSandboxesResponse> out) {
+        unary(out, () -> ListSandboxesResponse.newBuilder().addAllSandboxes(
+                manager.list(request.getLabelSelectorMap()).stream().map(SandboxMapper::toProto).toList()).build());
+    }
+
+    @Override
+    public void watch(WatchSandboxesRequest request, StreamObserver<WatchSandboxesResponse> out) {
+        ServerCallStreamObserver<WatchSandboxesResponse> stream = (ServerCallStreamObserver<WatchSandboxesResponse>) out;
+        String id = request.getId();
+        if (!id.isEmpty()) {
+            manager.get(id); // NOT_FOUND at once for an unknown id
+        }
+        // Events arrive on whichever thread changed a sandbox; a gRPC stream takes one writer at a time.
+        AutoCloseable subscription = manager.events().subscribe(event -> {
+            if (id.isEmpty() || event.sandbox().id().equals(id)) {
+                synchronized (stream) {
+                    if (!stream.isCancelled()) {
+                        stream.onNext(toWatchResponse(event));
+                    }
+                }
+            }
+        });
+        stream.setOnCancelHandler(() -> closeQuietly(subscription));
+        if (request.getIncludeInitial()) {
+            synchronized (stream) {
+                for (SandboxRecord r : id.isEmpty() ? manager.list(java.util.Map.of()) : java.util.List.of(manager.get(id))) {
+                    stream.onNext(toWatchResponse(new SandboxEvent(r, null)));
+                }
+            }
+        }
+    }
+
+    private static WatchSandboxesResponse toWatchResponse(SandboxEvent event) {
+        return WatchSandboxesResponse.newBuilder().setSandbox(SandboxMapper.toProto(event.sandbox()))
+                .setPreviousState(SandboxMapper.toProto(event.previousState())).build();
+    }
+
+    @Override
+    @Blocking
+    public void delete(DeleteSandboxRequest request, StreamObserver<DeleteSandboxResponse> out) {
+        unary(out, () -> {
+            manager.delete(request.getId());
+            return DeleteSandboxResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void pause(PauseSandboxRequest request, StreamObserver<PauseSandboxResponse> out) {
+        unary(out, () -> PauseSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(manager.pause(request.getId())))
+                .build());
+    }
+
+    @Override
+    @Blocking
+    public void resume(ResumeSandboxRequest request, StreamObserver<ResumeSandboxResponse> out) {
+        unary(out, () -> ResumeSandboxResponse.newBuilder()
+                .setSandbox(SandboxMapper.toProto(manager.resume(request.getId()))).build());
+    }
+
+    @Override
+    @Blocking
+    public void exec(ExecRequest request, StreamObserver<ExecResponse> out) {
+        if (request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PIPE
+                || request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PTY) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription(
+                    "Exec takes no stdin; use ExecInteractive for stdin_mode pipe or pty").asRuntimeException());
+            return;
+        }
+        processes.exec(request, (ServerCallStreamObserver<ExecResponse>) out);
+    }
+
+    @Override
+    public StreamObserver<ExecInteractiveRequest> execInteractive(StreamObserver<ExecInteractiveResponse> out) {
+        return processes.execInteractive((ServerCallStreamObserver<ExecInteractiveResponse>) out);
+    }
+
+    @Override
+    public StreamObserver<AttachRequest> attach(StreamObserver<AttachResponse> out) {
+        return processes.attach((ServerCallStreamObserver<AttachResponse>) out);
+    }
+
+    @Override
+    @Blocking
+    public void listProcesses(ListProcessesRequest request, StreamObserver<ListProcessesResponse> out) {
+        unary(out, () -> ListProcessesResponse.newBuilder().addAllProcesses(agent(request.getSandboxId())
+                .listProcesses(dev.kelpie.agent.v1.ListProcessesRequest.getDefaultInstance()).getProcessesList().stream()
+                .map(ProcessMessages::summary).toList()).build());
+    }
+
+    @Override
+    @Blocking
+    public void signal(SignalRequest request, StreamObserver<SignalResponse> out) {
+        unary(out, () -> {
+            agent(request.getSandboxId()).signal(dev.kelpie.agent.v1.SignalRequest.newBuilder()
+                    .setId(request.getProcessId()).setSignal(request.getSignal()).build());
+            return SignalResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void readFile(ReadFileRequest request, StreamObserver<ReadFileResponse> out) {
+        files.read(request, (ServerCallStreamObserver<ReadFileResponse>) out);
+    }
+
+    @Override
+    public StreamObserver<WriteFileRequest> writeFile(StreamObserver<WriteFileResponse> out) {
+        return files.write((ServerCallStreamObserver<WriteFileResponse>) out);
+    }
+
+    private AgentGrpc.AgentBlockingStub agent(String sandboxId) throws InterruptedException {
+        ManagedChannel channel = manager.agent(sandboxId);
+        return AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_UNARY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    @FunctionalInterface
+    interface Call<T> {
+        T run() throws Exception;
+    }
+
+    private static <T> void unary(StreamObserver<T> out, Call<T> call) {
+        T response;
+        try {
+            response = call.run();
+        } catch (StatusRuntimeException e) {
+            out.onError(e.getStatus().getCode() == Status.Code.UNAVAILABLE || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED
+                    ? e.getStatus().withDescription("agent: " + e.getStatus().getDescription()).asRuntimeException() : e);
+            return;
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            out.onError(GrpcErrors.toStatus(e));
+            return;
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+
+    private static void closeQuietly(AutoCloseable closeable) {
+        try {
+            closeable.close();
+        } catch (Exception e) {
+            // Unsubscribing cannot fail in a way the client could act on.
+        }
+    }
+}

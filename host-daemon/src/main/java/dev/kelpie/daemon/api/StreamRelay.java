@@ -1,0 +1,177 @@
+package dev.kelpie.daemon.api;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * Relays an agent's response stream to an API client with end-to-end flow control: one agent message is requested
+ * only when the client's stream can take one more, so a slow client slows the agent (and so the guest process)
+ * instead of filling the daemon's memory. A client that cancels cancels the agent call, which kills the process
+ * unless it was started detached.
+ *
+ * <p>Exactly one terminal signal reaches the client: completion after the agent's final event, or an error status.
+ * An agent stream that ends without a final event (the VM died, the session broke) becomes UNAVAILABLE, explained by
+ * {@code failureExplanation}.
+ *
+ * <p>{@code translate} may throw a {@link StatusRuntimeException} for a message that ends the stream as a failure.
+ *
+ * @param <Q> agent request type
+ * @param <A> agent response type
+ * @param <P> API response type
+ */
+final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
+
+    private final ServerCallStreamObserver<P> downstream;
+    private final Function<A, Optional<P>> translate;
+    private final Predicate<A> isFinal;
+    private final Function<Throwable, StatusRuntimeException> errors;
+    private final Runnable onEnd;
+    private ClientCallStreamObserver<Q> upstream;
+    private boolean cancelled;
+    private boolean wantMore;
+    private boolean sawFinal;
+    private boolean ended;
+
+    /**
+     * @param isFinal whether an agent message is the stream's final event; null when a stream that completes is whole
+     *     (e.g. a file read)
+     * @param errors maps an agent-side failure to the status the client sees
+     * @param onEnd runs once when the relay ends, however
+     */
+    StreamRelay(ServerCallStreamObserver<P> downstream, Function<A, Optional<P>> translate, Predicate<A> isFinal,
+            Function<Throwable, StatusRuntimeException> errors, Runnable onEnd) {
+        this.downstream = downstream;
+        this.translate = translate;
+        this.isFinal = isFinal;
+        this.errors = errors;
+        this.onEnd = onEnd;
+        // Both handlers must be set while the service method runs; they fire on the server's threads.
+        downstream.setOnCancelHandler(this::clientCancelled);
+        downstream.setOnReadyHandler(this::clientReady);
+    }
+
+    /** Starts the agent call; {@code call} passes this relay as the response observer. */
+    void start(Consumer<ClientResponseObserver<Q, A>> call) {
+        synchronized (this) {
+            if (cancelled) {
+                return;
+            }
+        }
+        call.accept(this);
+    }
+
+    /** Ends the relay with an error found before the agent call started (unknown sandbox, bad request, ...). */
+    void fail(Throwable error) {
+        if (markEnded()) {
+            downstream.onError(GrpcErrors.toStatus(error));
+        }
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
+        requestStream.disableAutoRequestWithInitial(1);
+        synchronized (this) {
+            upstream = requestStream;
+        }
+    }
+
+    /** The agent request stream, for callers that send input after the start message. */
+    synchronized ClientCallStreamObserver<Q> upstream() {
+        return upstream;
+    }
+
+    @Override
+    public void onNext(A message) {
+        if (isFinal == null || isFinal.test(message)) {
+            synchronized (this) {
+                sawFinal = true;
+            }
+        }
+        Optional<P> out;
+        try {
+            out = translate.apply(message);
+        } catch (StatusRuntimeException finalError) {
+            // A final event that is a failure (e.g. exec(2) failed): it ends the client's stream as a status.
+            ClientCallStreamObserver<Q> call = upstream();
+            if (markEnded()) {
+                downstream.onError(finalError);
+            }
+            call.cancel("relayed the final failure", null);
+            return;
+        }
+        synchronized (this) {
+            if (ended || cancelled) {
+                return;
+            }
+            out.ifPresent(downstream::onNext);
+            if (downstream.isReady()) {
+                upstream.request(1);
+            } else {
+                wantMore = true;
+            }
+        }
+    }
+
+    private void clientReady() {
+        synchronized (this) {
+            if (wantMore && !ended && downstream.isReady()) {
+                wantMore = false;
+                upstream.request(1);
+            }
+        }
+    }
+
+    private void clientCancelled() {
+        ClientCallStreamObserver<Q> call;
+        synchronized (this) {
+            cancelled = true;
+            call = upstream;
+        }
+        if (call != null) {
+            call.cancel("the API client cancelled", null);
+        }
+        markEnded();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        if (markEnded()) {
+            downstream.onError(errors.apply(t));
+        }
+    }
+
+    @Override
+    public void onCompleted() {
+        boolean whole;
+        synchronized (this) {
+            whole = sawFinal || isFinal == null;
+        }
+        if (!markEnded()) {
+            return;
+        }
+        if (whole) {
+            downstream.onCompleted();
+        } else {
+            downstream.onError(errors.apply(Status.UNAVAILABLE
+                    .withDescription("the agent ended the stream without a final status").asRuntimeException()));
+        }
+    }
+
+    private boolean markEnded() {
+        synchronized (this) {
+            if (ended) {
+                return false;
+            }
+            ended = true;
+        }
+        onEnd.run();
+        return true;
+    }
+}

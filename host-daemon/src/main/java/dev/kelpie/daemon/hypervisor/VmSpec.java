@@ -1,0 +1,24 @@
+package dev.kelpie.daemon.hypervisor;
+
+import dev.kelpie.daemon.images.BootImage;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * One VM to boot: the image, its shape, and the directory that holds everything of this VM (sockets, console log,
+ * pid, writable disk, record). The directory path must stay short: Unix socket paths are limited to 103 bytes.
+ */
+public record VmSpec(String vmId, Path runtimeDir, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib) {
+
+    public VmSpec {
+        Objects.requireNonNull(vmId, "vmId");
+        Objects.requireNonNull(runtimeDir, "runtimeDir");
+        Objects.requireNonNull(image, "image");
+        if (vcpuCount < 1) {
+            throw new IllegalArgumentException("vcpuCount must be at least 1, got " + vcpuCount);
+        }
+        if (memoryMib < 64) {
+            throw new IllegalArgumentException("memoryMib must be at least 64, got " + memoryMib);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package dev.kelpie.daemon.lifecycle;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.agent.AgentDialer;
+import dev.kelpie.daemon.agent.UnixSocketChannels;
+import dev.kelpie.daemon.config.KelpieConfig;
+import dev.kelpie.daemon.host.BackendChoice;
+import dev.kelpie.daemon.host.HostInfoService;
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.probe.Accelerator;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
+import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
+import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.images.LocalImageDirectory;
+import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
+import dev.kelpie.daemon.sandboxes.SandboxLimits;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.lang.management.ManagementFactory;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/** Wires the daemon's parts from its configuration: the one place that knows which implementations serve. */
+@ApplicationScoped
+public class DaemonComponents {
+
+    private static final int SANDBOX_ID_BYTES = 6;
+    private final SecureRandom random = new SecureRandom();
+
+    @Produces
+    @Singleton
+    ImageSource images(KelpieConfig config, ObjectMapper json) {
+        return new LocalImageDirectory(config.images().dirs().orElse(List.of(config.stateDir().resolve("images"))), json);
+    }
+
+    @Produces
+    @Singleton
+    UnixSocketChannels agentChannels() {
+        return new UnixSocketChannels();
+    }
+
+    @Produces
+    @Singleton
+    SandboxManager sandboxManager(KelpieConfig config, ObjectMapper json, ImageSource images, HostInfoService host,
+            UnixSocketChannels channels) {
+        KelpieConfig.Sandboxes s = config.sandboxes();
+        HostPlatform platform = HostPlatform.current();
+        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        long hostMemoryMib = os.getTotalMemorySize() / (1024 * 1024);
+        SandboxLimits limits = new SandboxLimits(s.maxSandboxes(), s.memoryBudgetMib().orElse(hostMemoryMib * 3 / 4),
+                s.maxVcpuCount().orElse(Runtime.getRuntime().availableProcessors()), s.maxMemoryMib(), s.maxDiskSizeMib());
+        SandboxSettings settings = new SandboxSettings(platform.arch(), s.defaultVcpuCount(), s.defaultMemoryMib(),
+                s.agentReadyTimeout(), s.stopGrace(), s.maxConcurrentBoots(), s.guestReservedMib(), s.pidsLimit());
+        QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
+                accelerator(config, host), json);
+        AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
+        Supplier<String> ids = () -> {
+            byte[] bytes = new byte[SANDBOX_ID_BYTES];
+            random.nextBytes(bytes);
+            return HexFormat.of().formatHex(bytes);
+        };
+        return new SandboxManager(qemu, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
+                Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor());
+    }
+
+    void closeSandboxManager(@Disposes SandboxManager manager) {
+        manager.close();
+    }
+
+    void closeAgentChannels(@Disposes UnixSocketChannels channels) {
+        channels.close();
+    }
+
+    /** The configured accelerator, else the best one the startup probe proved (waiting for a probe still running). */
+    private static Supplier<Accelerator> accelerator(KelpieConfig config, HostInfoService host) {
+        return () -> {
+            if (config.qemu().accelerator().isPresent()) {
+                return Accelerator.valueOf(config.qemu().accelerator().get().toUpperCase(Locale.ROOT));
+            }
+            try {
+                BackendChoice choice = host.awaitChoice(config.probe().bootTimeout().multipliedBy(3));
+                return choice.accelerator().orElseThrow(() -> new VmException("no accelerator to run VMs: " + choice.reason()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmException("interrupted while waiting for the accelerator probe");
+            }
+        };
+    }
+}

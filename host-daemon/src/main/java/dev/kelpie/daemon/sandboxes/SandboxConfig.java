@@ -1,0 +1,19 @@
+package dev.kelpie.daemon.sandboxes;
+
+import java.util.Map;
+
+/**
+ * A sandbox's settings with the daemon's defaults filled in.
+ *
+ * @param imageVersion empty when the client asked for the newest image (the record holds the resolved one)
+ * @param ttlMs lifetime from creation; 0 for none
+ * @param idleTimeoutMs time without exec, file transfer or attach after which the sandbox is deleted; 0 for never
+ */
+public record SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
+        Map<String, String> labels, long ttlMs, long idleTimeoutMs) {
+
+    public SandboxConfig {
+        env = Map.copyOf(env);
+        labels = Map.copyOf(labels);
+    }
+}

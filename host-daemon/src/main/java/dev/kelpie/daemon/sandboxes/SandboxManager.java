@@ -1,0 +1,554 @@
+package dev.kelpie.daemon.sandboxes;
+
+import dev.kelpie.agent.v1.AgentGrpc;
+import dev.kelpie.agent.v1.ConfigureRequest;
+import dev.kelpie.agent.v1.SyncClockRequest;
+import dev.kelpie.daemon.agent.AgentConnector;
+import dev.kelpie.daemon.agent.AgentDialer;
+import dev.kelpie.daemon.agent.AgentUnavailableException;
+import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmRecord;
+import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageSource;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
+import org.jboss.logging.Logger;
+
+/**
+ * Owns every sandbox: boots its VM, proves its agent, tracks its state durably, notices when its VM dies, and finds
+ * running VMs again after a daemon restart. All time comes from the injected clock and all background work runs on
+ * the injected executor, so a simulation can drive this class step by step.
+ */
+public final class SandboxManager implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(SandboxManager.class);
+    static final int CONSOLE_TAIL_LINES = 20;
+    private static final long AGENT_CALL_TIMEOUT_MS = 10_000;
+
+    private final Hypervisor hypervisor;
+    private final ImageSource images;
+    private final AgentConnector agents;
+    private final SandboxStore store;
+    private final Clock clock;
+    private final Admission admission;
+    private final SandboxSettings settings;
+    private final Supplier<String> ids;
+    private final Executor background;
+    private final SandboxEvents events = new SandboxEvents();
+    private final Map<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
+    private final Semaphore bootSlots;
+    private volatile WarmPool pool;
+    /** Serialises admission with the registration of the admitted sandbox. */
+    private final Object admissionLock = new Object();
+
+    public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
+            Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background) {
+        this.hypervisor = hypervisor;
+        this.images = images;
+        this.agents = agents;
+        this.store = store;
+        this.clock = clock;
+        this.admission = new Admission(limits);
+        this.settings = settings;
+        this.ids = ids;
+        this.background = background;
+        this.bootSlots = new Semaphore(settings.maxConcurrentBoots(), true);
+    }
+
+    public SandboxEvents events() {
+        return events;
+    }
+
+    public String backendName() {
+        return hypervisor.name();
+    }
+
+    // ---- create ------------------------------------------------------------------------------------------------
+
+    /**
+     * Boots a sandbox and returns it READY. A failed create leaves nothing behind: no process, no files, no record.
+     *
+     * @throws AdmissionDeniedException when the host has no room
+     * @throws SandboxUnavailableException when the VM or its agent did not come up, with the console's tail
+     */
+    public SandboxRecord create(SandboxConfig requested) throws InterruptedException {
+        SandboxConfig config = withDefaults(requested);
+        admission.checkShape(config);
+        BootImage image = images.resolve(config.imageVersion(), settings.hostArch());
+        checkDiskSize(config, image);
+        Optional<PooledVm> pooled = pool == null || !pool.key().equals(poolKeyOf(image, config))
+                ? Optional.empty() : pool.take();
+        long now = clock.millis();
+        String id = pooled.map(PooledVm::id).orElseGet(ids);
+        SandboxRecord initial = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
+                image.arch(), image.version(), pooled.isPresent(), null, now);
+        Sandbox sandbox = new Sandbox(initial);
+        synchronized (admissionLock) {
+            try {
+                admission.admit(config, running(), pool == null ? 0 : pool.memoryMib());
+            } catch (AdmissionDeniedException e) {
+                pooled.ifPresent(vm -> vm.discard().run());
+                throw e;
+            }
+            sandboxes.put(sandbox.id(), sandbox);
+        }
+        store.save(initial);
+        events.publish(new SandboxEvent(initial, null));
+        PooledVm booted = null;
+        try {
+            booted = pooled.isPresent() ? pooled.get() : bootVm(id, image, config.vcpuCount(), config.memoryMib());
+            PooledVm vm = booted;
+            sandbox.vm = vm.vm();
+            update(sandbox, r -> r.withVm(vm.vm().record()));
+            configureAgent(sandbox, vm.agent());
+            sandbox.agent.complete(vm.agent());
+            watchVm(sandbox, vm.vm());
+            update(sandbox, r -> r.withState(SandboxState.READY));
+            LOG.infof("sandbox %s ready on %s, image %s%s", id, vm.vm().describe(), image.version(),
+                    pooled.isPresent() ? " (from the warm pool)" : "");
+        } catch (RuntimeException | InterruptedException e) {
+            discard(sandbox, booted == null ? null : booted.agent());
+            throw e;
+        }
+        return sandbox.record;
+    }
+
+    private SandboxConfig withDefaults(SandboxConfig c) {
+        return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
+                c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
+                c.ttlMs(), c.idleTimeoutMs());
+    }
+
+    private static void checkDiskSize(SandboxConfig config, BootImage image) {
+        if (config.diskSizeMib() != 0 && config.diskSizeMib() != image.diskTemplateSizeMib()) {
+            throw new AdmissionDeniedException("disk_size_mib " + config.diskSizeMib() + " differs from image "
+                    + image.version() + "'s writable disk of " + image.diskTemplateSizeMib()
+                    + " MiB; resizing is not supported yet (ask for 0 or " + image.diskTemplateSizeMib() + ")");
+        }
+    }
+
+    private static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config) {
+        return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib());
+    }
+
+    /**
+     * Boots a VM and proves its agent, within a boot slot. On failure nothing of it remains.
+     *
+     * @throws SandboxUnavailableException with the console's tail when the VM or its agent did not come up
+     */
+    private PooledVm bootVm(String id, BootImage image, int vcpuCount, int memoryMib) throws InterruptedException {
+        VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, image.diskTemplateSizeMib());
+        VmHandle vm = null;
+        bootSlots.acquire();
+        try {
+            vm = hypervisor.boot(spec);
+            ManagedChannel channel = dialAgent(id, vm);
+            VmHandle booted = vm;
+            return new PooledVm(id, image, vm, channel, () -> destroy(id, booted, channel));
+        } catch (VmException e) {
+            destroy(id, vm, null);
+            throw new SandboxUnavailableException("sandbox " + id + " could not start its VM: " + e.getMessage(), e);
+        } catch (RuntimeException | InterruptedException e) {
+            destroy(id, vm, null);
+            throw e;
+        } finally {
+            bootSlots.release();
+        }
+    }
+
+    /** Kills a VM that serves no sandbox and removes its files. */
+    private void destroy(String id, VmHandle vm, ManagedChannel channel) {
+        if (channel != null) {
+            closeQuietly(channel);
+        }
+        if (vm != null) {
+            vm.kill();
+            try {
+                vm.exited().get(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException e) {
+                LOG.errorf("VM %s (%s) did not end after SIGKILL", id, vm.describe());
+            }
+        }
+        hypervisor.killLeftovers(store.runtimeDir(id));
+        store.deleteRuntimeDir(id);
+    }
+
+    // ---- warm pool -------------------------------------------------------------------------------------------
+
+    /**
+     * Starts a warm pool of {@code size} VMs of the default shape on the newest image; 0 means none. Call after
+     * {@link #recover()}.
+     */
+    public void startWarmPool(int size) {
+        if (size <= 0) {
+            return;
+        }
+        BootImage image = images.resolve("", settings.hostArch());
+        WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
+                settings.defaultMemoryMib());
+        pool = new WarmPool(key, size, k -> bootVm(ids.get(), images.resolve(k.imageVersion(), k.arch()), k.vcpuCount(),
+                k.memoryMib()), background);
+        pool.refill();
+        LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
+                key.memoryMib());
+    }
+
+    /** Tops the warm pool up after failed refills; takes refill on their own. */
+    public void refillWarmPool() {
+        if (pool != null) {
+            pool.refill();
+        }
+    }
+
+    /** The warm pool's state, if there is one. */
+    public Optional<WarmPoolStatus> warmPoolStatus() {
+        if (pool == null) {
+            return Optional.empty();
+        }
+        WarmPool.Status s = pool.status();
+        return Optional.of(new WarmPoolStatus(s.key().imageVersion(), s.key().arch(), s.key().vcpuCount(),
+                s.key().memoryMib(), s.targetSize(), s.ready(), s.booting(), s.takenTotal(), s.failedBootsTotal(),
+                s.lastError()));
+    }
+
+    /** Sandboxes that hold a VM now. */
+    public int runningCount() {
+        return running().size();
+    }
+
+    private ManagedChannel dialAgent(String id, VmHandle vm) throws InterruptedException {
+        try {
+            return agents.dial(vm.record().agentSocket(), settings.agentReadyTimeout());
+        } catch (AgentUnavailableException e) {
+            throw new SandboxUnavailableException("sandbox " + id + ": the agent did not answer within "
+                    + settings.agentReadyTimeout().toMillis() + " ms (" + e.getMessage() + "); "
+                    + (vm.isAlive() ? "VM still running" : "VM exited") + "; console:\n" + vm.consoleTail(CONSOLE_TAIL_LINES), e);
+        }
+    }
+
+    /** Hands the sandbox's settings to the agent: env and limits never travel on the kernel command line. */
+    private void configureAgent(Sandbox sandbox, ManagedChannel channel) {
+        SandboxConfig config = sandbox.record.config();
+        int userMemoryMib = Math.max(32, config.memoryMib() - settings.guestReservedMib());
+        try {
+            AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .configure(ConfigureRequest.newBuilder().setHostname(sandbox.id()).putAllEnv(config.env())
+                            .setUserMemoryLimitMib(userMemoryMib).setUserPidsLimit(settings.userPidsLimit()).build());
+        } catch (StatusRuntimeException e) {
+            throw new SandboxUnavailableException("sandbox " + sandbox.id() + ": the agent refused its configuration: "
+                    + e.getStatus(), e);
+        }
+    }
+
+    /** Undoes a create that did not finish: the VM, its files and its record go; watchers see it stop. */
+    private void discard(Sandbox sandbox, ManagedChannel channel) {
+        destroy(sandbox.id(), sandbox.vm, channel);
+        store.delete(sandbox.id());
+        sandboxes.remove(sandbox.id());
+        SandboxRecord last = sandbox.record;
+        events.publish(new SandboxEvent(last.withState(SandboxState.STOPPED).withVm(null), last.state()));
+    }
+
+    // ---- queries -----------------------------------------------------------------------------------------------
+
+    public SandboxRecord get(String id) {
+        return find(id).record;
+    }
+
+    /** Sandboxes carrying all of {@code labels}, oldest first. */
+    public List<SandboxRecord> list(Map<String, String> labels) {
+        return sandboxes.values().stream().map(s -> s.record)
+                .filter(r -> labels.entrySet().stream().allMatch(l -> l.getValue().equals(r.config().labels().get(l.getKey()))))
+                .sorted(java.util.Comparator.comparingLong(SandboxRecord::createdAtMs).thenComparing(SandboxRecord::id))
+                .toList();
+    }
+
+    private Collection<SandboxRecord> running() {
+        return sandboxes.values().stream().map(s -> s.record).filter(r -> r.state().holdsVm()).toList();
+    }
+
+    private Sandbox find(String id) {
+        Sandbox sandbox = sandboxes.get(id);
+        if (sandbox == null) {
+            throw new SandboxNotFoundException(id);
+        }
+        return sandbox;
+    }
+
+    // ---- agent access ------------------------------------------------------------------------------------------
+
+    /**
+     * The agent session of a READY sandbox, for exec and file calls; counts as activity. Waits while a re-adopted
+     * sandbox's session is still being dialled.
+     *
+     * @throws SandboxStateException when the sandbox is not READY
+     * @throws SandboxUnavailableException when its agent cannot be reached
+     */
+    public ManagedChannel agent(String id) throws InterruptedException {
+        Sandbox sandbox = find(id);
+        SandboxRecord record = sandbox.record;
+        if (record.state() != SandboxState.READY) {
+            throw new SandboxStateException("sandbox " + id + " is " + record.state().name().toLowerCase()
+                    + (record.failureReason().isEmpty() ? "" : ": " + record.failureReason()) + "; it must be ready");
+        }
+        touch(sandbox);
+        try {
+            return sandbox.agent.get(settings.agentReadyTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new SandboxUnavailableException("sandbox " + id + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new SandboxUnavailableException("sandbox " + id + ": its agent session is not back yet after "
+                    + settings.agentReadyTimeout().toMillis() + " ms");
+        }
+    }
+
+    /** Why a sandbox cannot serve (it failed or is gone), to explain a broken agent stream. */
+    public Optional<String> unavailabilityReason(String id) {
+        Sandbox sandbox = sandboxes.get(id);
+        if (sandbox == null) {
+            return Optional.of("sandbox " + id + " was deleted");
+        }
+        SandboxRecord record = sandbox.record;
+        VmHandle vm = sandbox.vm;
+        if (record.state() == SandboxState.FAILED) {
+            return Optional.of("sandbox " + id + " failed: " + record.failureReason());
+        }
+        if (vm != null && !vm.isAlive()) {
+            return Optional.of("sandbox " + id + ": its VM exited; console:\n" + vm.consoleTail(CONSOLE_TAIL_LINES));
+        }
+        return Optional.empty();
+    }
+
+    /** Records activity now, which postpones an idle timeout. */
+    public void touch(String id) {
+        touch(find(id));
+    }
+
+    private void touch(Sandbox sandbox) {
+        long now = clock.millis();
+        // Activity is advisory: kept in memory at once, persisted with the next state change.
+        synchronized (sandbox) {
+            sandbox.record = sandbox.record.withActivity(now);
+        }
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+    public SandboxRecord pause(String id) {
+        Sandbox sandbox = find(id);
+        synchronized (sandbox) {
+            requireState(sandbox, SandboxState.READY, "pause");
+            sandbox.vm.pause();
+            return update(sandbox, r -> r.withState(SandboxState.PAUSED));
+        }
+    }
+
+    /** Thaws the VM and steps the guest clock, which stood still while paused. */
+    public SandboxRecord resume(String id) {
+        Sandbox sandbox = find(id);
+        SandboxRecord resumed;
+        synchronized (sandbox) {
+            requireState(sandbox, SandboxState.PAUSED, "resume");
+            sandbox.vm.resume();
+            resumed = update(sandbox, r -> r.withState(SandboxState.READY));
+        }
+        sandbox.agent.thenAccept(channel -> syncClock(sandbox, channel));
+        return resumed;
+    }
+
+    private void syncClock(Sandbox sandbox, ManagedChannel channel) {
+        try {
+            long nowNs = TimeUnit.MILLISECONDS.toNanos(clock.millis());
+            AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .syncClock(SyncClockRequest.newBuilder().setHostTimeUnixNs(nowNs).build());
+        } catch (StatusRuntimeException e) {
+            LOG.warnf("sandbox %s: clock sync after resume failed: %s", sandbox.id(), e.getStatus());
+        }
+    }
+
+    private static void requireState(Sandbox sandbox, SandboxState expected, String action) {
+        SandboxState state = sandbox.record.state();
+        if (state != expected) {
+            throw new SandboxStateException("cannot " + action + " sandbox " + sandbox.id() + ": it is "
+                    + state.name().toLowerCase() + ", not " + expected.name().toLowerCase());
+        }
+    }
+
+    /** Stops the VM and removes everything the sandbox owned. Deleting a failed sandbox only removes its record. */
+    public void delete(String id) throws InterruptedException {
+        Sandbox sandbox = find(id);
+        synchronized (sandbox) {
+            if (sandbox.record.state() == SandboxState.STOPPING || sandbox.record.state() == SandboxState.STOPPED) {
+                return;
+            }
+            update(sandbox, r -> r.withState(SandboxState.STOPPING));
+        }
+        sandbox.agent.thenAccept(SandboxManager::closeQuietly);
+        VmHandle vm = sandbox.vm;
+        if (vm != null) {
+            vm.stop(settings.stopGrace());
+        }
+        hypervisor.killLeftovers(store.runtimeDir(id));
+        store.deleteRuntimeDir(id);
+        store.delete(id);
+        sandboxes.remove(id);
+        SandboxRecord last = sandbox.record;
+        events.publish(new SandboxEvent(last.withState(SandboxState.STOPPED).withVm(null), last.state()));
+        LOG.infof("sandbox %s deleted", id);
+    }
+
+    /** Deletes sandboxes past their TTL or idle timeout; returns the ids deleted. */
+    public List<String> reapExpired() throws InterruptedException {
+        long now = clock.millis();
+        List<String> reaped = new ArrayList<>();
+        for (Sandbox sandbox : List.copyOf(sandboxes.values())) {
+            SandboxRecord r = sandbox.record;
+            if (r.state() != SandboxState.READY && r.state() != SandboxState.PAUSED) {
+                continue;
+            }
+            boolean expired = r.config().ttlMs() > 0 && now - r.createdAtMs() >= r.config().ttlMs();
+            boolean idle = r.config().idleTimeoutMs() > 0 && now - r.lastActivityMs() >= r.config().idleTimeoutMs();
+            if (expired || idle) {
+                LOG.infof("sandbox %s: %s; deleting", r.id(), expired ? "TTL expired" : "idle timeout reached");
+                delete(r.id());
+                reaped.add(r.id());
+            }
+        }
+        return reaped;
+    }
+
+    // ---- supervision -------------------------------------------------------------------------------------------
+
+    private void watchVm(Sandbox sandbox, VmHandle vm) {
+        vm.exited().thenRun(() -> onVmExit(sandbox, vm));
+    }
+
+    private void onVmExit(Sandbox sandbox, VmHandle vm) {
+        String reason;
+        synchronized (sandbox) {
+            SandboxState state = sandbox.record.state();
+            if (sandbox.vm != vm || state == SandboxState.STOPPING || state == SandboxState.STOPPED
+                    || state == SandboxState.FAILED) {
+                return;
+            }
+            reason = "its VM (" + vm.describe() + ") exited unexpectedly; console:\n" + vm.consoleTail(CONSOLE_TAIL_LINES);
+            update(sandbox, r -> r.failed(reason));
+        }
+        LOG.errorf("sandbox %s failed: %s", sandbox.id(), reason);
+        sandbox.agent.thenAccept(SandboxManager::closeQuietly);
+        // Sockets and the disk of a dead VM are of no use; the record stays, so Get explains the failure.
+        store.deleteRuntimeDir(sandbox.id());
+    }
+
+    /**
+     * Finds the sandboxes of an earlier daemon: VMs that still run (same pid and start time) are adopted and their
+     * agent sessions dialled in the background; the rest are marked FAILED; VM directories without a record lose
+     * their processes and files. Call once, before serving.
+     */
+    public void recover() {
+        for (SandboxRecord record : store.loadAll()) {
+            Sandbox sandbox = new Sandbox(record);
+            sandboxes.put(record.id(), sandbox);
+            if (!record.state().holdsVm()) {
+                continue;
+            }
+            Optional<VmHandle> vm = record.vm() == null || record.state() == SandboxState.CREATING
+                    ? Optional.empty() : hypervisor.adopt(record.vm());
+            if (vm.isEmpty()) {
+                String reason = record.state() == SandboxState.CREATING
+                        ? "the daemon stopped while the sandbox was being created"
+                        : "its VM ended while the daemon was down";
+                hypervisor.killLeftovers(store.runtimeDir(record.id()));
+                store.deleteRuntimeDir(record.id());
+                update(sandbox, r -> r.failed(reason));
+                LOG.warnf("sandbox %s: %s", record.id(), reason);
+                continue;
+            }
+            sandbox.vm = vm.get();
+            watchVm(sandbox, vm.get());
+            background.execute(() -> redial(sandbox, vm.get()));
+            LOG.infof("sandbox %s re-adopted: %s", record.id(), vm.get().describe());
+        }
+        for (String dirId : store.runtimeDirIds()) {
+            if (!sandboxes.containsKey(dirId) || !sandboxes.get(dirId).record.state().holdsVm()) {
+                hypervisor.killLeftovers(store.runtimeDir(dirId));
+                store.deleteRuntimeDir(dirId);
+            }
+        }
+    }
+
+    private void redial(Sandbox sandbox, VmHandle vm) {
+        try {
+            sandbox.agent.complete(agents.dial(vm.record().agentSocket(), settings.agentReadyTimeout()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            sandbox.agent.completeExceptionally(e);
+        } catch (RuntimeException e) {
+            sandbox.agent.completeExceptionally(new SandboxUnavailableException(
+                    "the agent of re-adopted sandbox " + sandbox.id() + " did not answer: " + e.getMessage(), e));
+        }
+    }
+
+    /**
+     * Closes agent sessions (ending their streams) and leaves every sandbox's VM running for the next daemon; warm
+     * pool VMs, which have no record, are destroyed.
+     */
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.close();
+        }
+        for (Sandbox sandbox : sandboxes.values()) {
+            sandbox.agent.thenAccept(SandboxManager::closeQuietly);
+        }
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------------------------
+
+    private SandboxRecord update(Sandbox sandbox, UnaryOperator<SandboxRecord> change) {
+        synchronized (sandbox) {
+            SandboxRecord previous = sandbox.record;
+            SandboxRecord next = change.apply(previous);
+            sandbox.record = next;
+            store.save(next);
+            if (next.state() != previous.state()) {
+                events.publish(new SandboxEvent(next, previous.state()));
+            }
+            return next;
+        }
+    }
+
+    private static void closeQuietly(ManagedChannel channel) {
+        try {
+            AgentDialer.close(channel);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.debugf("closing an agent channel: %s", e.getMessage());
+        }
+    }
+
+    /** For tests and diagnostics: the VM record of a sandbox, if it has a VM. */
+    public Optional<VmRecord> vmOf(String id) {
+        return Optional.ofNullable(find(id).vm).map(VmHandle::record);
+    }
+}

@@ -1,0 +1,17 @@
+package dev.kelpie.daemon.sandboxes;
+
+import java.time.Duration;
+
+/**
+ * The daemon's tunables for sandboxes.
+ *
+ * @param hostArch guest arch of new sandboxes (the host's: no cross-arch emulation for sandboxes)
+ * @param agentReadyTimeout how long a booting VM's agent may take to answer; scaled for slow (TCG) hosts
+ * @param stopGrace how long a VMM gets to quit before it is killed
+ * @param maxConcurrentBoots VMs booting at once; boots beyond wait (a 2-core host boots two at a time well)
+ * @param guestReservedMib guest memory kept from the sandbox's processes for the kernel and the agent, so a memory hog
+ *     is killed inside its cgroup while the agent keeps answering
+ * @param userPidsLimit most processes the sandbox's commands may have at once (a fork bomb hits this)
+ */
+public record SandboxSettings(String hostArch, int defaultVcpuCount, int defaultMemoryMib, Duration agentReadyTimeout,
+        Duration stopGrace, int maxConcurrentBoots, int guestReservedMib, int userPidsLimit) {}

@@ -1,0 +1,36 @@
+package dev.kelpie.daemon.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Reads a running daemon's heap from the JVM itself, through jcmd: a full GC, then the heap's used bytes. */
+final class DaemonHeap {
+
+    private static final Pattern USED = Pattern.compile("used (\\d+)K");
+
+    private DaemonHeap() {}
+
+    static long usedAfterGc(long pid) throws IOException, InterruptedException {
+        jcmd(pid, "GC.run");
+        String info = jcmd(pid, "GC.heap_info");
+        Matcher m = USED.matcher(info);
+        if (!m.find()) {
+            throw new AssertionError("no heap usage in jcmd GC.heap_info output:\n" + info);
+        }
+        return Long.parseLong(m.group(1)) * 1024;
+    }
+
+    private static String jcmd(long pid, String command) throws IOException, InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new AssertionError("jcmd " + command + " failed: " + out);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,548 @@
+package dev.kelpie.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.kelpie.api.v1.AttachRequest;
+import dev.kelpie.api.v1.AttachResponse;
+import dev.kelpie.api.v1.AttachStart;
+import dev.kelpie.api.v1.Command;
+import dev.kelpie.api.v1.CreateSandboxRequest;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ExecInteractiveRequest;
+import dev.kelpie.api.v1.ExecInteractiveResponse;
+import dev.kelpie.api.v1.ExecInteractiveStart;
+import dev.kelpie.api.v1.ExecRequest;
+import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.GetSandboxRequest;
+import dev.kelpie.api.v1.ListProcessesRequest;
+import dev.kelpie.api.v1.PauseSandboxRequest;
+import dev.kelpie.api.v1.ProcessInput;
+import dev.kelpie.api.v1.ProcessSummary;
+import dev.kelpie.api.v1.ReadFileRequest;
+import dev.kelpie.api.v1.ReadFileResponse;
+import dev.kelpie.api.v1.ResumeSandboxRequest;
+import dev.kelpie.api.v1.Sandbox;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SandboxesGrpc;
+import dev.kelpie.api.v1.StdinMode;
+import dev.kelpie.api.v1.WriteFileRequest;
+import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.api.v1.WriteFileStart;
+import dev.kelpie.daemon.agent.StreamCollector;
+import dev.kelpie.daemon.agent.UnixSocketChannels;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sandboxes of the packaged daemon on real QEMU (TCG) VMs booted from the test image, driven over its Unix socket by
+ * a grpc-java client. At most two VMs run at once (the CI host has two cores).
+ */
+class SandboxesIT {
+
+    private static final Duration CREATE_TIMEOUT = Duration.ofSeconds(180);
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(120);
+    private static final int SIGKILL = 9;
+
+    @TempDir
+    static Path work;
+    static DaemonProcess daemon;
+    static UnixSocketChannels channels;
+    static ManagedChannel channel;
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        String imageDir = System.getProperty("kelpie.it.imageDir", "");
+        Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");
+        daemon = DaemonProcess.startServing(work, "sandboxes", daemonArgs(imageDir));
+        channels = new UnixSocketChannels();
+        channel = channels.open(daemon.socket);
+    }
+
+    static String[] daemonArgs(String imageDir) {
+        return new String[] {"-Dkelpie.images.dirs=" + imageDir, "-Dkelpie.qemu.accelerator=tcg",
+                "-Dkelpie.probe.boot-timeout=2s", "-Dkelpie.sandboxes.default-memory-mib=256",
+                "-Dkelpie.sandboxes.max-memory-mib=1024"};
+    }
+
+    @AfterEach
+    void deleteSandboxes() {
+        if (daemon == null) {
+            return;
+        }
+        for (Sandbox s : sandboxes().list(dev.kelpie.api.v1.ListSandboxesRequest.getDefaultInstance()).getSandboxesList()) {
+            sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(s.getId()).build());
+        }
+    }
+
+    @AfterAll
+    static void stopDaemon() throws Exception {
+        if (channel != null) {
+            channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            channels.close();
+        }
+        if (daemon != null) {
+            daemon.close();
+            assertNoQemuLeft();
+        }
+    }
+
+    static SandboxesGrpc.SandboxesBlockingStub sandboxes() {
+        return SandboxesGrpc.newBlockingStub(channel).withDeadlineAfter(Await.scaled(CREATE_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    static SandboxesGrpc.SandboxesStub async() {
+        return SandboxesGrpc.newStub(channel);
+    }
+
+    static Sandbox create() {
+        return create(SandboxSpec.getDefaultInstance());
+    }
+
+    static Sandbox create(SandboxSpec spec) {
+        return sandboxes().create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox();
+    }
+
+    static Command sh(String script) {
+        return Command.newBuilder().addArgv("sh").addArgv("-c").addArgv(script).build();
+    }
+
+    /** Runs a command to its end and returns every event, with the stream's final status. */
+    static StreamCollector.Outcome<ExecResponse> exec(String sandboxId, Command command) throws Exception {
+        StreamCollector<ExecResponse> events = new StreamCollector<>();
+        async().exec(ExecRequest.newBuilder().setSandboxId(sandboxId).setCommand(command).build(), events);
+        return events.await(Await.scaled(CALL_TIMEOUT));
+    }
+
+    static String stdout(List<ExecResponse> events) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        events.stream().filter(e -> e.getEvent().hasOutput()).map(e -> e.getEvent().getOutput())
+                .filter(o -> o.getStream() == dev.kelpie.api.v1.OutputStream.OUTPUT_STREAM_STDOUT)
+                .forEach(o -> out.writeBytes(o.getData().toByteArray()));
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    static dev.kelpie.api.v1.ExitStatus exitOf(List<ExecResponse> events) {
+        List<ExecResponse> exits = events.stream().filter(e -> e.getEvent().hasExit()).toList();
+        assertEquals(1, exits.size(), "exactly one final status: " + events);
+        assertTrue(events.get(events.size() - 1).getEvent().hasExit(), "the exit comes last");
+        return exits.get(0).getEvent().getExit();
+    }
+
+    static Path runtimeDir(String sandboxId) {
+        return daemon.stateDir.resolve("vms").resolve(sandboxId);
+    }
+
+    static long qemuPid(String sandboxId) throws Exception {
+        return Long.parseLong(Files.readString(runtimeDir(sandboxId).resolve("qemu.pid")).strip());
+    }
+
+    static void assertNoQemuLeft() {
+        List<ProcessHandle> left = ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
+                .map(c -> c.contains(work.toString()) && c.contains("qemu-system")).orElse(false)).toList();
+        assertTrue(left.isEmpty(), "qemu processes left behind: " + left.stream().map(p -> p.info().commandLine().orElse("?")).toList());
+    }
+
+    // ---- tests ---------------------------------------------------------------------------------------------------
+
+    @Test
+    void createExecEchoThenDeleteLeavesNothing() throws Exception {
+        Sandbox sandbox = create();
+        assertEquals(SandboxState.SANDBOX_STATE_READY, sandbox.getState());
+        assertEquals("qemu", sandbox.getBackend());
+        assertEquals(System.getProperty("os.arch").equals("amd64") ? "x86_64" : "aarch64", sandbox.getArch());
+        long pid = qemuPid(sandbox.getId());
+
+        var outcome = exec(sandbox.getId(), Command.newBuilder().addArgv("echo").addArgv("hi").build());
+        assertEquals(Status.Code.OK, outcome.status().getCode(), outcome.status().toString());
+        assertEquals("hi\n", stdout(outcome.messages()));
+        assertEquals(0, exitOf(outcome.messages()).getExitCode());
+        assertTrue(outcome.messages().get(0).getEvent().hasStarted(), "Started comes first");
+
+        sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(sandbox.getId()).build());
+        StatusRuntimeException gone = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()));
+        assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode());
+        assertFalse(Files.exists(runtimeDir(sandbox.getId())), "the runtime directory is removed");
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "qemu is gone");
+    }
+
+    @Test
+    void fiftyMegabytesOfStdoutArriveIntactAndInOrder() throws Exception {
+        Sandbox sandbox = create();
+        long size = 50L * 1024 * 1024;
+        // Deterministic content the test can recompute: the guest hashes what it sent, the test what it received.
+        var outcome = exec(sandbox.getId(), sh("yes 0123456789abcdef | head -c " + size));
+        assertEquals(Status.Code.OK, outcome.status().getCode(), outcome.status().toString());
+        MessageDigest received = MessageDigest.getInstance("SHA-256");
+        long expectedOffset = 0;
+        for (ExecResponse e : outcome.messages()) {
+            if (e.getEvent().hasOutput()) {
+                assertEquals(expectedOffset, e.getEvent().getOutput().getOffsetBytes(), "chunks arrive in order, without gaps");
+                received.update(e.getEvent().getOutput().getData().asReadOnlyByteBuffer());
+                expectedOffset += e.getEvent().getOutput().getData().size();
+            }
+        }
+        assertEquals(size, expectedOffset);
+        MessageDigest expected = MessageDigest.getInstance("SHA-256");
+        byte[] line = "0123456789abcdef\n".getBytes(StandardCharsets.US_ASCII);
+        for (long i = 0; i < size; i += line.length) {
+            expected.update(line, 0, (int) Math.min(line.length, size - i));
+        }
+        assertEquals(HexFormat.of().formatHex(expected.digest()), HexFormat.of().formatHex(received.digest()));
+        assertEquals(0, exitOf(outcome.messages()).getExitCode());
+    }
+
+    @Test
+    void stdinPipeTimeoutAndFilesWork() throws Exception {
+        Sandbox sandbox = create();
+        // stdin through ExecInteractive: cat echoes what it reads and ends at EOF.
+        StreamCollector<ExecInteractiveResponse> events = new StreamCollector<>();
+        StreamObserver<ExecInteractiveRequest> input = async().execInteractive(events);
+        input.onNext(ExecInteractiveRequest.newBuilder().setStart(ExecInteractiveStart.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(Command.newBuilder().addArgv("cat").setStdinMode(StdinMode.STDIN_MODE_PIPE))).build());
+        input.onNext(ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder()
+                .setStdin(ByteString.copyFromUtf8("hello through stdin\n"))).build());
+        input.onNext(ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder().setStdinEof(true)).build());
+        input.onCompleted();
+        var interactive = events.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.OK, interactive.status().getCode(), interactive.status().toString());
+        String echoed = interactive.messages().stream().filter(e -> e.getEvent().hasOutput())
+                .map(e -> e.getEvent().getOutput().getData().toStringUtf8()).reduce("", String::concat);
+        assertEquals("hello through stdin\n", echoed);
+
+        // A timeout kills the command and says so.
+        var timedOut = exec(sandbox.getId(), Command.newBuilder().addArgv("sleep").addArgv("600").setTimeoutMs(1000).build());
+        assertEquals(Status.Code.OK, timedOut.status().getCode(), timedOut.status().toString());
+        assertTrue(exitOf(timedOut.messages()).getTimedOut(), "timed_out: " + timedOut.messages());
+
+        // WriteFile then ReadFile round-trips the bytes.
+        byte[] content = "file content\n".repeat(10_000).getBytes(StandardCharsets.UTF_8);
+        CompletableFuture<WriteFileResponse> written = new CompletableFuture<>();
+        StreamObserver<WriteFileRequest> upload = async().writeFile(observerOf(written));
+        upload.onNext(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(sandbox.getId())
+                .setPath("/workspace/dir/f.txt").setCreateParents(true).setSizeBytes(content.length)).build());
+        for (int off = 0; off < content.length; off += 32 * 1024) {
+            upload.onNext(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(content, off,
+                    Math.min(32 * 1024, content.length - off))).build());
+        }
+        upload.onCompleted();
+        assertEquals(content.length, written.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS).getSizeBytes());
+        ByteArrayOutputStream read = new ByteArrayOutputStream();
+        sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandbox.getId()).setPath("dir/f.txt").build())
+                .forEachRemaining((ReadFileResponse r) -> read.writeBytes(r.getData().toByteArray()));
+        assertTrue(java.util.Arrays.equals(content, read.toByteArray()), "ReadFile returns what WriteFile wrote");
+
+        StatusRuntimeException missing = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandbox.getId()).setPath("/nope").build())
+                        .forEachRemaining(r -> { }));
+        assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode(), missing.getStatus().toString());
+    }
+
+    private static <T> StreamObserver<T> observerOf(CompletableFuture<T> future) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(T value) {
+                future.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                future.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                future.complete(null);
+            }
+        };
+    }
+
+    @Test
+    void badRequestsGetClearErrorsAndCreateNothing() {
+        assertStatus(Status.Code.NOT_FOUND, "image 9.9.9 for",
+                () -> create(SandboxSpec.newBuilder().setImageVersion("9.9.9").build()));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "not-a-version",
+                () -> create(SandboxSpec.newBuilder().setImageVersion("not-a-version").build()));
+        assertStatus(Status.Code.RESOURCE_EXHAUSTED, "memory_mib 4096 exceeds the per-sandbox limit of 1024 MiB",
+                () -> create(SandboxSpec.newBuilder().setMemoryMib(4096).build()));
+        assertStatus(Status.Code.NOT_FOUND, "no sandbox nope", () -> sandboxes().get(GetSandboxRequest.newBuilder().setId("nope").build()));
+        assertStatus(Status.Code.NOT_FOUND, "no sandbox nope", () -> exec("nope", sh("true")).status().asRuntimeException());
+        assertEquals(0, sandboxes().list(dev.kelpie.api.v1.ListSandboxesRequest.getDefaultInstance()).getSandboxesCount());
+    }
+
+    private static void assertStatus(Status.Code code, String messagePart, ThrowingCall call) {
+        StatusRuntimeException e;
+        try {
+            Object result = call.run();
+            if (result instanceof StatusRuntimeException s) {
+                e = s;
+            } else {
+                throw new AssertionError("expected " + code + " but the call succeeded: " + result);
+            }
+        } catch (StatusRuntimeException thrown) {
+            e = thrown;
+        } catch (Exception other) {
+            throw new AssertionError(other);
+        }
+        assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(String.valueOf(e.getStatus().getDescription()).contains(messagePart), e.getStatus().toString());
+    }
+
+    @FunctionalInterface
+    interface ThrowingCall {
+        Object run() throws Exception;
+    }
+
+    @Test
+    void killingQemuFailsTheSandboxAndEndsAnOpenExecWithUnavailable() throws Exception {
+        Sandbox sandbox = create();
+        StreamCollector<ExecResponse> events = new StreamCollector<>();
+        async().exec(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(sh("echo started; sleep 600")).build(), events);
+        Await.until("the exec to print", Duration.ofSeconds(60), () -> hasOutput(events));
+
+        ProcessHandle.of(qemuPid(sandbox.getId())).orElseThrow().destroyForcibly();
+
+        var outcome = events.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.UNAVAILABLE, outcome.status().getCode(), outcome.status().toString());
+        Await.until("the sandbox to be marked failed", Duration.ofSeconds(60), () -> sandboxes()
+                .get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState()
+                == SandboxState.SANDBOX_STATE_FAILED);
+        Sandbox failed = sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox();
+        assertTrue(failed.getFailureReason().contains("exited unexpectedly"), failed.getFailureReason());
+        assertFalse(Files.exists(runtimeDir(sandbox.getId()).resolve("agent.sock")), "no stale socket");
+    }
+
+    private static boolean hasOutput(StreamCollector<ExecResponse> events) {
+        return events.messages().stream().anyMatch(e -> e.getEvent().hasOutput());
+    }
+
+    @Test
+    void pauseAndResumeKeepARunningProcess() throws Exception {
+        Sandbox sandbox = create();
+        String processId = startDetached(sandbox.getId(), "while true; do echo tick; sleep 1; done");
+        assertEquals(SandboxState.SANDBOX_STATE_PAUSED,
+                sandboxes().pause(PauseSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState());
+        assertStatus(Status.Code.FAILED_PRECONDITION, "is paused", () -> exec(sandbox.getId(), sh("true")).status().asRuntimeException());
+        assertEquals(SandboxState.SANDBOX_STATE_READY,
+                sandboxes().resume(ResumeSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState());
+        assertTrue(process(sandbox.getId(), processId).getRunning(), "the detached process survived pause and resume");
+        assertEquals("ok\n", stdout(exec(sandbox.getId(), sh("echo ok")).messages()));
+    }
+
+    /** Starts a detached process, waits for its Started event, and hangs up: the process lives on. */
+    static String startDetached(String sandboxId, String script) throws Exception {
+        CompletableFuture<String> started = new CompletableFuture<>();
+        var call = async().withDeadlineAfter(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
+        context.run(() -> call.exec(ExecRequest.newBuilder().setSandboxId(sandboxId)
+                .setCommand(sh(script).toBuilder().setDetached(true)).build(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(ExecResponse value) {
+                        if (value.getEvent().hasStarted()) {
+                            started.complete(value.getEvent().getStarted().getProcessId());
+                        }
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        started.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        started.completeExceptionally(new AssertionError("the detached process ended"));
+                    }
+                }));
+        String id = started.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        context.cancel(null);
+        return id;
+    }
+
+    static ProcessSummary process(String sandboxId, String processId) {
+        return sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandboxId).build()).getProcessesList()
+                .stream().filter(p -> p.getProcessId().equals(processId)).findFirst()
+                .orElseThrow(() -> new AssertionError("process " + processId + " is not listed"));
+    }
+
+    @Test
+    void afterKill9TheNextDaemonReadoptsSandboxesAndTheirDetachedProcesses() throws Exception {
+        Sandbox sandbox = create();
+        long pid = qemuPid(sandbox.getId());
+        String processId = startDetached(sandbox.getId(), "i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done");
+
+        daemon.kill9();
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the VM outlives the daemon");
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        daemon = DaemonProcess.start(daemon.stateDir, daemon.socket, work.resolve("successor.log"),
+                daemonArgs(System.getProperty("kelpie.it.imageDir")));
+        daemon.awaitServing();
+        channel = channels.open(daemon.socket);
+
+        Sandbox adopted = sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox();
+        assertEquals(SandboxState.SANDBOX_STATE_READY, adopted.getState(), adopted.getFailureReason());
+        assertEquals(pid, qemuPid(sandbox.getId()), "the same VM");
+        assertEquals("still here\n", stdout(exec(sandbox.getId(), sh("echo still here")).messages()));
+        assertTrue(process(sandbox.getId(), processId).getRunning(), "the detached process still runs");
+
+        StreamCollector<AttachResponse> attached = new StreamCollector<>();
+        StreamObserver<AttachRequest> attach = async().attach(attached);
+        attach.onNext(AttachRequest.newBuilder().setStart(AttachStart.newBuilder().setSandboxId(sandbox.getId())
+                .setProcessId(processId)).build());
+        Await.until("replayed output of the detached process (or the end of the attach)", Duration.ofSeconds(60),
+                () -> attached.isDone() || attached.messages().stream().anyMatch(m -> m.getEvent().hasOutput()
+                        && m.getEvent().getOutput().getData().toStringUtf8().contains("tick 0")));
+        assertFalse(attached.isDone(), "the attach still follows the process: " + attached.messages());
+        attach.onError(Status.CANCELLED.asRuntimeException());
+    }
+    @Test
+    @org.junit.jupiter.api.Disabled("open (issue 5): the sandbox's cgroup limits are set (memory.max 192 MiB, pids.max 1024"
+            + " seen in the guest), yet this hog ran until its 90 s timeout (SIGTERM) instead of being OOM-killed; not yet"
+            + " understood")
+    void aMemoryHogAndAForkBombAreContainedWhileTheAgentKeepsAnswering() throws Exception {
+        Sandbox sandbox = create();
+        // A shell string that doubles forever: it grows until the sandbox's memory limit ends it.
+        var hog = exec(sandbox.getId(), sh("x=0123456789abcdef; while true; do x=\"$x$x\"; done").toBuilder()
+                .setTimeoutMs(90_000).build());
+        assertEquals(Status.Code.OK, hog.status().getCode(), hog.status().toString());
+        var hogExit = exitOf(hog.messages());
+        assertEquals(SIGKILL, hogExit.getSignal(), "the OOM killer ends the hog: " + hogExit);
+        assertFalse(hogExit.getTimedOut(), "killed by its memory limit, not by the timeout: " + hogExit);
+
+        var bomb = exec(sandbox.getId(), sh("b() { b | b & }; b; sleep 3").toBuilder().setTimeoutMs(10_000).build());
+        assertEquals(Status.Code.OK, bomb.status().getCode(), bomb.status().toString());
+        exitOf(bomb.messages());
+        Await.until("the fork bomb's processes to be gone", Duration.ofSeconds(60),
+                () -> sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandbox.getId()).build())
+                        .getProcessesList().stream().noneMatch(ProcessSummary::getRunning));
+
+        assertEquals("alive\n", stdout(exec(sandbox.getId(), sh("echo alive")).messages()));
+        assertEquals(SandboxState.SANDBOX_STATE_READY,
+                sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState());
+    }
+
+    @Test
+    void fourSandboxesRunExecsConcurrently() throws Exception {
+        List<CompletableFuture<Sandbox>> creating = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            creating.add(CompletableFuture.supplyAsync(SandboxesIT::create));
+        }
+        List<Sandbox> four = new java.util.ArrayList<>();
+        for (CompletableFuture<Sandbox> c : creating) {
+            four.add(c.get(Await.scaled(CREATE_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS));
+        }
+        List<StreamCollector<ExecResponse>> running = new java.util.ArrayList<>();
+        for (Sandbox s : four) {
+            StreamCollector<ExecResponse> events = new StreamCollector<>();
+            // Each exec waits for a file the test writes only after all four started: they overlap for sure.
+            async().exec(ExecRequest.newBuilder().setSandboxId(s.getId()).setCommand(sh(
+                    "echo started; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo " + s.getId())).build(), events);
+            running.add(events);
+        }
+        Await.until("all four execs to start", Duration.ofSeconds(120), () -> running.stream().allMatch(SandboxesIT::hasOutput));
+        for (Sandbox s : four) {
+            assertEquals(Status.Code.OK, exec(s.getId(), sh("touch /tmp/go")).status().getCode());
+        }
+        for (int i = 0; i < 4; i++) {
+            var outcome = running.get(i).await(Await.scaled(CALL_TIMEOUT));
+            assertEquals(Status.Code.OK, outcome.status().getCode(), outcome.status().toString());
+            assertEquals("started\n" + four.get(i).getId() + "\n", stdout(outcome.messages()));
+        }
+    }
+
+    @Test
+    void aSlowClientThrottlesTheGuestProcessAndTheDaemonHeapStaysSmall() throws Exception {
+        Sandbox sandbox = create();
+        // A client that takes one message and then stops reading.
+        var call = channel.newCall(SandboxesGrpc.getExecMethod(), io.grpc.CallOptions.DEFAULT);
+        CompletableFuture<Void> firstMessage = new CompletableFuture<>();
+        call.start(new io.grpc.ClientCall.Listener<>() {
+            @Override
+            public void onMessage(ExecResponse message) {
+                firstMessage.complete(null);
+            }
+        }, new io.grpc.Metadata());
+        call.sendMessage(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(Command.newBuilder().addArgv("head").addArgv("-c").addArgv("1073741824").addArgv("/dev/zero")).build());
+        call.halfClose();
+        call.request(1);
+        firstMessage.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+
+        // The guest process must stall: its produced byte count stops growing well short of 1 GiB.
+        long[] last = {-1};
+        Await.until("the guest process to stall", Duration.ofSeconds(120), () -> {
+            long now = stdoutBytesOfRunning(sandbox.getId());
+            boolean stalled = now == last[0];
+            last[0] = now;
+            if (!stalled) {
+                sleepQuietly(Duration.ofSeconds(2));
+            }
+            return stalled;
+        });
+        assertTrue(last[0] < 256L * 1024 * 1024, "at most the windows and buffers on the way are filled, not 1 GiB: " + last[0]);
+        long heapUsed = DaemonHeap.usedAfterGc(daemon.process.pid());
+        assertTrue(heapUsed < 256L * 1024 * 1024, "daemon heap after GC: " + heapUsed + " bytes");
+
+        call.cancel("test done", null);
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("open (issue 5): cancelling an exec whose stream is stalled by flow control does not"
+            + " kill the guest process (a non-stalled exec is killed on cancel); the agent's send loop now also waits for"
+            + " RST_STREAM, which was not enough")
+    void cancellingAStalledExecKillsTheGuestProcess() throws Exception {
+        Sandbox sandbox = create();
+        var call = channel.newCall(SandboxesGrpc.getExecMethod(), io.grpc.CallOptions.DEFAULT);
+        CompletableFuture<Void> firstMessage = new CompletableFuture<>();
+        call.start(new io.grpc.ClientCall.Listener<>() {
+            @Override
+            public void onMessage(ExecResponse message) {
+                firstMessage.complete(null);
+            }
+        }, new io.grpc.Metadata());
+        call.sendMessage(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(Command.newBuilder().addArgv("head").addArgv("-c").addArgv("1073741824").addArgv("/dev/zero")).build());
+        call.halfClose();
+        call.request(1);
+        firstMessage.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        call.cancel("the client gives up", null);
+        Await.until("cancelling the call to kill the guest process", Duration.ofSeconds(60),
+                () -> sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandbox.getId()).build())
+                        .getProcessesList().stream().noneMatch(ProcessSummary::getRunning));
+    }
+
+    private static long stdoutBytesOfRunning(String sandboxId) {
+        return sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandboxId).build()).getProcessesList()
+                .stream().filter(ProcessSummary::getRunning).mapToLong(ProcessSummary::getStdoutBytes).sum();
+    }
+
+    private static void sleepQuietly(Duration d) {
+        try {
+            Thread.sleep(d.toMillis()); // the sampling interval of a measurement, not a wait for a condition
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
