@@ -173,6 +173,10 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+const CHILD_OOM_SCORE_ADJ_PATH: &[u8] = b"/proc/self/oom_score_adj\0";
+/// oom_score_adj of every process the agent starts: first in line when memory runs out.
+const CHILD_OOM_SCORE_ADJ: &[u8] = b"500";
+
 /// Everything a child does between fork and exec, decided by the parent beforehand so that the
 /// child only makes async-signal-safe system calls (no allocation).
 #[derive(Debug, Default)]
@@ -194,6 +198,17 @@ pub fn configure_child(command: &mut Command, setup: ChildSetup) {
             // Best effort: a failing cgroup must not stop the process from running.
             // SAFETY: write of a static buffer.
             unsafe { libc::write(fd, b"0".as_ptr() as *const libc::c_void, 1) };
+        }
+        // The agent shields itself from the OOM killer (init sets -1000) and a child inherits that: then an OOM
+        // in the sandbox's cgroup finds no process it may kill and the hog just stalls. Give children a score the
+        // killer prefers. Raising the value needs no privilege; best effort like the cgroup.
+        // SAFETY: open/write/close of static, NUL-terminated buffers are async-signal-safe.
+        unsafe {
+            let fd = libc::open(CHILD_OOM_SCORE_ADJ_PATH.as_ptr() as *const libc::c_char, libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd >= 0 {
+                libc::write(fd, CHILD_OOM_SCORE_ADJ.as_ptr() as *const libc::c_void, CHILD_OOM_SCORE_ADJ.len());
+                libc::close(fd);
+            }
         }
         // SAFETY: setsid/ioctl/set*id are async-signal-safe and take plain arguments.
         unsafe {

@@ -134,6 +134,16 @@ async fn timeout_of_a_process_that_leaves_on_term_reports_sigterm() {
 }
 
 #[tokio::test]
+async fn started_processes_are_the_oom_killers_first_choice() {
+    // The agent protects itself (-1000 as init); its children must not inherit that, or a memory hog in the
+    // sandbox's cgroup could never be killed.
+    let agent = AgentProcess::start("oom-score", &[]).await;
+    let mut client = agent.client().await;
+    let outcome = within(WAIT, run(&mut client, start(&["cat", "/proc/self/oom_score_adj"]))).await;
+    assert_eq!(outcome.stdout, b"500\n");
+}
+
+#[tokio::test]
 async fn signals_are_delivered() {
     let agent = AgentProcess::start("signals", &[]).await;
     let mut client = agent.client().await;

@@ -14,6 +14,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import dev.kelpie.daemon.metrics.SandboxMetrics;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -22,15 +24,28 @@ import java.util.function.Predicate;
 final class ProcessStreams {
 
     private final SandboxManager manager;
+    private final SandboxMetrics metrics;
 
-    ProcessStreams(SandboxManager manager) {
+    ProcessStreams(SandboxManager manager, SandboxMetrics metrics) {
         this.manager = manager;
+        this.metrics = metrics;
+    }
+
+    /** The public event for an agent event, counted: output bytes, and the latency to Started for new processes. */
+    private Optional<dev.kelpie.api.v1.ProcessEvent> observed(dev.kelpie.agent.v1.ProcessEvent event, long requestNanos) {
+        if (event.hasOutput()) {
+            metrics.outputStreamed(event.getOutput().getData().size());
+        } else if (event.hasStarted() && requestNanos != 0) {
+            metrics.execStarted(Duration.ofNanos(System.nanoTime() - requestNanos));
+        }
+        return ProcessMessages.fromAgent(event);
     }
 
     void exec(ExecRequest request, ServerCallStreamObserver<ExecResponse> out) {
         String id = request.getSandboxId();
+        long requestNanos = System.nanoTime();
         var relay = new StreamRelay<dev.kelpie.agent.v1.ExecRequest, dev.kelpie.agent.v1.ExecResponse, ExecResponse>(out,
-                r -> ProcessMessages.fromAgent(r.getEvent()).map(e -> ExecResponse.newBuilder().setEvent(e).build()),
+                r -> observed(r.getEvent(), requestNanos).map(e -> ExecResponse.newBuilder().setEvent(e).build()),
                 r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t),
                 () -> touchQuietly(id));
         try {
@@ -48,7 +63,7 @@ final class ProcessStreams {
 
     StreamObserver<ExecInteractiveRequest> execInteractive(ServerCallStreamObserver<ExecInteractiveResponse> out) {
         return new InteractiveSession<ExecInteractiveRequest, dev.kelpie.agent.v1.ExecRequest, dev.kelpie.agent.v1.ExecResponse,
-                ExecInteractiveResponse>(out, r -> ProcessMessages.fromAgent(r.getEvent())
+                ExecInteractiveResponse>(out, r -> observed(r.getEvent(), 0)
                         .map(e -> ExecInteractiveResponse.newBuilder().setEvent(e).build()), r -> ProcessMessages.isFinal(r.getEvent())) {
             @Override
             String sandboxIdOf(ExecInteractiveRequest first) {
@@ -84,7 +99,7 @@ final class ProcessStreams {
 
     StreamObserver<AttachRequest> attach(ServerCallStreamObserver<AttachResponse> out) {
         return new InteractiveSession<AttachRequest, dev.kelpie.agent.v1.AttachRequest, dev.kelpie.agent.v1.AttachResponse,
-                AttachResponse>(out, r -> ProcessMessages.fromAgent(r.getEvent())
+                AttachResponse>(out, r -> observed(r.getEvent(), 0)
                         .map(e -> AttachResponse.newBuilder().setEvent(e).build()), r -> ProcessMessages.isFinal(r.getEvent())) {
             @Override
             String sandboxIdOf(AttachRequest first) {

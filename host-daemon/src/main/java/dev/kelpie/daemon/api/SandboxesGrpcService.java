@@ -31,6 +31,7 @@ import dev.kelpie.api.v1.WatchSandboxesRequest;
 import dev.kelpie.api.v1.WatchSandboxesResponse;
 import dev.kelpie.api.v1.WriteFileRequest;
 import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxEvent;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
@@ -54,21 +55,32 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     static final long AGENT_UNARY_TIMEOUT_MS = 30_000;
 
     private final SandboxManager manager;
+    private final SandboxMetrics metrics;
     private final FileTransfers files;
     private final ProcessStreams processes;
 
     @Inject
-    public SandboxesGrpcService(SandboxManager manager) {
+    public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics) {
         this.manager = manager;
+        this.metrics = metrics;
         this.files = new FileTransfers(manager);
-        this.processes = new ProcessStreams(manager);
+        this.processes = new ProcessStreams(manager, metrics);
     }
 
     @Override
     @Blocking
     public void create(CreateSandboxRequest request, StreamObserver<CreateSandboxResponse> out) {
-        unary(out, () -> CreateSandboxResponse.newBuilder()
-                .setSandbox(SandboxMapper.toProto(manager.create(SandboxMapper.toConfig(request.getSpec())))).build());
+        unary(out, () -> {
+            long startNanos = System.nanoTime();
+            SandboxRecord created = null;
+            try {
+                created = manager.create(SandboxMapper.toConfig(request.getSpec()));
+                return CreateSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(created)).build();
+            } finally {
+                metrics.created(java.time.Duration.ofNanos(System.nanoTime() - startNanos),
+                        created != null && created.fromPool(), created != null);
+            }
+        });
     }
 
     @Override
@@ -97,6 +109,13 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                     if (!stream.isCancelled()) {
                         stream.onNext(toWatchResponse(event));
                     }
+                }
+            }
+        }, () -> {
+            synchronized (stream) {
+                if (!stream.isCancelled()) {
+                    stream.onError(Status.UNAVAILABLE.withDescription("kelpied is shutting down; watch again after it restarts")
+                            .asRuntimeException());
                 }
             }
         });

@@ -6,6 +6,9 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -27,6 +30,11 @@ import java.util.function.Predicate;
  * @param <P> API response type
  */
 final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
+
+    private static final long STALL_CHECK_INTERVAL_MS = 1000;
+    /** One daemon thread for all relays: a check is a flag read. */
+    private static final ScheduledExecutorService STALL_WATCH = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("kelpie-stall-watch").daemon().factory());
 
     private final ServerCallStreamObserver<P> downstream;
     private final Function<A, Optional<P>> translate;
@@ -106,6 +114,13 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             call.cancel("relayed the final failure", null);
             return;
         }
+        if (downstream.isCancelled()) {
+            // The unified Vert.x gRPC server does not always deliver a client's RST_STREAM as a cancellation
+            // (quarkusio/quarkus#56268, eclipse-vertx/vert.x#5562), and a write to the reset stream then tears down
+            // the client's whole HTTP/2 connection. The call's own flag does see the reset.
+            clientCancelled();
+            return;
+        }
         synchronized (this) {
             if (ended || cancelled) {
                 return;
@@ -115,7 +130,27 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
                 upstream.request(1);
             } else {
                 wantMore = true;
+                STALL_WATCH.schedule(this::checkStalledClient, STALL_CHECK_INTERVAL_MS, TimeUnit.MILLISECONDS);
             }
+        }
+    }
+
+    /**
+     * While the client does not read, no write happens that could notice its reset (see {@link #onNext}): look at
+     * the call's flag now and then, so that a client that gave up frees the guest process.
+     */
+    private void checkStalledClient() {
+        boolean stillStalled;
+        synchronized (this) {
+            stillStalled = wantMore && !ended;
+        }
+        if (!stillStalled) {
+            return;
+        }
+        if (downstream.isCancelled()) {
+            clientCancelled();
+        } else {
+            STALL_WATCH.schedule(this::checkStalledClient, STALL_CHECK_INTERVAL_MS, TimeUnit.MILLISECONDS);
         }
     }
 

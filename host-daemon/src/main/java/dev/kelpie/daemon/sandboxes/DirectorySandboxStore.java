@@ -28,17 +28,23 @@ public final class DirectorySandboxStore implements SandboxStore {
         this.records = stateDir.resolve("sandboxes");
         this.vms = stateDir.resolve("vms");
         this.json = json;
+    }
+
+    /**
+     * Created on first use, not in the constructor: the daemon builds its parts before the preflight has locked and
+     * checked the state directory, whose error message is the one a user must see.
+     */
+    private Path ensure(Path dir) {
         try {
-            Files.createDirectories(records);
-            Files.createDirectories(vms);
+            return Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + records + " and " + vms, e);
+            throw new UncheckedIOException("cannot create " + dir, e);
         }
     }
 
     @Override
     public void save(SandboxRecord record) {
-        Path target = records.resolve(record.id() + ".json");
+        Path target = ensure(records).resolve(record.id() + ".json");
         Path temp = records.resolve("." + record.id() + ".json.tmp");
         try {
             json.writeValue(temp.toFile(), record);
@@ -60,7 +66,7 @@ public final class DirectorySandboxStore implements SandboxStore {
     @Override
     public List<SandboxRecord> loadAll() {
         List<SandboxRecord> all = new ArrayList<>();
-        try (Stream<Path> files = Files.list(records)) {
+        try (Stream<Path> files = Files.list(ensure(records))) {
             for (Path file : files.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
                 try {
                     all.add(json.readValue(file.toFile(), SandboxRecord.class));
@@ -83,7 +89,7 @@ public final class DirectorySandboxStore implements SandboxStore {
 
     @Override
     public List<String> runtimeDirIds() {
-        try (Stream<Path> dirs = Files.list(vms)) {
+        try (Stream<Path> dirs = Files.list(ensure(vms))) {
             return dirs.filter(Files::isDirectory).map(d -> d.getFileName().toString()).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + vms, e);

@@ -9,17 +9,36 @@ import java.util.function.Consumer;
  */
 public final class SandboxEvents {
 
-    private final CopyOnWriteArrayList<Consumer<SandboxEvent>> listeners = new CopyOnWriteArrayList<>();
+    private record Subscription(Consumer<SandboxEvent> listener, Runnable onClose) {}
+
+    private final CopyOnWriteArrayList<Subscription> subscriptions = new CopyOnWriteArrayList<>();
 
     /** Registers a listener; closing the returned handle removes it. */
     public AutoCloseable subscribe(Consumer<SandboxEvent> listener) {
-        listeners.add(listener);
-        return () -> listeners.remove(listener);
+        return subscribe(listener, () -> { });
+    }
+
+    /**
+     * Registers a listener and what to do when the daemon stops publishing (at shutdown), e.g. end a Watch stream
+     * with a status. Closing the returned handle removes it.
+     */
+    public AutoCloseable subscribe(Consumer<SandboxEvent> listener, Runnable onClose) {
+        Subscription subscription = new Subscription(listener, onClose);
+        subscriptions.add(subscription);
+        return () -> subscriptions.remove(subscription);
     }
 
     void publish(SandboxEvent event) {
-        for (Consumer<SandboxEvent> listener : listeners) {
-            listener.accept(event);
+        for (Subscription s : subscriptions) {
+            s.listener().accept(event);
+        }
+    }
+
+    /** Ends every subscription: no more events will come. */
+    void close() {
+        for (Subscription s : subscriptions) {
+            subscriptions.remove(s);
+            s.onClose().run();
         }
     }
 }

@@ -55,6 +55,7 @@ public final class SandboxManager implements AutoCloseable {
     private final Map<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
     private final Semaphore bootSlots;
     private volatile WarmPool pool;
+    private volatile boolean closed;
     /** Serialises admission with the registration of the admitted sandbox. */
     private final Object admissionLock = new Object();
 
@@ -420,8 +421,8 @@ public final class SandboxManager implements AutoCloseable {
     public List<String> reapExpired() throws InterruptedException {
         long now = clock.millis();
         List<String> reaped = new ArrayList<>();
-        for (Sandbox sandbox : List.copyOf(sandboxes.values())) {
-            SandboxRecord r = sandbox.record;
+        // Creation order, not the map's: one seed must replay the same run.
+        for (SandboxRecord r : list(Map.of())) {
             if (r.state() != SandboxState.READY && r.state() != SandboxState.PAUSED) {
                 continue;
             }
@@ -443,6 +444,9 @@ public final class SandboxManager implements AutoCloseable {
     }
 
     private void onVmExit(Sandbox sandbox, VmHandle vm) {
+        if (closed) {
+            return; // the next daemon owns the records now and will find the VM gone
+        }
         String reason;
         synchronized (sandbox) {
             SandboxState state = sandbox.record.state();
@@ -514,6 +518,8 @@ public final class SandboxManager implements AutoCloseable {
      */
     @Override
     public void close() {
+        closed = true;
+        events.close();
         if (pool != null) {
             pool.close();
         }

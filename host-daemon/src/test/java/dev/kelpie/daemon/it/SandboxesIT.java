@@ -88,6 +88,8 @@ class SandboxesIT {
 
     @AfterEach
     void deleteSandboxes() {
+        isolated.forEach(ManagedChannel::shutdownNow);
+        isolated.clear();
         if (daemon == null) {
             return;
         }
@@ -115,6 +117,19 @@ class SandboxesIT {
     static SandboxesGrpc.SandboxesStub async() {
         return SandboxesGrpc.newStub(channel);
     }
+
+    /**
+     * A connection of its own for a call the client cancels (or lets its deadline cancel). The daemon's unified Vert.x
+     * gRPC server can write to a stream after the client reset it, and that tears down the client's whole HTTP/2
+     * connection (quarkusio/quarkus#56268): kept apart, such a call cannot take the other calls of a test with it.
+     */
+    static SandboxesGrpc.SandboxesStub isolatedAsync() {
+        ManagedChannel own = channels.open(daemon.socket);
+        isolated.add(own);
+        return SandboxesGrpc.newStub(own);
+    }
+
+    static final List<ManagedChannel> isolated = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     static Sandbox create() {
         return create(SandboxSpec.getDefaultInstance());
@@ -355,7 +370,7 @@ class SandboxesIT {
     /** Starts a detached process, waits for its Started event, and hangs up: the process lives on. */
     static String startDetached(String sandboxId, String script) throws Exception {
         CompletableFuture<String> started = new CompletableFuture<>();
-        var call = async().withDeadlineAfter(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        var call = isolatedAsync().withDeadlineAfter(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
         io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
         context.run(() -> call.exec(ExecRequest.newBuilder().setSandboxId(sandboxId)
                 .setCommand(sh(script).toBuilder().setDetached(true)).build(), new StreamObserver<>() {
@@ -408,24 +423,29 @@ class SandboxesIT {
         assertTrue(process(sandbox.getId(), processId).getRunning(), "the detached process still runs");
 
         StreamCollector<AttachResponse> attached = new StreamCollector<>();
-        StreamObserver<AttachRequest> attach = async().attach(attached);
+        StreamObserver<AttachRequest> attach = isolatedAsync().attach(attached);
         attach.onNext(AttachRequest.newBuilder().setStart(AttachStart.newBuilder().setSandboxId(sandbox.getId())
                 .setProcessId(processId)).build());
         Await.until("replayed output of the detached process (or the end of the attach)", Duration.ofSeconds(60),
                 () -> attached.isDone() || attached.messages().stream().anyMatch(m -> m.getEvent().hasOutput()
                         && m.getEvent().getOutput().getData().toStringUtf8().contains("tick 0")));
         assertFalse(attached.isDone(), "the attach still follows the process: " + attached.messages());
-        attach.onError(Status.CANCELLED.asRuntimeException());
+        // Signal ends the process, and with it the attach: one final exit status.
+        sandboxes().signal(dev.kelpie.api.v1.SignalRequest.newBuilder().setSandboxId(sandbox.getId())
+                .setProcessId(processId).setSignal(15).build());
+        var ended = attached.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.OK, ended.status().getCode(), ended.status().toString());
+        assertEquals(15, ended.messages().get(ended.messages().size() - 1).getEvent().getExit().getSignal());
+        attach.onCompleted();
     }
+
     @Test
-    @org.junit.jupiter.api.Disabled("open (issue 5): the sandbox's cgroup limits are set (memory.max 192 MiB, pids.max 1024"
-            + " seen in the guest), yet this hog ran until its 90 s timeout (SIGTERM) instead of being OOM-killed; not yet"
-            + " understood")
     void aMemoryHogAndAForkBombAreContainedWhileTheAgentKeepsAnswering() throws Exception {
         Sandbox sandbox = create();
-        // A shell string that doubles forever: it grows until the sandbox's memory limit ends it.
-        var hog = exec(sandbox.getId(), sh("x=0123456789abcdef; while true; do x=\"$x$x\"; done").toBuilder()
-                .setTimeoutMs(90_000).build());
+        // awk doubles a string until the sandbox's memory limit (256 MiB minus the guest's 64 MiB reserve) ends it.
+        // User-space memory on purpose: a kernel copy (dd from /dev/zero) fails with EFAULT at the limit instead.
+        var hog = exec(sandbox.getId(), Command.newBuilder().addArgv("awk")
+                .addArgv("BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }").setTimeoutMs(90_000).build());
         assertEquals(Status.Code.OK, hog.status().getCode(), hog.status().toString());
         var hogExit = exitOf(hog.messages());
         assertEquals(SIGKILL, hogExit.getSignal(), "the OOM killer ends the hog: " + hogExit);
@@ -475,20 +495,7 @@ class SandboxesIT {
     @Test
     void aSlowClientThrottlesTheGuestProcessAndTheDaemonHeapStaysSmall() throws Exception {
         Sandbox sandbox = create();
-        // A client that takes one message and then stops reading.
-        var call = channel.newCall(SandboxesGrpc.getExecMethod(), io.grpc.CallOptions.DEFAULT);
-        CompletableFuture<Void> firstMessage = new CompletableFuture<>();
-        call.start(new io.grpc.ClientCall.Listener<>() {
-            @Override
-            public void onMessage(ExecResponse message) {
-                firstMessage.complete(null);
-            }
-        }, new io.grpc.Metadata());
-        call.sendMessage(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
-                .setCommand(Command.newBuilder().addArgv("head").addArgv("-c").addArgv("1073741824").addArgv("/dev/zero")).build());
-        call.halfClose();
-        call.request(1);
-        firstMessage.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        var call = execReadingOneMessage(sandbox.getId());
 
         // The guest process must stall: its produced byte count stops growing well short of 1 GiB.
         long[] last = {-1};
@@ -509,12 +516,19 @@ class SandboxesIT {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("open (issue 5): cancelling an exec whose stream is stalled by flow control does not"
-            + " kill the guest process (a non-stalled exec is killed on cancel); the agent's send loop now also waits for"
-            + " RST_STREAM, which was not enough")
     void cancellingAStalledExecKillsTheGuestProcess() throws Exception {
         Sandbox sandbox = create();
-        var call = channel.newCall(SandboxesGrpc.getExecMethod(), io.grpc.CallOptions.DEFAULT);
+        var call = execReadingOneMessage(sandbox.getId());
+        call.cancel("the client gives up", null);
+        Await.until("cancelling the call to kill the guest process", Duration.ofSeconds(60),
+                () -> sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandbox.getId()).build())
+                        .getProcessesList().stream().noneMatch(ProcessSummary::getRunning));
+    }
+
+    /** Execs 1 GiB of output as a client that takes one message and then stops reading. */
+    private static io.grpc.ClientCall<ExecRequest, ExecResponse> execReadingOneMessage(String sandboxId) throws Exception {
+        isolatedAsync();
+        var call = isolated.get(isolated.size() - 1).newCall(SandboxesGrpc.getExecMethod(), io.grpc.CallOptions.DEFAULT);
         CompletableFuture<Void> firstMessage = new CompletableFuture<>();
         call.start(new io.grpc.ClientCall.Listener<>() {
             @Override
@@ -522,15 +536,12 @@ class SandboxesIT {
                 firstMessage.complete(null);
             }
         }, new io.grpc.Metadata());
-        call.sendMessage(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
+        call.sendMessage(ExecRequest.newBuilder().setSandboxId(sandboxId)
                 .setCommand(Command.newBuilder().addArgv("head").addArgv("-c").addArgv("1073741824").addArgv("/dev/zero")).build());
         call.halfClose();
         call.request(1);
         firstMessage.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
-        call.cancel("the client gives up", null);
-        Await.until("cancelling the call to kill the guest process", Duration.ofSeconds(60),
-                () -> sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandbox.getId()).build())
-                        .getProcessesList().stream().noneMatch(ProcessSummary::getRunning));
+        return call;
     }
 
     private static long stdoutBytesOfRunning(String sandboxId) {
@@ -543,6 +554,118 @@ class SandboxesIT {
             Thread.sleep(d.toMillis()); // the sampling interval of a measurement, not a wait for a condition
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void theCliCreatesExecsCopiesAndRemoves() throws Exception {
+        KelpieCliRunner cli = new KelpieCliRunner(daemon.socket, work);
+        Duration t = Duration.ofSeconds(180);
+        var created = cli.run(t, "sandbox", "create", "--label", "who=cli");
+        assertEquals(0, created.exitCode(), created.stderr());
+        String id = created.stdout().strip();
+
+        var exec = cli.run(t, "exec", id, "--", "sh", "-c", "echo out; echo err >&2; exit 3");
+        assertEquals(3, exec.exitCode(), "the command's exit code: " + exec.stderr());
+        assertEquals("out\n", exec.stdout());
+        assertEquals("err\n", exec.stderr());
+
+        Path local = work.resolve("upload.txt");
+        Files.writeString(local, "copied\n".repeat(1000));
+        var up = cli.run(t, "cp", local.toString(), id + ":/workspace/up.txt");
+        assertEquals(0, up.exitCode(), up.stderr());
+        Path back = work.resolve("back.txt");
+        var down = cli.run(t, "cp", id + ":/workspace/up.txt", back.toString());
+        assertEquals(0, down.exitCode(), down.stderr());
+        assertEquals(Files.readString(local), Files.readString(back));
+
+        var ls = cli.run(t, "sandbox", "ls", "--label", "who=cli");
+        assertTrue(ls.stdout().contains(id) && ls.stdout().contains("ready"), ls.stdout());
+        var detached = cli.run(t, "exec", "-d", id, "--", "sleep", "600");
+        assertEquals(0, detached.exitCode(), detached.stderr());
+        var ps = cli.run(t, "ps", id);
+        assertTrue(ps.stdout().contains("sleep 600") && ps.stdout().contains(detached.stdout().strip()), ps.stdout());
+        var info = cli.run(t, "info");
+        assertTrue(info.stdout().contains("backend    qemu") && info.stdout().contains("1 running"), info.stdout());
+
+        var missing = cli.run(t, "exec", "nope", "--", "true");
+        assertEquals(70, missing.exitCode());
+        assertTrue(missing.stderr().contains("NOT_FOUND: no sandbox nope"), missing.stderr());
+
+        var rm = cli.run(t, "sandbox", "rm", id);
+        assertEquals(0, rm.exitCode(), rm.stderr());
+        assertFalse(cli.run(t, "sandbox", "ls").stdout().contains(id));
+    }
+
+    @Test
+    void prometheusMetricsCountSandboxesExecsAndBytes() throws Exception {
+        Sandbox sandbox = create();
+        exec(sandbox.getId(), sh("head -c 1000 /dev/zero"));
+
+        Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "30", "--unix-socket", daemon.socket.toString(),
+                "http://localhost/q/metrics").redirectErrorStream(true).start();
+        String metrics = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, curl.waitFor(), metrics);
+        assertTrue(metrics.contains("kelpie_sandboxes{state=\"ready\"} 1.0"), metrics);
+        assertTrue(metrics.matches("(?s).*kelpie_exec_output_bytes_total(\\{[^}]*})? [1-9][0-9.E]*.*"), "bytes streamed counted");
+        assertTrue(metrics.contains("kelpie_sandbox_create_seconds_count{from_pool=\"false\",outcome=\"ready\"}"), "create timed");
+        assertTrue(metrics.contains("kelpie_exec_start_latency_seconds_bucket"), "exec latency histogram");
+    }
+
+    @Test
+    void watchStreamsEveryStateChangeInOrder() throws Exception {
+        StreamCollector<dev.kelpie.api.v1.WatchSandboxesResponse> watched = new StreamCollector<>();
+        io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
+        context.run(() -> isolatedAsync().watch(dev.kelpie.api.v1.WatchSandboxesRequest.getDefaultInstance(), watched));
+        try {
+            Sandbox sandbox = create();
+            sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(sandbox.getId()).build());
+            Await.until("the STOPPED event", Duration.ofSeconds(30), () -> watched.messages().stream()
+                    .anyMatch(m -> m.getSandbox().getState() == SandboxState.SANDBOX_STATE_STOPPED));
+            List<String> transitions = watched.messages().stream().filter(m -> m.getSandbox().getId().equals(sandbox.getId()))
+                    .map(m -> m.getPreviousState().name().replace("SANDBOX_STATE_", "") + ">"
+                            + m.getSandbox().getState().name().replace("SANDBOX_STATE_", "")).toList();
+            assertEquals(List.of("UNSPECIFIED>CREATING", "CREATING>READY", "READY>STOPPING", "STOPPING>STOPPED"), transitions);
+        } finally {
+            context.cancel(null);
+        }
+    }
+
+    @Test
+    void aClientDeadlineEndsTheExecAndKillsItsProcess() throws Exception {
+        Sandbox sandbox = create();
+        StreamCollector<ExecResponse> events = new StreamCollector<>();
+        isolatedAsync().withDeadlineAfter(3, TimeUnit.SECONDS).exec(ExecRequest.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(sh("echo started; exec sleep 600")).build(), events);
+        var outcome = events.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, outcome.status().getCode(), outcome.status().toString());
+        Await.until("the process to be killed", Duration.ofSeconds(60),
+                () -> sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandbox.getId()).build())
+                        .getProcessesList().stream().noneMatch(ProcessSummary::getRunning));
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("open, upstream: the unified Vert.x gRPC server misses a client's RST_STREAM on a bidi"
+            + " stream and a later write to it tears down the client's whole HTTP/2 connection (GOAWAY PROTOCOL_ERROR"
+            + " 'Request stream N is not correct for server connection'); quarkusio/quarkus#56268,"
+            + " eclipse-vertx/vertx-grpc#370. Server-streaming Exec is covered by a workaround in StreamRelay.")
+    void aCancelledAttachLeavesTheClientConnectionUsable() throws Exception {
+        Sandbox sandbox = create();
+        String processId = startDetached(sandbox.getId(), "while true; do echo tick; sleep 1; done");
+        StreamCollector<AttachResponse> attached = new StreamCollector<>();
+        StreamObserver<AttachRequest> attach = isolatedAsync().attach(attached);
+        attach.onNext(AttachRequest.newBuilder().setStart(AttachStart.newBuilder().setSandboxId(sandbox.getId())
+                .setProcessId(processId)).build());
+        Await.until("attached output", Duration.ofSeconds(60), () -> attached.isDone()
+                || attached.messages().stream().anyMatch(m -> m.getEvent().hasOutput()));
+        assertFalse(attached.isDone(), "the attach follows the process: " + attached.messages());
+        attach.onError(Status.CANCELLED.asRuntimeException());
+        attached.await(Await.scaled(CALL_TIMEOUT));
+
+        for (int i = 0; i < 3; i++) {
+            assertEquals(SandboxState.SANDBOX_STATE_READY,
+                    sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState());
+            assertTrue(process(sandbox.getId(), processId).getRunning(), "a cancelled attach leaves the process running");
         }
     }
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side.
+#
+#   bench/run.sh IMAGE_DIR
+#
+# IMAGE_DIR is an image-build output directory (e.g. ~/.cache/kelpie/images/0.1.0-dev/x86_64 from
+# `scripts/dev run`). Needs the daemon built (./mvnw -pl host-daemon -am package -DskipTests). Starts its own
+# daemon (TCG, warm pool of 1) on a scratch state directory and stops it at the end. Prints a Markdown table for
+# docs/benchmarks.md. Not a test: it asserts nothing and takes a few minutes.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+[ $# -eq 1 ] || { echo "usage: bench/run.sh IMAGE_DIR" >&2; exit 2; }
+image=$(cd "$1" && pwd)
+source "$root/scripts/find-jdk.sh"
+java_home=$(kelpie_find_jdk)
+app=$root/host-daemon/target/quarkus-app
+[ -d "$app/lib/main" ] || { echo "build the daemon first: ./mvnw -pl host-daemon -am package -DskipTests" >&2; exit 1; }
+arch=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["arch"])' "$image/metadata.json")
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/kelpie-bench.XXXXXX")
+daemon_pid=""
+cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; rm -rf "$scratch"; }
+trap cleanup EXIT
+KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "$root/host-daemon/bin/kelpied" \
+  -Dkelpie.images.dirs="$image" -Dkelpie.qemu.accelerator=tcg -Dkelpie.probe.boot-timeout=2s \
+  -Dkelpie.sandboxes.warm-pool-size=1 >"$scratch/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
+[ -S "$scratch/k.sock" ] || { echo "kelpied did not start:"; cat "$scratch/daemon.log"; exit 1; } >&2
+echo "bench: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), image $(basename "$(dirname "$image")")/$arch, TCG" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$app/app/*:$app/lib/main/*:$app/lib/boot/*" \
+  "$here/KelpieBench.java" "$scratch/k.sock" "$image" "$scratch" "$arch"

@@ -1,0 +1,41 @@
+package dev.kelpie.cli;
+
+import dev.kelpie.api.v1.BackendProbe;
+import dev.kelpie.api.v1.HostGrpc;
+import dev.kelpie.api.v1.HostInfoRequest;
+import dev.kelpie.api.v1.HostInfoResponse;
+import dev.kelpie.api.v1.WarmPoolStatus;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code kelpie info}: what an operator needs to debug a host. */
+@Command(name = "info", description = "Show the daemon, the host, its backends and the warm pool.")
+final class InfoCommand implements Callable<Integer> {
+
+    @ParentCommand
+    KelpieCli cli;
+
+    @Override
+    public Integer call() {
+        HostInfoResponse info = HostGrpc.newBlockingStub(cli.channel()).info(HostInfoRequest.getDefaultInstance());
+        System.out.printf("daemon     %s (API %s), state in %s%n", info.getDaemonVersion(), info.getApiVersion(), info.getStateDir());
+        System.out.printf("host       %s/%s, %d CPUs, %d MiB%n", info.getHostOs(), info.getHostArch(), info.getHostCpuCount(),
+                info.getHostMemoryMib());
+        System.out.printf("backend    %s: %s%n", info.getSelectedBackend().isEmpty() ? "none" : info.getSelectedBackend(),
+                info.getSelectionReason());
+        for (BackendProbe b : info.getBackendsList()) {
+            System.out.printf("  %-8s %s %s%s%n", b.getName(), b.getStatus().name().replace("PROBE_STATUS_", "").toLowerCase(),
+                    b.getVersion(), b.getReason().isEmpty() ? "" : " (" + b.getReason() + ")");
+            b.getAcceleratorsList().forEach(a -> System.out.printf("    %-6s %s%s%n", a.getName(),
+                    a.getStatus().name().replace("PROBE_STATUS_", "").toLowerCase(), a.getReason().isEmpty() ? "" : ": " + a.getReason()));
+        }
+        System.out.printf("sandboxes  %d running%n", info.getRunningSandboxes());
+        for (WarmPoolStatus p : info.getWarmPoolsList()) {
+            System.out.printf("warm pool  image %s/%s, %d vCPU %d MiB: %d/%d ready, %d booting, %d taken%s%n",
+                    p.getImageVersion(), p.getArch(), p.getVcpuCount(), p.getMemoryMib(), p.getReady(), p.getTargetSize(),
+                    p.getBooting(), p.getTakenTotal(), p.getLastError().isEmpty() ? "" : "; last error: " + p.getLastError());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,143 @@
+package dev.kelpie.cli;
+
+import dev.kelpie.api.v1.CreateSandboxRequest;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ListSandboxesRequest;
+import dev.kelpie.api.v1.PauseSandboxRequest;
+import dev.kelpie.api.v1.ResumeSandboxRequest;
+import dev.kelpie.api.v1.Sandbox;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SandboxesGrpc;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code kelpie sandbox create|ls|rm|pause|resume}. */
+@Command(name = "sandbox", description = "Create, list and remove sandboxes.",
+        subcommands = {SandboxCommand.Create.class, SandboxCommand.Ls.class, SandboxCommand.Rm.class,
+                SandboxCommand.Pause.class, SandboxCommand.Resume.class})
+final class SandboxCommand {
+
+    @ParentCommand
+    KelpieCli cli;
+
+    SandboxesGrpc.SandboxesBlockingStub stub() {
+        return SandboxesGrpc.newBlockingStub(cli.channel());
+    }
+
+    @Command(name = "create", description = "Boot a sandbox and print its id once it is ready.")
+    static final class Create implements Callable<Integer> {
+        @ParentCommand
+        SandboxCommand parent;
+
+        @Option(names = "--image-version", description = "base image version (default: the newest)")
+        String imageVersion = "";
+
+        @Option(names = "--vcpus", description = "virtual CPUs (default: the daemon's)")
+        int vcpus;
+
+        @Option(names = "--memory-mib", description = "guest memory in MiB (default: the daemon's)")
+        int memoryMib;
+
+        @Option(names = "--env", description = "KEY=VALUE for every process in the sandbox")
+        Map<String, String> env = Map.of();
+
+        @Option(names = "--label", description = "KEY=VALUE label")
+        Map<String, String> labels = Map.of();
+
+        @Option(names = "--ttl", description = "lifetime, e.g. PT1H or 3600s (default: none)", converter = DurationConverter.class)
+        Duration ttl = Duration.ZERO;
+
+        @Option(names = "--idle-timeout", description = "delete after this long without activity", converter = DurationConverter.class)
+        Duration idleTimeout = Duration.ZERO;
+
+        @Override
+        public Integer call() {
+            Sandbox s = parent.stub().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
+                    .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).putAllEnv(env)
+                    .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())).build())
+                    .getSandbox();
+            System.out.println(s.getId());
+            return 0;
+        }
+    }
+
+    @Command(name = "ls", description = "List sandboxes.")
+    static final class Ls implements Callable<Integer> {
+        @ParentCommand
+        SandboxCommand parent;
+
+        @Option(names = "--label", description = "only sandboxes with this KEY=VALUE label")
+        Map<String, String> labels = Map.of();
+
+        @Override
+        public Integer call() {
+            List<Sandbox> all = parent.stub().list(ListSandboxesRequest.newBuilder().putAllLabelSelector(labels).build())
+                    .getSandboxesList();
+            System.out.printf("%-14s %-9s %-24s %-7s %5s %7s  %s%n", "ID", "STATE", "IMAGE", "ARCH", "VCPU", "MEM MiB", "CREATED");
+            for (Sandbox s : all) {
+                System.out.printf("%-14s %-9s %-24s %-7s %5d %7d  %s%n", s.getId(),
+                        s.getState().name().replace("SANDBOX_STATE_", "").toLowerCase(), s.getImageVersion(), s.getArch(),
+                        s.getSpec().getVcpuCount(), s.getSpec().getMemoryMib(), Instant.ofEpochMilli(s.getCreatedAtUnixMs()));
+                if (!s.getFailureReason().isEmpty()) {
+                    System.out.println("    " + s.getFailureReason().lines().findFirst().orElse(""));
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "rm", description = "Stop sandboxes and remove everything they owned.")
+    static final class Rm implements Callable<Integer> {
+        @ParentCommand
+        SandboxCommand parent;
+
+        @Parameters(arity = "1..*", paramLabel = "ID")
+        List<String> ids;
+
+        @Override
+        public Integer call() {
+            ids.forEach(id -> parent.stub().delete(DeleteSandboxRequest.newBuilder().setId(id).build()));
+            return 0;
+        }
+    }
+
+    /** A command that names one sandbox and changes its state. */
+    abstract static class OneSandbox implements Callable<Integer> {
+        @ParentCommand
+        SandboxCommand parent;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        abstract void apply(SandboxesGrpc.SandboxesBlockingStub stub, String sandboxId);
+
+        @Override
+        public Integer call() {
+            apply(parent.stub(), id);
+            return 0;
+        }
+    }
+
+    @Command(name = "pause", description = "Freeze a sandbox's VM.")
+    static final class Pause extends OneSandbox {
+        @Override
+        void apply(SandboxesGrpc.SandboxesBlockingStub stub, String sandboxId) {
+            stub.pause(PauseSandboxRequest.newBuilder().setId(sandboxId).build());
+        }
+    }
+
+    @Command(name = "resume", description = "Thaw a paused sandbox.")
+    static final class Resume extends OneSandbox {
+        @Override
+        void apply(SandboxesGrpc.SandboxesBlockingStub stub, String sandboxId) {
+            stub.resume(ResumeSandboxRequest.newBuilder().setId(sandboxId).build());
+        }
+    }
+}

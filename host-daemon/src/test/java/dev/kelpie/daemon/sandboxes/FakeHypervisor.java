@@ -1,0 +1,130 @@
+package dev.kelpie.daemon.sandboxes;
+
+import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmRecord;
+import dev.kelpie.daemon.hypervisor.VmSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A hypervisor whose VMs are objects: each "boots" at once, keeps its runtime directory like a real one, and can be
+ * crashed by the test. Its agent socket names an in-process agent for {@link InProcessAgents}.
+ */
+final class FakeHypervisor implements Hypervisor {
+
+    final List<FakeVm> booted = new CopyOnWriteArrayList<>();
+    final Map<Long, FakeVm> byPid = new ConcurrentHashMap<>();
+    final List<Path> leftoversKilled = new CopyOnWriteArrayList<>();
+    private final AtomicLong pids = new AtomicLong(1000);
+    volatile String failNextBoot;
+
+    @Override
+    public String name() {
+        return "fake";
+    }
+
+    @Override
+    public VmHandle boot(VmSpec spec) {
+        String failure = failNextBoot;
+        if (failure != null) {
+            failNextBoot = null;
+            throw new VmException(failure);
+        }
+        try {
+            Files.createDirectories(spec.runtimeDir());
+            Files.writeString(spec.runtimeDir().resolve("console.log"), "booted " + spec.vmId() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        long pid = pids.incrementAndGet();
+        VmRecord record = new VmRecord("fake", spec.vmId(), pid, pid * 10, "none", spec.runtimeDir(),
+                Path.of(spec.vmId()), spec.runtimeDir().resolve("qmp.sock"), spec.runtimeDir().resolve("console.log"));
+        FakeVm vm = new FakeVm(record);
+        booted.add(vm);
+        byPid.put(pid, vm);
+        return vm;
+    }
+
+    @Override
+    public Optional<VmHandle> adopt(VmRecord record) {
+        FakeVm vm = byPid.get(record.pid());
+        return vm != null && vm.isAlive() && vm.record().processStartMillis() == record.processStartMillis()
+                ? Optional.of(vm) : Optional.empty();
+    }
+
+    @Override
+    public void killLeftovers(Path runtimeDir) {
+        leftoversKilled.add(runtimeDir);
+    }
+
+    static final class FakeVm implements VmHandle {
+        private final VmRecord record;
+        private final CompletableFuture<Void> exited = new CompletableFuture<>();
+        volatile boolean paused;
+
+        FakeVm(VmRecord record) {
+            this.record = record;
+        }
+
+        void crash() {
+            exited.complete(null);
+        }
+
+        @Override
+        public VmRecord record() {
+            return record;
+        }
+
+        @Override
+        public boolean isAlive() {
+            return !exited.isDone();
+        }
+
+        @Override
+        public CompletableFuture<Void> exited() {
+            return exited;
+        }
+
+        @Override
+        public void pause() {
+            paused = true;
+        }
+
+        @Override
+        public void resume() {
+            paused = false;
+        }
+
+        @Override
+        public void stop(Duration grace) {
+            exited.complete(null);
+        }
+
+        @Override
+        public void kill() {
+            exited.complete(null);
+        }
+
+        @Override
+        public String consoleTail(int lines) {
+            return "last words of " + record.vmId();
+        }
+
+        @Override
+        public String describe() {
+            return "fake pid " + record.pid();
+        }
+    }
+}

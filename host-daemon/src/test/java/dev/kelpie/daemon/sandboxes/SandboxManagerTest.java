@@ -1,0 +1,241 @@
+package dev.kelpie.daemon.sandboxes;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.images.ImageSource;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sandbox manager driven through its seams: a fake hypervisor, in-process agents, a settable clock, the real
+ * directory store, and background work run inline. No VM, no sleeps: every step is the test's.
+ */
+class SandboxManagerTest {
+
+    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
+            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
+            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1);
+    private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
+    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+            Duration.ofSeconds(1), 2, 64, 1024);
+
+    @TempDir
+    Path state;
+    private final FakeHypervisor hypervisor = new FakeHypervisor();
+    private final InProcessAgents agents = new InProcessAgents();
+    private final MutableClock clock = new MutableClock();
+    private final AtomicInteger nextId = new AtomicInteger();
+    private final List<SandboxEvent> events = new CopyOnWriteArrayList<>();
+    private final ObjectMapper json = new ObjectMapper().registerModule(new Jdk8Module());
+    private SandboxManager manager;
+
+    @BeforeEach
+    void start() {
+        manager = newManager();
+    }
+
+    private SandboxManager newManager() {
+        SandboxManager m = new SandboxManager(hypervisor, new OneImage(), agents, new DirectorySandboxStore(state, json), clock,
+                LIMITS, SETTINGS, () -> "sb" + nextId.incrementAndGet(), Runnable::run);
+        m.events().subscribe(events::add);
+        return m;
+    }
+
+    @AfterEach
+    void stop() {
+        manager.close();
+        agents.close();
+    }
+
+    private static SandboxConfig config(int memoryMib) {
+        return new SandboxConfig("", 0, memoryMib, 0, Map.of("LANG", "C.UTF-8"), Map.of("team", "a"), 0, 0);
+    }
+
+    @Test
+    void createBootsConfiguresAndPersistsAReadySandbox() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+
+        assertEquals(SandboxState.READY, r.state());
+        assertEquals(256, r.config().memoryMib(), "the daemon's default memory");
+        assertEquals("1.2.3", r.imageVersion());
+        assertEquals(List.of(SandboxState.CREATING, SandboxState.READY), events.stream().map(e -> e.sandbox().state()).toList());
+        var told = agents.configured.get(0);
+        assertEquals("C.UTF-8", told.getEnvMap().get("LANG"), "env travels to the agent");
+        assertEquals(256 - 64, told.getUserMemoryLimitMib(), "the guest keeps its reserve");
+        assertEquals(1024, told.getUserPidsLimit());
+        assertTrue(Files.exists(state.resolve("sandboxes/" + r.id() + ".json")), "the record is on disk");
+    }
+
+    @Test
+    void aFailedBootLeavesNoRecordNoDirectoryAndNoSandbox() {
+        hypervisor.failNextBoot = "qemu: could not open /dev/kvm";
+
+        var e = assertThrows(SandboxUnavailableException.class, () -> manager.create(config(0)));
+
+        assertTrue(e.getMessage().contains("could not open /dev/kvm"), e.getMessage());
+        assertTrue(manager.list(Map.of()).isEmpty());
+        assertFalse(Files.exists(state.resolve("sandboxes/sb1.json")));
+        assertFalse(Files.exists(state.resolve("vms/sb1")));
+        assertEquals(SandboxState.STOPPED, events.get(events.size() - 1).sandbox().state(), "watchers see it go");
+    }
+
+    @Test
+    void anAgentThatNeverAnswersFailsTheCreateAndKillsTheVm() {
+        agents.unreachable.add("sb1");
+
+        var e = assertThrows(SandboxUnavailableException.class, () -> manager.create(config(0)));
+
+        assertTrue(e.getMessage().contains("the agent did not answer") && e.getMessage().contains("last words of sb1"),
+                e.getMessage());
+        assertFalse(hypervisor.booted.get(0).isAlive(), "no orphan VM");
+        assertTrue(manager.list(Map.of()).isEmpty());
+    }
+
+    @Test
+    void admissionRejectsWithTheNumbers() throws Exception {
+        manager.create(config(512));
+        manager.create(config(512));
+
+        var memory = assertThrows(AdmissionDeniedException.class, () -> manager.create(config(256)));
+        assertEquals("memory_mib 256 does not fit: sandboxes use 1024 MiB of the host's 1024 MiB budget (0 MiB free;"
+                + " the warm pool holds 0 MiB more)", memory.getMessage());
+        var shape = assertThrows(AdmissionDeniedException.class, () -> manager.create(config(1024)));
+        assertEquals("memory_mib 1024 exceeds the per-sandbox limit of 512 MiB", shape.getMessage());
+        assertEquals(2, hypervisor.booted.size(), "nothing booted for a rejected create");
+    }
+
+    @Test
+    void aVmThatDiesFailsItsSandboxWithTheConsoleTail() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+
+        hypervisor.booted.get(0).crash();
+
+        SandboxRecord failed = manager.get(r.id());
+        assertEquals(SandboxState.FAILED, failed.state());
+        assertTrue(failed.failureReason().contains("exited unexpectedly") && failed.failureReason().contains("last words of"),
+                failed.failureReason());
+        assertTrue(manager.unavailabilityReason(r.id()).orElseThrow().contains("failed"));
+        assertThrows(SandboxStateException.class, () -> manager.agent(r.id()));
+    }
+
+    @Test
+    void aNewManagerAdoptsLiveVmsFailsDeadOnesAndCleansOrphanDirectories() throws Exception {
+        SandboxRecord live = manager.create(config(0));
+        SandboxRecord dead = manager.create(config(0));
+        Files.createDirectories(state.resolve("vms/orphan"));
+        manager.close(); // the daemon goes away; its VMs do not
+        hypervisor.booted.get(1).crash();
+
+        SandboxManager next = newManager();
+        next.recover();
+
+        assertEquals(SandboxState.READY, next.get(live.id()).state());
+        assertTrue(next.agent(live.id()) != null, "the live sandbox's agent is dialled again");
+        assertEquals(SandboxState.FAILED, next.get(dead.id()).state());
+        assertTrue(next.get(dead.id()).failureReason().contains("ended while the daemon was down"));
+        assertFalse(Files.exists(state.resolve("vms/orphan")), "a directory without a record is removed");
+        assertTrue(hypervisor.leftoversKilled.contains(state.resolve("vms/orphan")), "after killing what ran there");
+        next.close();
+    }
+
+    @Test
+    void expiredAndIdleSandboxesAreReapedOnTheClock() throws Exception {
+        SandboxRecord ttl = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 60_000, 0));
+        SandboxRecord idle = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 30_000));
+
+        clock.advance(Duration.ofSeconds(29));
+        assertEquals(List.of(), manager.reapExpired());
+        manager.touch(idle.id());
+        clock.advance(Duration.ofSeconds(29));
+        assertEquals(List.of(), manager.reapExpired(), "activity postponed the idle timeout");
+        clock.advance(Duration.ofSeconds(2));
+        assertEquals(List.of(ttl.id(), idle.id()), manager.reapExpired());
+        assertTrue(manager.list(Map.of()).isEmpty());
+    }
+
+    @Test
+    void pauseAndResumeFollowTheStateMachine() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+
+        assertEquals(SandboxState.PAUSED, manager.pause(r.id()).state());
+        assertTrue(hypervisor.booted.get(0).paused);
+        assertThrows(SandboxStateException.class, () -> manager.pause(r.id()));
+        assertThrows(SandboxStateException.class, () -> manager.agent(r.id()), "no exec in a paused sandbox");
+        assertEquals(SandboxState.READY, manager.resume(r.id()).state());
+        assertFalse(hypervisor.booted.get(0).paused);
+    }
+
+    @Test
+    void theWarmPoolServesACreateAndRefills() throws Exception {
+        manager.startWarmPool(1);
+        assertEquals(1, manager.warmPoolStatus().orElseThrow().ready());
+
+        SandboxRecord r = manager.create(config(0));
+
+        assertTrue(r.fromPool());
+        assertEquals(hypervisor.booted.get(0).record().vmId(), r.id(), "the pooled VM became the sandbox");
+        var status = manager.warmPoolStatus().orElseThrow();
+        assertEquals(1, status.ready(), "refilled");
+        assertEquals(1, status.takenTotal());
+        assertEquals(2, hypervisor.booted.size());
+        SandboxRecord other = manager.create(new SandboxConfig("", 2, 0, 0, Map.of(), Map.of(), 0, 0));
+        assertFalse(other.fromPool(), "another shape boots its own VM");
+    }
+
+    private static final class OneImage implements ImageSource {
+        @Override
+        public BootImage resolve(String version, String arch) {
+            if (!version.isEmpty() && !version.equals(IMAGE.version())) {
+                throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
+            }
+            return IMAGE;
+        }
+
+        @Override
+        public List<BootImage> list() {
+            return List.of(IMAGE);
+        }
+    }
+
+    private static final class MutableClock extends Clock {
+        private Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
