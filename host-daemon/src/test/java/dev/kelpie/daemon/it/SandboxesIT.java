@@ -618,10 +618,15 @@ class SandboxesIT {
         io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
         context.run(() -> isolatedAsync().watch(dev.kelpie.api.v1.WatchSandboxesRequest.getDefaultInstance(), watched));
         try {
+            // The subscription is live once the watch reports a first sandbox; the second one is watched whole.
+            Sandbox first = create();
+            Await.until("the watch to report the first sandbox", Duration.ofSeconds(30), () -> watched.messages().stream()
+                    .anyMatch(m -> m.getSandbox().getId().equals(first.getId())));
             Sandbox sandbox = create();
             sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(sandbox.getId()).build());
             Await.until("the STOPPED event", Duration.ofSeconds(30), () -> watched.messages().stream()
-                    .anyMatch(m -> m.getSandbox().getState() == SandboxState.SANDBOX_STATE_STOPPED));
+                    .anyMatch(m -> m.getSandbox().getId().equals(sandbox.getId())
+                            && m.getSandbox().getState() == SandboxState.SANDBOX_STATE_STOPPED));
             List<String> transitions = watched.messages().stream().filter(m -> m.getSandbox().getId().equals(sandbox.getId()))
                     .map(m -> m.getPreviousState().name().replace("SANDBOX_STATE_", "") + ">"
                             + m.getSandbox().getState().name().replace("SANDBOX_STATE_", "")).toList();
@@ -667,5 +672,33 @@ class SandboxesIT {
                     sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox().getState());
             assertTrue(process(sandbox.getId(), processId).getRunning(), "a cancelled attach leaves the process running");
         }
+    }
+
+    @Test
+    void anInteractiveExecOnAPtySeesItsTerminalAndResizes() throws Exception {
+        Sandbox sandbox = create();
+        StreamCollector<ExecInteractiveResponse> events = new StreamCollector<>();
+        StreamObserver<ExecInteractiveRequest> input = async().execInteractive(events);
+        input.onNext(ExecInteractiveRequest.newBuilder().setStart(ExecInteractiveStart.newBuilder().setSandboxId(sandbox.getId())
+                .setCommand(Command.newBuilder().addArgv("sh").setStdinMode(StdinMode.STDIN_MODE_PTY)
+                        .setTerminalSize(dev.kelpie.api.v1.TerminalSize.newBuilder().setRows(40).setColumns(100)))).build());
+        input.onNext(ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder()
+                .setStdin(ByteString.copyFromUtf8("tty; stty size\n"))).build());
+        Await.until("the shell to report its terminal", Duration.ofSeconds(60), () -> ptyText(events).contains("40 100"));
+        input.onNext(ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder()
+                .setResize(dev.kelpie.api.v1.TerminalSize.newBuilder().setRows(50).setColumns(120))).build());
+        input.onNext(ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder()
+                .setStdin(ByteString.copyFromUtf8("stty size; exit 7\n"))).build());
+        var outcome = events.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.OK, outcome.status().getCode(), outcome.status().toString());
+        String text = ptyText(events);
+        assertTrue(text.contains("/dev/pts/"), "a real pseudo-terminal: " + text);
+        assertTrue(text.contains("50 120"), "the resize reached the terminal: " + text);
+        assertEquals(7, outcome.messages().get(outcome.messages().size() - 1).getEvent().getExit().getExitCode());
+    }
+
+    private static String ptyText(StreamCollector<ExecInteractiveResponse> events) {
+        return events.messages().stream().filter(e -> e.getEvent().hasOutput())
+                .map(e -> e.getEvent().getOutput().getData().toStringUtf8()).reduce("", String::concat);
     }
 }
