@@ -28,5 +28,7 @@ daemon_pid=$!
 for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
 [ -S "$scratch/k.sock" ] || { echo "kelpied did not start:"; cat "$scratch/daemon.log"; exit 1; } >&2
 echo "bench: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), image $(basename "$(dirname "$image")")/$arch, TCG" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$app/app/*:$app/lib/main/*:$app/lib/boot/*" \
-  "$here/KelpieBench.java" "$scratch/k.sock" "$image" "$scratch" "$arch"
+# The same classpath as bin/kelpie: the daemon's jars without its log manager.
+classpath=$(printf "%s:" "$app"/app/*.jar $(ls "$app"/lib/boot/*.jar "$app"/lib/main/*.jar | grep -v -e logmanager -e slf4j-jboss))
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/KelpieBench.java" "$scratch/k.sock" "$image" "$scratch" "$arch"
