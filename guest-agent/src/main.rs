@@ -6,7 +6,12 @@ fn main() {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Version) => {
-            println!("kelpie-agent {}", env!("CARGO_PKG_VERSION"));
+            // image-build records both numbers in the image's metadata.json from this line.
+            println!(
+                "kelpie-agent {} (protocol {})",
+                env!("CARGO_PKG_VERSION"),
+                kelpie_agent::rpc::lifecycle::PROTOCOL_VERSION
+            );
             return;
         }
         Err(message) => {

@@ -3,7 +3,11 @@ package dev.kelpie.daemon.api;
 import dev.kelpie.daemon.agent.AgentUnavailableException;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.images.DamagedImageException;
+import dev.kelpie.daemon.images.ImageInUseException;
+import dev.kelpie.daemon.images.IncompatibleImageException;
 import dev.kelpie.daemon.images.InvalidImageException;
+import dev.kelpie.daemon.images.pull.ImagePullException;
 import dev.kelpie.daemon.sandboxes.AdmissionDeniedException;
 import dev.kelpie.daemon.sandboxes.SandboxNotFoundException;
 import dev.kelpie.daemon.sandboxes.SandboxStateException;
@@ -29,6 +33,10 @@ final class GrpcErrors {
             case ImageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
             case InvalidImageVersionException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
             case InvalidImageException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case IncompatibleImageException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case ImageInUseException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case DamagedImageException x -> Status.DATA_LOSS.withDescription(x.getMessage());
+            case ImagePullException x -> pullStatus(x).withDescription(x.getMessage());
             case AdmissionDeniedException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
             case SandboxStateException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
             case SandboxUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
@@ -42,5 +50,16 @@ final class GrpcErrors {
             }
         };
         return status.asRuntimeException();
+    }
+
+    private static Status pullStatus(ImagePullException e) {
+        return switch (e.reason()) {
+            case NOT_FOUND -> Status.NOT_FOUND;
+            case RATE_LIMITED -> Status.RESOURCE_EXHAUSTED;
+            case DENIED -> Status.PERMISSION_DENIED;
+            case UNAVAILABLE -> Status.UNAVAILABLE;
+            case UNTRUSTED -> Status.FAILED_PRECONDITION;
+            case DAMAGED -> Status.DATA_LOSS;
+        };
     }
 }

@@ -1,50 +1,183 @@
 package dev.kelpie.daemon.api;
 
 import dev.kelpie.api.v1.Image;
+import dev.kelpie.api.v1.ImageFile;
 import dev.kelpie.api.v1.ImagesGrpc;
+import dev.kelpie.api.v1.InspectImageRequest;
+import dev.kelpie.api.v1.InspectImageResponse;
 import dev.kelpie.api.v1.ListImagesRequest;
 import dev.kelpie.api.v1.ListImagesResponse;
+import dev.kelpie.api.v1.PruneImagesRequest;
+import dev.kelpie.api.v1.PruneImagesResponse;
+import dev.kelpie.api.v1.PullImageRequest;
+import dev.kelpie.api.v1.PullImageResponse;
+import dev.kelpie.api.v1.PullProgress;
+import dev.kelpie.api.v1.RemoveImageRequest;
+import dev.kelpie.api.v1.RemoveImageResponse;
+import dev.kelpie.api.v1.VerifyImageRequest;
+import dev.kelpie.api.v1.VerifyImageResponse;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.images.BootImage;
-import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.images.ImageCatalog;
+import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.images.cache.CachedImage;
+import dev.kelpie.daemon.images.cache.VerifyResult;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
-import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
-/**
- * gRPC adapter for {@code kelpie.v1.Images}. Serves {@code List} from the local image directories; pulling,
- * verification and removal arrive with the image cache (until then they answer UNIMPLEMENTED).
- */
+/** gRPC adapter for {@code kelpie.v1.Images}: the cache, pulls into it, and local image directories. */
 @GrpcService
 public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
 
-    private final ImageSource images;
+    private final ImageCatalog catalog;
     private final SandboxManager sandboxes;
+    private final String hostArch = HostPlatform.current().arch();
 
     @Inject
-    public ImagesGrpcService(ImageSource images, SandboxManager sandboxes) {
-        this.images = images;
+    public ImagesGrpcService(ImageCatalog catalog, SandboxManager sandboxes) {
+        this.catalog = catalog;
         this.sandboxes = sandboxes;
     }
 
     @Override
+    @Blocking
     public void list(ListImagesRequest request, StreamObserver<ListImagesResponse> out) {
-        try {
-            var inUse = sandboxes.list(Map.of()).stream().filter(r -> r.state().holdsVm())
-                    .map(SandboxRecord::imageVersion).toList();
+        respond(out, () -> {
+            Map<String, Integer> usage = sandboxes.imageUsage();
             ListImagesResponse.Builder response = ListImagesResponse.newBuilder();
-            for (BootImage i : images.list()) {
-                response.addImages(Image.newBuilder().setVersion(i.version()).setArch(i.arch())
-                        .setAgentVersion(i.agentVersion()).setAgentProtocolVersion(i.agentProtocolVersion())
-                        .setSource(i.directory().toString())
-                        .setInUseCount((int) inUse.stream().filter(i.version()::equals).count()));
+            List<CachedImage> cached = catalog.cache().list();
+            cached.forEach(i -> response.addImages(toProto(i, usage)));
+            for (BootImage local : catalog.localImages().list()) {
+                if (cached.stream().noneMatch(c -> c.version().equals(local.version()) && c.arch().equals(local.arch()))) {
+                    response.addImages(toProto(local, usage));
+                }
             }
-            out.onNext(response.build());
-            out.onCompleted();
+            return response.build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void pull(PullImageRequest request, StreamObserver<PullImageResponse> out) {
+        var call = (ServerCallStreamObserver<PullImageResponse>) out;
+        Object writeLock = new Object();
+        Consumer<dev.kelpie.daemon.images.pull.PullProgress> progress = p -> {
+            synchronized (writeLock) {
+                // Progress is advisory: a client that reads slowly misses some, never blocks the download.
+                if (!call.isCancelled() && call.isReady()) {
+                    out.onNext(PullImageResponse.newBuilder().setProgress(PullProgress.newBuilder().setPhase(p.phase())
+                            .setFile(p.file()).setReceivedBytes(p.receivedBytes()).setTotalBytes(p.totalBytes())
+                            .setRateBytesPerSecond(p.rateBytesPerSecond())).build());
+                }
+            }
+        };
+        try {
+            boolean anyArch = !request.getArch().isEmpty() && !request.getArch().equals(hostArch);
+            catalog.puller().pull(request.getVersion(), arch(request.getArch()), request.getSource(), anyArch, progress)
+                    .whenComplete((image, failure) -> {
+                        synchronized (writeLock) {
+                            if (call.isCancelled()) {
+                                return;
+                            }
+                            if (failure != null) {
+                                out.onError(GrpcErrors.toStatus(failure));
+                            } else {
+                                out.onNext(PullImageResponse.newBuilder()
+                                        .setImage(toProto(image, sandboxes.imageUsage())).build());
+                                out.onCompleted();
+                            }
+                        }
+                    });
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
+    }
+
+    @Override
+    @Blocking
+    public void inspect(InspectImageRequest request, StreamObserver<InspectImageResponse> out) {
+        respond(out, () -> {
+            String arch = arch(request.getArch());
+            Map<String, Integer> usage = sandboxes.imageUsage();
+            var cached = catalog.cache().find(request.getVersion(), arch);
+            if (cached.isPresent()) {
+                return InspectImageResponse.newBuilder().setImage(toProto(cached.get(), usage)).build();
+            }
+            return catalog.localImages().list().stream()
+                    .filter(i -> i.version().equals(request.getVersion()) && i.arch().equals(arch)).findFirst()
+                    .map(i -> InspectImageResponse.newBuilder().setImage(toProto(i, usage)).build())
+                    .orElseThrow(() -> new ImageNotFoundException("image " + request.getVersion() + "/" + arch
+                            + " is neither cached nor in a local image directory"));
+        });
+    }
+
+    @Override
+    @Blocking
+    public void remove(RemoveImageRequest request, StreamObserver<RemoveImageResponse> out) {
+        respond(out, () -> RemoveImageResponse.newBuilder().setFreedBytes(catalog.cache().remove(request.getVersion(),
+                arch(request.getArch()), sandboxes.imageUsage().keySet())).build());
+    }
+
+    @Override
+    @Blocking
+    public void verify(VerifyImageRequest request, StreamObserver<VerifyImageResponse> out) {
+        respond(out, () -> {
+            VerifyResult result = catalog.cache().verify(request.getVersion(), arch(request.getArch()));
+            return VerifyImageResponse.newBuilder().setFilesChecked(result.filesChecked())
+                    .setHashedBytes(result.hashedBytes()).build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void prune(PruneImagesRequest request, StreamObserver<PruneImagesResponse> out) {
+        respond(out, () -> {
+            long before = catalog.cache().list().stream().mapToLong(CachedImage::sizeBytes).sum();
+            List<String> removed = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());
+            long after = catalog.cache().list().stream().mapToLong(CachedImage::sizeBytes).sum();
+            return PruneImagesResponse.newBuilder().addAllRemoved(removed).setFreedBytes(Math.max(0, before - after))
+                    .build();
+        });
+    }
+
+    private String arch(String requested) {
+        return requested.isEmpty() ? hostArch : requested;
+    }
+
+    private static <T> void respond(StreamObserver<T> out, java.util.function.Supplier<T> handler) {
+        T response;
+        try {
+            response = handler.get();
+        } catch (RuntimeException e) {
+            out.onError(GrpcErrors.toStatus(e));
+            return;
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+
+    private static Image toProto(CachedImage image, Map<String, Integer> usage) {
+        Image.Builder b = base(image.boot(), usage).setFlavor(image.metadata().flavor()).setSource(image.source())
+                .setCachedAtUnixMs(image.cachedAtUnixMs()).setSizeBytes(image.sizeBytes());
+        image.files().forEach(f -> b.addFiles(ImageFile.newBuilder().setName(f.name()).setSizeBytes(f.sizeBytes())
+                .setSha256(f.sha256())));
+        return b.build();
+    }
+
+    private static Image toProto(BootImage image, Map<String, Integer> usage) {
+        return base(image, usage).setSource("local:" + image.directory()).build();
+    }
+
+    private static Image.Builder base(BootImage image, Map<String, Integer> usage) {
+        return Image.newBuilder().setVersion(image.version()).setArch(image.arch())
+                .setAgentVersion(image.agentVersion()).setAgentProtocolVersion(image.agentProtocolVersion())
+                .setInUseCount(usage.getOrDefault(image.version() + "/" + image.arch(), 0));
     }
 }

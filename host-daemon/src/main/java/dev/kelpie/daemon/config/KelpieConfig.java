@@ -2,8 +2,11 @@ package dev.kelpie.daemon.config;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -36,11 +39,88 @@ public interface KelpieConfig {
     Sandboxes sandboxes();
 
     interface Images {
+        /** The image cache; default {@code STATE_DIR/images}. */
+        Optional<Path> cacheDir();
+
         /**
-         * Directories holding images as image-build writes them ({@code DIR/VERSION/ARCH/}), or single image
-         * directories; default {@code STATE_DIR/images}.
+         * Directories of images as image-build writes them ({@code DIR/VERSION/ARCH/}), or single image directories,
+         * served in place beside the cache (a developer's fresh build); none by default.
          */
-        Optional<java.util.List<Path>> dirs();
+        Optional<List<Path>> dirs();
+
+        /** Whether Create pulls an image version that is not cached before booting it. */
+        @WithDefault("true")
+        boolean pullOnCreate();
+
+        /** How long Create waits for such a pull. */
+        @WithDefault("30m")
+        Duration pullTimeout();
+
+        /** A download that receives nothing for this long is abandoned (and resumed by the next pull). */
+        @WithDefault("30s")
+        Duration stallTimeout();
+
+        /**
+         * minisign public keys trusted to sign releases' SHA256SUMS: each the key's base64 line or the path of a
+         * {@code .pub} file. Default: the project's release key.
+         */
+        Optional<List<String>> trustedKeys();
+
+        /** Names of {@link #sources()} in the order they are tried; default their names in alphabetical order. */
+        Optional<List<String>> sourceOrder();
+
+        /** Where images are pulled from, by name ({@code kelpie.images.sources.NAME.type=github|s3|local}). */
+        Map<String, Source> sources();
+    }
+
+    /** One place images are pulled from. */
+    interface Source {
+        /** {@code github}, {@code s3} or {@code local}. */
+        String type();
+
+        /** github: the repository, {@code owner/name}. */
+        Optional<String> repo();
+
+        /** github: the API's base URL (GitHub Enterprise: {@code https://HOST/api/v3}). */
+        @WithDefault("https://api.github.com")
+        URI apiUrl();
+
+        /** github: a token, for private repositories and a higher rate limit. */
+        Optional<String> token();
+
+        /** github: release tags are this prefix and the version. */
+        @WithDefault("v")
+        String tagPrefix();
+
+        /** s3: the bucket. */
+        Optional<String> bucket();
+
+        /** s3: key prefix under which releases sit as {@code PREFIX/VERSION/FILE}. */
+        Optional<String> prefix();
+
+        /** s3: endpoint of an S3-compatible server; default AWS. */
+        Optional<URI> endpoint();
+
+        /** s3: region. */
+        @WithDefault("us-east-1")
+        String region();
+
+        /** s3: path-style addressing, which most S3-compatible servers need. */
+        @WithDefault("false")
+        boolean pathStyle();
+
+        /** s3: access key; default the AWS SDK's credential chain. */
+        Optional<String> accessKeyId();
+
+        /** s3: secret key for {@link #accessKeyId()}. */
+        Optional<String> secretAccessKey();
+
+        /** local: a directory of releases or image-build output, or an archive with SHA256SUMS beside it. */
+        Optional<Path> path();
+
+        /** Accept releases without a valid signature from this source (a local test source, never a shared one). */
+        @WithDefault("false")
+        boolean allowUnsigned();
     }
 
     interface Sandboxes {

@@ -11,7 +11,6 @@ import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
 import dev.kelpie.daemon.images.ImageSource;
-import dev.kelpie.daemon.images.LocalImageDirectory;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -24,7 +23,6 @@ import java.lang.management.ManagementFactory;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
@@ -35,12 +33,6 @@ public class DaemonComponents {
 
     private static final int SANDBOX_ID_BYTES = 6;
     private final SecureRandom random = new SecureRandom();
-
-    @Produces
-    @Singleton
-    ImageSource images(KelpieConfig config, ObjectMapper json) {
-        return new LocalImageDirectory(config.images().dirs().orElse(List.of(config.stateDir().resolve("images"))), json);
-    }
 
     @Produces
     @Singleton

@@ -231,6 +231,22 @@ public final class SandboxManager implements AutoCloseable {
                 s.lastError()));
     }
 
+    /**
+     * How many sandboxes and pooled VMs boot from each image, by "VERSION/ARCH"; a pool counts as a user even while
+     * empty, since it refills from its image.
+     */
+    public Map<String, Integer> imageUsage() {
+        Map<String, Integer> usage = new java.util.HashMap<>();
+        for (SandboxRecord r : list(Map.of())) {
+            if (r.state().holdsVm()) {
+                usage.merge(r.imageVersion() + "/" + settings.hostArch(), 1, Integer::sum);
+            }
+        }
+        warmPoolStatus().ifPresent(p -> usage.merge(p.imageVersion() + "/" + p.arch(),
+                Math.max(1, p.ready() + p.booting()), Integer::sum));
+        return usage;
+    }
+
     /** Sandboxes that hold a VM now. */
     public int runningCount() {
         return running().size();

@@ -53,8 +53,8 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     /** Starts a new daemon on this one's state directory and socket, and waits until it serves. */
-    DaemonProcess startSuccessor(Path successorLog) throws IOException {
-        DaemonProcess next = start(stateDir, socket, successorLog);
+    DaemonProcess startSuccessor(Path successorLog, String... jvmArgs) throws IOException {
+        DaemonProcess next = start(stateDir, socket, successorLog, jvmArgs);
         next.awaitServing();
         return next;
     }
