@@ -34,10 +34,17 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Starts a daemon without waiting for it. */
     static DaemonProcess start(Path stateDir, Path socket, Path log, String... jvmArgs) throws IOException {
+        return start(stateDir, socket, log, Map.of(), jvmArgs);
+    }
+
+    /** Starts a daemon with extra environment variables, without waiting for it. */
+    static DaemonProcess start(Path stateDir, Path socket, Path log, Map<String, String> extraEnv, String... jvmArgs)
+            throws IOException {
         List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
         cmd.addAll(List.of(jvmArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         Map<String, String> env = pb.environment();
+        env.putAll(extraEnv);
         env.put("KELPIE_APP_DIR", APP_DIR.toString());
         env.put("KELPIE_STATE_DIR", stateDir.toString());
         env.put("KELPIE_API_SOCKET", socket.toString());

@@ -156,12 +156,14 @@ class ImagePullerTest {
 
         pullFailure(puller, Reason.UNAVAILABLE, "pulling again resumes it");
         assertCacheUntouched(true);
-        assertEquals(cutAfter, Files.size(cache.root().resolve(files("downloads").getFirst())));
+        // The reset that ends the connection may drop a few bytes still in flight: at most cutAfter arrive.
+        long kept = Files.size(cache.root().resolve(files("downloads").getFirst()));
+        assertTrue(kept > 0 && kept <= cutAfter, "kept " + kept);
 
         github.clearFaults();
         github.clearRequests();
         CachedImage image = pull(puller, new ArrayList<>());
-        assertEquals(List.of("bytes=" + cutAfter + "-"), github.downloadsOf(ARCHIVE).stream().map(r -> r.range()).toList());
+        assertEquals(List.of("bytes=" + kept + "-"), github.downloadsOf(ARCHIVE).stream().map(r -> r.range()).toList());
         assertEquals(4, cache.verify(image.version(), image.arch()).filesChecked());
         assertEquals(List.of(), files("downloads"));
     }
@@ -200,7 +202,8 @@ class ImagePullerTest {
     @Test
     void alteredChecksumsFailTheSignature() throws Exception {
         Path sums = releases.resolve(VERSION).resolve(ReleaseFiles.CHECKSUMS);
-        Files.writeString(sums, Files.readString(sums).replaceFirst("^.", "0").replaceFirst("^00", "11"));
+        String text = Files.readString(sums);
+        Files.writeString(sums, (text.charAt(0) == '0' ? "1" : "0") + text.substring(1));
         pullFailure(puller(github(Optional.empty())), Reason.UNTRUSTED, "not trusted");
         assertCacheUntouched(false);
     }
@@ -230,6 +233,18 @@ class ImagePullerTest {
         github.fault(ARCHIVE, Fault.status(500, Map.of()));
         pullFailure(puller(github(Optional.empty())), Reason.UNAVAILABLE, "answered HTTP 500 for " + ARCHIVE);
         assertCacheUntouched(false);
+
+        github.fault(ARCHIVE, Fault.status(404, Map.of()));
+        var gone = assertInstanceOf(ImageNotFoundException.class, pullFailure(puller(github(Optional.empty()))));
+        assertTrue(gone.getMessage().contains("answered HTTP 404 for " + ARCHIVE), gone.getMessage());
+        assertCacheUntouched(false);
+    }
+
+    @Test
+    void aLocalSourceMayBeTheArchiveItselfWithItsChecksumsBeside() throws Exception {
+        Path archive = releases.resolve(VERSION).resolve(ARCHIVE);
+        CachedImage image = pull(puller(new LocalReleaseSource("build", archive, true)), new ArrayList<>());
+        assertEquals("local:" + archive, image.source());
     }
 
     @Test
