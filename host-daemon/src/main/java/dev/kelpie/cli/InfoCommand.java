@@ -36,6 +36,12 @@ final class InfoCommand implements Callable<Integer> {
                     p.getImageVersion(), p.getArch(), p.getVcpuCount(), p.getMemoryMib(), p.getReady(), p.getTargetSize(),
                     p.getBooting(), p.getTakenTotal(), p.getLastError().isEmpty() ? "" : "; last error: " + p.getLastError());
         }
+        var cache = info.getImageCache();
+        System.out.printf("images     %d cached, %s, in %s%n", cache.getCachedImages(),
+                ProgressBar.bytes(cache.getCachedBytes()), cache.getDir());
+        System.out.printf("  sources  %s%n", cache.getSourcesCount() == 0 ? "none configured (kelpie.images.sources.*)"
+                : String.join(", ", cache.getSourcesList()));
+        System.out.printf("  trusted  %s%n", String.join(", ", cache.getTrustedKeyIdsList()));
         return 0;
     }
 }

@@ -3,11 +3,15 @@ package dev.kelpie.daemon.api;
 import dev.kelpie.api.v1.Host;
 import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.HostInfoResponse;
+import dev.kelpie.api.v1.ImageCacheStatus;
 import dev.kelpie.daemon.host.HostInfoService;
+import dev.kelpie.daemon.images.ImageCatalog;
+import dev.kelpie.daemon.images.cache.CachedImage;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
 import jakarta.inject.Inject;
+import java.util.List;
 
 /** gRPC adapter for {@code kelpie.v1.Host}. */
 @GrpcService
@@ -15,11 +19,13 @@ public class HostGrpcService implements Host {
 
     private final HostInfoService hostInfo;
     private final SandboxManager sandboxes;
+    private final ImageCatalog images;
 
     @Inject
-    public HostGrpcService(HostInfoService hostInfo, SandboxManager sandboxes) {
+    public HostGrpcService(HostInfoService hostInfo, SandboxManager sandboxes, ImageCatalog images) {
         this.hostInfo = hostInfo;
         this.sandboxes = sandboxes;
+        this.images = images;
     }
 
     @Override
@@ -27,6 +33,16 @@ public class HostGrpcService implements Host {
         return Uni.createFrom().item(() -> HostInfoMapper.toProto(hostInfo.report()).toBuilder()
                 .setRunningSandboxes(sandboxes.runningCount())
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
+                .setImageCache(imageCache())
                 .build());
+    }
+
+    private ImageCacheStatus imageCache() {
+        List<CachedImage> cached = images.cache().list();
+        return ImageCacheStatus.newBuilder().setDir(images.cache().root().toString())
+                .setCachedImages(cached.size()).setCachedBytes(cached.stream().mapToLong(CachedImage::sizeBytes).sum())
+                .addAllSources(images.puller().sources().stream().map(s -> s.name() + "=" + s.location()).toList())
+                .addAllTrustedKeyIds(images.puller().trustedKeyIds())
+                .build();
     }
 }

@@ -15,8 +15,11 @@ import dev.kelpie.daemon.images.pull.S3Clients;
 import dev.kelpie.daemon.images.pull.S3ReleaseSource;
 import dev.kelpie.daemon.images.trust.MinisignPublicKey;
 import dev.kelpie.daemon.images.trust.TrustedKeys;
-import jakarta.enterprise.context.ApplicationScoped;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.PreDestroy;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.io.IOException;
@@ -45,10 +48,16 @@ public class ImageComponents {
     @Produces
     @Singleton
     ImageCache imageCache(KelpieConfig config, ObjectMapper json) {
-        ImageCache cache = new ImageCache(config.images().cacheDir().orElse(config.stateDir().resolve("images")), json,
+        return new ImageCache(config.images().cacheDir().orElse(config.stateDir().resolve("images")), json,
                 Clock.systemUTC());
+    }
+
+    /**
+     * Opens the cache (creating its layout, collecting what a crash left) once the preflight has checked the state
+     * directory: the gRPC services that hold the cache are built before any startup observer runs.
+     */
+    void openImageCache(@Observes @Priority(5) StartupEvent event, ImageCache cache) {
         cache.open();
-        return cache;
     }
 
     /** Watches downloads for stalls; one thread for all of them. */

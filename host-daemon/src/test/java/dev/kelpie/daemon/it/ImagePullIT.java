@@ -93,6 +93,10 @@ class ImagePullIT {
         var uname = cli.run(CLI_TIMEOUT, "exec", id, "--", "uname", "-m");
         assertEquals("x86_64", uname.stdout().strip(), uname.stderr());
 
+        var info = cli.run(CLI_TIMEOUT, "info");
+        assertTrue(info.stdout().contains("images     1 cached"), info.stdout());
+        assertTrue(info.stdout().contains("releases=github:" + REPO), info.stdout());
+
         var listed = cli.run(CLI_TIMEOUT, "images", "ls");
         String line = listed.stdout().lines().filter(l -> l.startsWith(VERSION)).findFirst().orElseThrow();
         assertTrue(line.contains("github:" + REPO) && line.matches(".*\\s1\\s+github:.*"), listed.stdout());

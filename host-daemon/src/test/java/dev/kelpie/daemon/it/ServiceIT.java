@@ -70,6 +70,26 @@ class ServiceIT {
     }
 
     @Test
+    void logsCanBeOneJsonObjectPerLine() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("json-logs"));
+        DaemonProcess daemon = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"),
+                dir.resolve("daemon.log"), Map.of("KELPIE_LOG_JSON", "true"));
+        try {
+            daemon.awaitServing();
+        } finally {
+            daemon.close();
+        }
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> lines = daemon.logText().lines().filter(l -> !l.isBlank()).toList();
+        assertTrue(lines.size() > 3, daemon.logText());
+        for (String line : lines) {
+            var record = json.readTree(line); // throws on a line that is not JSON
+            assertTrue(record.hasNonNull("level") && record.hasNonNull("message"), line);
+        }
+        assertTrue(lines.stream().anyMatch(l -> l.contains("locked by pid " + daemon.process.pid())), daemon.logText());
+    }
+
+    @Test
     void aRestartThatSignalsOnlyTheDaemonFindsItsVmsRunningAndReadoptsThem() throws Exception {
         String imageDir = System.getProperty("kelpie.it.imageDir", "");
         Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");

@@ -66,6 +66,11 @@ public final class ImagePuller {
         this.download = new ResumableDownload(watchdog, stallTimeout, progressInterval);
     }
 
+    /** The ids of the keys whose signatures are trusted. */
+    public List<String> trustedKeyIds() {
+        return trustedKeys.keyIds();
+    }
+
     /** The configured sources, in the order they are tried. */
     public List<ReleaseSource> sources() {
         return sources;

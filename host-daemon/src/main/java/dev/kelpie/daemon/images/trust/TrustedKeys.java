@@ -20,6 +20,11 @@ public final class TrustedKeys {
         }
     }
 
+    /** The trusted keys' ids, as minisign's 16 hex digits. */
+    public List<String> keyIds() {
+        return List.copyOf(keysById.keySet());
+    }
+
     /**
      * Checks that {@code signatureFileText} is a minisign signature of {@code message} by one of these keys, and
      * that its trusted comment is the one that was signed.
