@@ -186,14 +186,35 @@ public interface KelpieConfig {
         /** Unix socket the API listens on (the path must be shorter than 104 bytes, macOS's limit). */
         Path socket();
 
-        /** TCP listener on 127.0.0.1 ({@code quarkus.http.port}); off by default. */
+        /** TCP listener ({@code quarkus.http.port}); off by default. */
         Tcp tcp();
+
+        /** TLS for the TCP listener; required off loopback. */
+        Tls tls();
+
+        /** A file holding the bearer token TCP clients may present over TLS instead of a client certificate. */
+        Optional<Path> tokenFile();
     }
 
     interface Tcp {
-        /** Also listen on loopback TCP. */
+        /** Also listen on TCP. */
         @WithDefault("false")
         boolean enabled();
+
+        /** Address to listen on; anything but loopback requires TLS and client authentication. */
+        @WithDefault("127.0.0.1")
+        String host();
+    }
+
+    interface Tls {
+        /** The server's certificate chain (PEM). Turns TLS on for TCP; plaintext TCP is then refused. */
+        Optional<Path> cert();
+
+        /** The server's private key (PEM, PKCS#8). */
+        Optional<Path> key();
+
+        /** CA certificates (PEM) whose client certificates authenticate a TCP client (mutual TLS). */
+        Optional<Path> clientCa();
     }
 
     interface Qemu {

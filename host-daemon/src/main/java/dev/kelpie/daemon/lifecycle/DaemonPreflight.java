@@ -32,6 +32,10 @@ public class DaemonPreflight {
 
     void onStart(@Observes @Priority(1) StartupEvent event) {
         try {
+            var exposure = ApiExposure.problem(config.api());
+            if (exposure.isPresent()) {
+                throw new DaemonStartupException(exposure.get());
+            }
             lock = StateDirectoryLock.acquire(config.stateDir());
             if (socketEnabled) {
                 ApiSocketPath.prepare(config.api().socket());
