@@ -97,12 +97,15 @@ public final class ImagePuller {
         SharedPull pull = running.computeIfAbsent(key, k -> {
             SharedPull started = new SharedPull();
             executor.execute(() -> {
+                // Leave the map before completing: a caller woken by the result may pull again at once, and must
+                // start a new pull rather than join this finished one.
                 try {
-                    started.result.complete(pullFromSources(version, arch, chosen, anyArch, started::report));
-                } catch (Throwable e) {
-                    started.result.completeExceptionally(e);
-                } finally {
+                    CachedImage image = pullFromSources(version, arch, chosen, anyArch, started::report);
                     running.remove(k, started);
+                    started.result.complete(image);
+                } catch (Throwable e) {
+                    running.remove(k, started);
+                    started.result.completeExceptionally(e);
                 }
             });
             return started;

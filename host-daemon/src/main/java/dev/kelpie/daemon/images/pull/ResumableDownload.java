@@ -80,6 +80,7 @@ final class ResumableDownload {
         try (InputStream in = release.open(file, offset);
                 FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         StandardOpenOption.APPEND)) {
+            lastDataNanos.set(System.nanoTime()); // the stall clock starts when the body does, not at the request
             Thread reader = Thread.currentThread();
             AtomicBoolean finished = new AtomicBoolean();
             ScheduledFuture<?> watch = watchdog.scheduleAtFixedRate(() -> {

@@ -53,7 +53,7 @@ class ImagePullerTest {
     private static final String VERSION = "1.2.3";
     private static final String ARCH = "x86_64";
     private static final String ARCHIVE = ReleaseFiles.archive(VERSION, ARCH);
-    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(1);
+    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(2);
     private static final long PULL_DEADLINE_SECONDS = 60;
 
     @TempDir
@@ -173,7 +173,7 @@ class ImagePullerTest {
         github.fault(ARCHIVE, Fault.stallAfter(100_000));
         ImagePuller puller = puller(github(Optional.empty()));
 
-        pullFailure(puller, Reason.UNAVAILABLE, "stalled: no data for 1 s");
+        pullFailure(puller, Reason.UNAVAILABLE, "stalled: no data for 2 s");
         assertCacheUntouched(true);
 
         github.clearFaults();
