@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 public record ImageVersion(int major, int minor, int patch, String suffix) implements Comparable<ImageVersion> {
 
     private static final Pattern GRAMMAR = loadGrammar();
+    private static final int MAX_ECHOED_CHARS = 80;
 
     public ImageVersion {
         if (major < 0 || minor < 0 || patch < 0) {
@@ -37,7 +38,7 @@ public record ImageVersion(int major, int minor, int patch, String suffix) imple
         }
         Matcher m = GRAMMAR.matcher(text);
         if (!m.matches()) {
-            throw new InvalidImageVersionException("image version '" + text
+            throw new InvalidImageVersionException("image version '" + abbreviate(text)
                     + "' is not MAJOR.MINOR.PATCH[-suffix] (grammar " + GRAMMAR.pattern() + ")");
         }
         try {
@@ -45,8 +46,14 @@ public record ImageVersion(int major, int minor, int patch, String suffix) imple
             return new ImageVersion(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
                     Integer.parseInt(m.group(3)), suffix);
         } catch (NumberFormatException e) {
-            throw new InvalidImageVersionException("image version '" + text + "' has a number out of range");
+            throw new InvalidImageVersionException("image version '" + abbreviate(text) + "' has a number out of range");
         }
+    }
+
+    /** Enough of a rejected text to recognise it; a message must not carry whatever size a caller sent. */
+    private static String abbreviate(String text) {
+        return text.length() <= MAX_ECHOED_CHARS ? text
+                : text.substring(0, MAX_ECHOED_CHARS) + "… (" + text.length() + " characters)";
     }
 
     /** Whether a sandbox made on {@code this} image may be restored on {@code target}, for a checkpoint package. */

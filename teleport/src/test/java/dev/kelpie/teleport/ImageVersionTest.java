@@ -57,4 +57,13 @@ class ImageVersionTest {
         assertEquals(List.of("0.9.9", "1.2.0-20260101-a", "1.2.0-20260102-b", "1.10.0"),
                 sorted.stream().map(ImageVersion::toString).toList());
     }
+
+    @Test
+    void aHugeRejectedVersionIsNotEchoedWhole() {
+        String huge = "x".repeat(100_000);
+        var e = assertThrows(InvalidImageVersionException.class,
+                () -> ImageVersion.parse(huge));
+        assertTrue(e.getMessage().length() < 400, e.getMessage());
+        assertTrue(e.getMessage().contains("(100000 characters)"), e.getMessage());
+    }
 }

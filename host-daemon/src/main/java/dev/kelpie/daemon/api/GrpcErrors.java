@@ -22,6 +22,11 @@ import org.jboss.logging.Logger;
 final class GrpcErrors {
 
     private static final Logger LOG = Logger.getLogger(GrpcErrors.class);
+    /**
+     * The description travels in a response header (grpc-message), and clients refuse header blocks over 8 KiB:
+     * a message echoing a huge input would turn a clear error into a transport failure.
+     */
+    static final int MAX_DESCRIPTION_CHARS = 2048;
 
     private GrpcErrors() {}
 
@@ -49,6 +54,10 @@ final class GrpcErrors {
                 yield Status.INTERNAL.withDescription(e.getClass().getSimpleName() + ": " + e.getMessage());
             }
         };
+        String description = status.getDescription();
+        if (description != null && description.length() > MAX_DESCRIPTION_CHARS) {
+            status = status.withDescription(description.substring(0, MAX_DESCRIPTION_CHARS) + "… (truncated)");
+        }
         return status.asRuntimeException();
     }
 
