@@ -17,7 +17,7 @@ java_home=$(kelpie_find_jdk)
 app=$root/host-daemon/target/quarkus-app
 [ -d "$app/lib/main" ] || { echo "build the daemon first: ./mvnw -pl host-daemon -am package -DskipTests" >&2; exit 1; }
 arch=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["arch"])' "$image/metadata.json")
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/kelpie-bench.XXXXXX")
+scratch=$(mktemp -d)  # under $TMPDIR, like every mktemp
 daemon_pid=""
 cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; rm -rf "$scratch"; }
 trap cleanup EXIT

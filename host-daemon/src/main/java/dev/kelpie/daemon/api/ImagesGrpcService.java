@@ -139,10 +139,8 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     @Blocking
     public void prune(PruneImagesRequest request, StreamObserver<PruneImagesResponse> out) {
         respond(out, () -> {
-            long before = catalog.cache().list().stream().mapToLong(CachedImage::sizeBytes).sum();
-            List<String> removed = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());
-            long after = catalog.cache().list().stream().mapToLong(CachedImage::sizeBytes).sum();
-            return PruneImagesResponse.newBuilder().addAllRemoved(removed).setFreedBytes(Math.max(0, before - after))
+            var result = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());
+            return PruneImagesResponse.newBuilder().addAllRemoved(result.removed()).setFreedBytes(result.freedBytes())
                     .build();
         });
     }

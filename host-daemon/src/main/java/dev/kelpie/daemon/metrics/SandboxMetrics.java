@@ -13,7 +13,7 @@ import jakarta.inject.Singleton;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.ToDoubleFunction;
+import java.util.function.ToIntFunction;
 
 /**
  * The daemon's own Prometheus metrics (served at {@code /q/metrics} next to the JVM's): sandboxes by state, the warm
@@ -47,8 +47,8 @@ public class SandboxMetrics {
                 .description("From an Exec request to its process's Started event").register(registry);
     }
 
-    private void poolGauge(String name, String description, SandboxManager manager, ToDoubleFunction<WarmPoolStatus> value) {
-        Gauge.builder(name, manager, m -> m.warmPoolStatus().map(value::applyAsDouble).orElse(0.0))
+    private void poolGauge(String name, String description, SandboxManager manager, ToIntFunction<WarmPoolStatus> value) {
+        Gauge.builder(name, manager, m -> m.warmPoolStatus().map(value::applyAsInt).orElse(0))
                 .description(description).register(registry);
     }
 

@@ -9,7 +9,6 @@ import dev.kelpie.daemon.agent.AgentUnavailableException;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
-import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
@@ -567,10 +566,5 @@ public final class SandboxManager implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.debugf("closing an agent channel: %s", e.getMessage());
         }
-    }
-
-    /** For tests and diagnostics: the VM record of a sandbox, if it has a VM. */
-    public Optional<VmRecord> vmOf(String id) {
-        return Optional.ofNullable(find(id).vm).map(VmHandle::record);
     }
 }

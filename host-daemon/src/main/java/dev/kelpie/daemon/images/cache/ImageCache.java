@@ -208,24 +208,28 @@ public final class ImageCache {
     /**
      * Keeps the newest {@code keepNewest} versions per arch and removes older ones that nothing uses.
      *
-     * @return the removed images' keys
+     * @return the removed images' keys and the bytes their blobs freed
      */
-    public synchronized List<String> prune(int keepNewest, Set<String> inUse) {
+    public synchronized PruneResult prune(int keepNewest, Set<String> inUse) {
         Map<String, List<CachedImage>> byArch = new LinkedHashMap<>();
         for (CachedImage image : list()) {
             byArch.computeIfAbsent(image.arch(), a -> new ArrayList<>()).add(image);
         }
         List<String> removed = new ArrayList<>();
+        long freedBytes = 0;
         for (List<CachedImage> images : byArch.values()) {
             for (CachedImage old : images.subList(Math.min(keepNewest, images.size()), images.size())) {
                 if (!inUse.contains(old.key())) {
-                    remove(old.version(), old.arch(), inUse);
+                    freedBytes += remove(old.version(), old.arch(), inUse);
                     removed.add(old.key());
                 }
             }
         }
-        return removed;
+        return new PruneResult(removed, freedBytes);
     }
+
+    /** What a prune removed: image keys, and the bytes of the blobs no remaining image shares. */
+    public record PruneResult(List<String> removed, long freedBytes) {}
 
     /**
      * Re-hashes every file of an image.
