@@ -21,6 +21,19 @@ public interface Hypervisor {
     VmHandle boot(VmSpec spec) throws InterruptedException;
 
     /**
+     * Starts a VM from a saved state instead of booting it: the guest resumes where it was saved, with its processes,
+     * page cache and agent. {@code spec} must describe the same image and shape as the saved VM; the state's disk
+     * file is moved into the new VM's runtime directory (so it must be on the same filesystem or is copied), its
+     * memory file is only read. Returns once the guest runs again.
+     *
+     * @throws VmException when the VMM cannot load the state, with what it printed
+     */
+    VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException;
+
+    /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
+    VmPlatform platform(String arch);
+
+    /**
      * Takes over a VM started by an earlier daemon. Empty when its process is gone or the pid now belongs to another
      * process (pid and start time must both match the record).
      */

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.hypervisor;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
@@ -17,6 +18,15 @@ public interface VmHandle {
     void pause();
 
     void resume();
+
+    /**
+     * Writes the VM's full state to {@code memoryFile} and a copy of its writable disk to {@code diskFile}, both
+     * taken while the vCPUs are stopped, then lets the guest run on. The agent connection stays open; the guest sees
+     * only a pause. Neither file exists when this throws.
+     *
+     * @throws VmException when the VMM cannot save, or the VM died meanwhile
+     */
+    SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException;
 
     /** Asks the VMM to quit, then kills it if it has not ended within {@code grace}; returns once it is gone. */
     void stop(Duration grace) throws InterruptedException;

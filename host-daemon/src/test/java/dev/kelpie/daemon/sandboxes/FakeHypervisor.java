@@ -1,7 +1,9 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
@@ -58,6 +60,16 @@ final class FakeHypervisor implements Hypervisor {
     }
 
     @Override
+    public VmHandle restore(VmSpec spec, SavedVmState state) {
+        return boot(spec);
+    }
+
+    @Override
+    public VmPlatform platform(String arch) {
+        return new VmPlatform("fake", "1.0", "fake-machine", "fake-cpu", arch);
+    }
+
+    @Override
     public Optional<VmHandle> adopt(VmRecord record) {
         FakeVm vm = byPid.get(record.pid());
         return vm != null && vm.isAlive() && vm.record().processStartMillis() == record.processStartMillis()
@@ -105,6 +117,17 @@ final class FakeHypervisor implements Hypervisor {
         @Override
         public void resume() {
             paused = false;
+        }
+
+        @Override
+        public SavedVmState saveState(Path memoryFile, Path diskFile) {
+            try {
+                Files.writeString(memoryFile, "memory of " + record.vmId());
+                Files.writeString(diskFile, "disk of " + record.vmId());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new SavedVmState(memoryFile, diskFile, new VmPlatform("fake", "1.0", "fake-machine", "fake-cpu", "x86_64"));
         }
 
         @Override

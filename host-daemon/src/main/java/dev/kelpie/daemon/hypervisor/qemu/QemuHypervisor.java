@@ -3,6 +3,8 @@ package dev.kelpie.daemon.hypervisor.qemu;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
@@ -88,6 +90,16 @@ public final class QemuHypervisor implements Hypervisor {
             killLeftovers(dir);
             throw new VmException("starting qemu in " + dir + " failed: " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
+        throw new VmException("qemu restore: not built yet");
+    }
+
+    @Override
+    public VmPlatform platform(String arch) {
+        throw new VmException("qemu platform: not built yet");
     }
 
     @Override

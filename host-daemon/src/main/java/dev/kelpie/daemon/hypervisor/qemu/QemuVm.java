@@ -2,6 +2,7 @@ package dev.kelpie.daemon.hypervisor.qemu;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmRecord;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -61,6 +63,11 @@ final class QemuVm implements VmHandle {
     @Override
     public void resume() {
         qmp.execute("cont");
+    }
+
+    @Override
+    public SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException {
+        throw new VmException("qemu saveState: not built yet");
     }
 
     @Override
