@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side.
+# Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
+# then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot.
 #
 #   bench/run.sh IMAGE_DIR
 #
@@ -32,3 +33,7 @@ echo "bench: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), image $(basename "$
 classpath=$(printf "%s:" "$app"/app/*.jar $(ls "$app"/lib/boot/*.jar "$app"/lib/main/*.jar | grep -v -e logmanager -e slf4j-jboss))
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/KelpieBench.java" "$scratch/k.sock" "$image" "$scratch" "$arch"
+echo >&2
+echo "teleport:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"

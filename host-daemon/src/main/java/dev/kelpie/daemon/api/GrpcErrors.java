@@ -1,5 +1,14 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.teleport.RestoreRejectedException;
+import dev.kelpie.teleport.pkg.CorruptPackageException;
+import dev.kelpie.teleport.pkg.InvalidPackageException;
+import dev.kelpie.teleport.pkg.PackageNotFoundException;
+import dev.kelpie.teleport.store.PackageExistsException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
+
 import dev.kelpie.daemon.agent.AgentUnavailableException;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.images.ImageNotFoundException;
@@ -48,6 +57,17 @@ final class GrpcErrors {
             case AgentUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
             case VmException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
             case InterruptedException x -> Status.CANCELLED.withDescription("the daemon is shutting down");
+            case InvalidPackageException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
+            case CorruptPackageException x -> Status.DATA_LOSS.withDescription(x.getMessage());
+            case PackageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
+            case RestoreRejectedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case PackageExistsException x -> Status.ALREADY_EXISTS.withDescription(x.getMessage());
+            case UncheckedIOException x -> toStatus(x.getCause()).getStatus();
+            case FileSystemException x when String.valueOf(x.getReason()).contains("No space left") ->
+                    Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + x.getMessage());
+            case IOException x when String.valueOf(x.getMessage()).contains("No space left") ->
+                    Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + x.getMessage());
+            case IOException x -> Status.UNAVAILABLE.withDescription(x.getClass().getSimpleName() + ": " + x.getMessage());
             case IllegalArgumentException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
             default -> {
                 LOG.error("unexpected failure serving a request", e);

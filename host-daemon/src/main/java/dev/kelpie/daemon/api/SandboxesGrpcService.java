@@ -1,5 +1,14 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.api.v1.RestoreRequest;
+import dev.kelpie.api.v1.RestoreResponse;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SnapshotRequest;
+import dev.kelpie.api.v1.SnapshotResponse;
+import dev.kelpie.daemon.teleport.RestoreOverrides;
+import dev.kelpie.daemon.teleport.Restorer;
+import dev.kelpie.daemon.teleport.Snapshotter;
+
 import dev.kelpie.agent.v1.AgentGrpc;
 import dev.kelpie.api.v1.AttachRequest;
 import dev.kelpie.api.v1.AttachResponse;
@@ -59,10 +68,16 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     private final FileTransfers files;
     private final ProcessStreams processes;
 
+    private final Snapshotter snapshotter;
+    private final Restorer restorer;
+
     @Inject
-    public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics) {
+    public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
+            Restorer restorer) {
         this.manager = manager;
         this.metrics = metrics;
+        this.snapshotter = snapshotter;
+        this.restorer = restorer;
         this.files = new FileTransfers(manager);
         this.processes = new ProcessStreams(manager, metrics);
     }
@@ -80,6 +95,32 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                 metrics.created(java.time.Duration.ofNanos(System.nanoTime() - startNanos),
                         created != null && created.fromPool(), created != null);
             }
+        });
+    }
+
+    @Override
+    @Blocking
+    public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> out) {
+        unary(out, () -> {
+            Snapshotter.Snapshot snapshot = snapshotter.snapshot(request.getSandboxId(),
+                    PackageMapper.fromProto(request.getKind()), request.getStore(), request.getLabelsMap(),
+                    request.getStopAfter());
+            return SnapshotResponse.newBuilder().setPackage(PackageMapper.toProto(snapshot.manifest(), snapshot.storeName()))
+                    .build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void restore(RestoreRequest request, StreamObserver<RestoreResponse> out) {
+        unary(out, () -> {
+            SandboxSpec o = request.getSpecOverrides();
+            SandboxMapper.toConfig(o); // the same limits on labels as a create
+            Restorer.Restored restored = restorer.restore(request.getPackageId(), request.getStore(),
+                    request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), o.getTtlMs(), o.getIdleTimeoutMs(),
+                            o.getVcpuCount(), o.getMemoryMib()));
+            return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
+                    .addAllWarnings(restored.warnings()).build();
         });
     }
 
@@ -213,28 +254,8 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
         return AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_UNARY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     }
 
-    @FunctionalInterface
-    interface Call<T> {
-        T run() throws Exception;
-    }
-
-    private static <T> void unary(StreamObserver<T> out, Call<T> call) {
-        T response;
-        try {
-            response = call.run();
-        } catch (StatusRuntimeException e) {
-            out.onError(e.getStatus().getCode() == Status.Code.UNAVAILABLE || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED
-                    ? e.getStatus().withDescription("agent: " + e.getStatus().getDescription()).asRuntimeException() : e);
-            return;
-        } catch (Exception e) {
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
-            }
-            out.onError(GrpcErrors.toStatus(e));
-            return;
-        }
-        out.onNext(response);
-        out.onCompleted();
+    private static <T> void unary(StreamObserver<T> out, UnaryCalls.Call<T> call) {
+        UnaryCalls.respond(out, call);
     }
 
     private static void closeQuietly(AutoCloseable closeable) {

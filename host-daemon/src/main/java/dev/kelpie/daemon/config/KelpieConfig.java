@@ -38,6 +38,53 @@ public interface KelpieConfig {
     /** Sandboxes: defaults, limits and timeouts. */
     Sandboxes sandboxes();
 
+    /** Teleport: where Snapshot writes packages and Restore reads them. */
+    Teleport teleport();
+
+    interface Teleport {
+        /**
+         * Store used when a request names none. {@code local} is always there: {@code STATE_DIR/packages} unless
+         * {@code stores.local.path} says otherwise.
+         */
+        @WithDefault("local")
+        String defaultStore();
+
+        /** Package stores by name. */
+        Map<String, PackageStoreConfig> stores();
+    }
+
+    interface PackageStoreConfig {
+        /** {@code local} (a directory) or {@code s3} (an S3-compatible bucket). */
+        String type();
+
+        /** local: the directory. */
+        Optional<Path> path();
+
+        /** s3: bucket. */
+        Optional<String> bucket();
+
+        /** s3: key prefix inside the bucket. */
+        @WithDefault("packages")
+        String prefix();
+
+        /** s3: endpoint of an S3-compatible server; default AWS. */
+        Optional<URI> endpoint();
+
+        /** s3: region. */
+        @WithDefault("us-east-1")
+        String region();
+
+        /** s3: path-style addressing (MinIO, s3proxy and most self-hosted servers need it). */
+        @WithDefault("false")
+        boolean pathStyle();
+
+        /** s3: access key id; the SDK's default credential chain when absent. */
+        Optional<String> accessKeyId();
+
+        /** s3: secret access key. */
+        Optional<String> secretAccessKey();
+    }
+
     interface Images {
         /** The image cache; default {@code STATE_DIR/images}. */
         Optional<Path> cacheDir();

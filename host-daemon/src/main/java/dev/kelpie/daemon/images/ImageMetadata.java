@@ -69,7 +69,12 @@ public record ImageMetadata(String version, String arch, String flavor, String k
     public BootImage toBootImage(Path directory, Function<String, Path> location) {
         return new BootImage(version, arch, directory, location.apply(kernelFile), kernelCmdline,
                 location.apply(rootfsFile), location.apply(diskTemplateFile), diskTemplateSizeMib, agentVersion,
-                Math.max(agentProtocolNumber(), 0));
+                Math.max(agentProtocolNumber(), 0), sha256Of(kernelFile), sha256Of(rootfsFile));
+    }
+
+    private String sha256Of(String fileName) {
+        ImageFile file = filesByName().get(fileName);
+        return file == null ? "" : file.sha256();
     }
 
     /** The listed files by name. */

@@ -2,13 +2,15 @@ package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.agent.v1.AgentGrpc;
 import dev.kelpie.agent.v1.ConfigureRequest;
-import dev.kelpie.agent.v1.SyncClockRequest;
 import dev.kelpie.daemon.agent.AgentConnector;
 import dev.kelpie.daemon.agent.AgentDialer;
 import dev.kelpie.daemon.agent.AgentUnavailableException;
+import dev.kelpie.daemon.agent.GuestRefresh;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
@@ -80,6 +82,16 @@ public final class SandboxManager implements AutoCloseable {
         return hypervisor.name();
     }
 
+    /** The platform new VMs run on here, which a saved VM state must match. */
+    public VmPlatform vmPlatform() {
+        return hypervisor.platform(settings.hostArch());
+    }
+
+    /** The guest arch of new sandboxes. */
+    public String hostArch() {
+        return settings.hostArch();
+    }
+
     // ---- create ------------------------------------------------------------------------------------------------
 
     /**
@@ -89,11 +101,20 @@ public final class SandboxManager implements AutoCloseable {
      * @throws SandboxUnavailableException when the VM or its agent did not come up, with the console's tail
      */
     public SandboxRecord create(SandboxConfig requested) throws InterruptedException {
+        return create(requested, Launch.COLD_BOOT);
+    }
+
+    /**
+     * Creates a sandbox that comes up as {@code launch} says (a restore resumes a saved VM or imports a workspace);
+     * otherwise exactly like {@link #create(SandboxConfig)}, with the same guarantee that a failure leaves nothing.
+     */
+    public SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
         SandboxConfig config = withDefaults(requested);
         admission.checkShape(config);
         BootImage image = images.resolve(config.imageVersion(), settings.hostArch());
         checkDiskSize(config, image);
-        Optional<PooledVm> pooled = pool == null || !pool.key().equals(poolKeyOf(image, config))
+        boolean resume = launch.resumeFrom().isPresent();
+        Optional<PooledVm> pooled = resume || pool == null || !pool.key().equals(poolKeyOf(image, config))
                 ? Optional.empty() : pool.take();
         long now = clock.millis();
         String id = pooled.map(PooledVm::id).orElseGet(ids);
@@ -113,16 +134,20 @@ public final class SandboxManager implements AutoCloseable {
         events.publish(new SandboxEvent(initial, null));
         PooledVm booted = null;
         try {
-            booted = pooled.isPresent() ? pooled.get() : bootVm(id, image, config.vcpuCount(), config.memoryMib());
+            booted = pooled.isPresent() ? pooled.get()
+                    : bootVm(id, image, config.vcpuCount(), config.memoryMib(), launch.resumeFrom());
             PooledVm vm = booted;
             sandbox.vm = vm.vm();
             update(sandbox, r -> r.withVm(vm.vm().record()));
-            configureAgent(sandbox, vm.agent());
+            if (!resume) {
+                configureAgent(sandbox, vm.agent());
+            }
+            launch.beforeReady().run(vm.agent());
             sandbox.agent.complete(vm.agent());
             watchVm(sandbox, vm.vm());
             update(sandbox, r -> r.withState(SandboxState.READY));
             LOG.infof("sandbox %s ready on %s, image %s%s", id, vm.vm().describe(), image.version(),
-                    pooled.isPresent() ? " (from the warm pool)" : "");
+                    pooled.isPresent() ? " (from the warm pool)" : resume ? " (resumed from a saved VM state)" : "");
         } catch (RuntimeException | InterruptedException e) {
             discard(sandbox, booted == null ? null : booted.agent());
             throw e;
@@ -153,12 +178,13 @@ public final class SandboxManager implements AutoCloseable {
      *
      * @throws SandboxUnavailableException with the console's tail when the VM or its agent did not come up
      */
-    private PooledVm bootVm(String id, BootImage image, int vcpuCount, int memoryMib) throws InterruptedException {
+    private PooledVm bootVm(String id, BootImage image, int vcpuCount, int memoryMib, Optional<SavedVmState> resumeFrom)
+            throws InterruptedException {
         VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, image.diskTemplateSizeMib());
         VmHandle vm = null;
         bootSlots.acquire();
         try {
-            vm = hypervisor.boot(spec);
+            vm = resumeFrom.isPresent() ? hypervisor.restore(spec, resumeFrom.get()) : hypervisor.boot(spec);
             ManagedChannel channel = dialAgent(id, vm);
             VmHandle booted = vm;
             return new PooledVm(id, image, vm, channel, () -> destroy(id, booted, channel));
@@ -206,7 +232,7 @@ public final class SandboxManager implements AutoCloseable {
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
                 settings.defaultMemoryMib());
         pool = new WarmPool(key, size, k -> bootVm(ids.get(), images.resolve(k.imageVersion(), k.arch()), k.vcpuCount(),
-                k.memoryMib()), background);
+                k.memoryMib(), Optional.empty()), background);
         pool.refill();
         LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
                 key.memoryMib());
@@ -337,6 +363,28 @@ public final class SandboxManager implements AutoCloseable {
         }
     }
 
+    /**
+     * Lends a READY sandbox's VM and agent to {@code operation} (a snapshot) while pause, resume and delete wait; exec
+     * and file calls go on. Counts as activity.
+     *
+     * @throws SandboxStateException when the sandbox is not READY
+     */
+    public <T> T exclusively(String id, LiveSandbox.Operation<T> operation) throws InterruptedException {
+        Sandbox sandbox = find(id);
+        ManagedChannel channel = agent(id);
+        sandbox.operations.lockInterruptibly();
+        try {
+            SandboxRecord record = sandbox.record;
+            if (record.state() != SandboxState.READY) {
+                throw new SandboxStateException("sandbox " + id + " is " + record.state().name().toLowerCase()
+                        + "; it must be ready");
+            }
+            return operation.run(new LiveSandbox(record, sandbox.vm, channel));
+        } finally {
+            sandbox.operations.unlock();
+        }
+    }
+
     /** Why a sandbox cannot serve (it failed or is gone), to explain a broken agent stream. */
     public Optional<String> unavailabilityReason(String id) {
         Sandbox sandbox = sandboxes.get(id);
@@ -371,10 +419,15 @@ public final class SandboxManager implements AutoCloseable {
 
     public SandboxRecord pause(String id) {
         Sandbox sandbox = find(id);
-        synchronized (sandbox) {
-            requireState(sandbox, SandboxState.READY, "pause");
-            sandbox.vm.pause();
-            return update(sandbox, r -> r.withState(SandboxState.PAUSED));
+        sandbox.operations.lock();
+        try {
+            synchronized (sandbox) {
+                requireState(sandbox, SandboxState.READY, "pause");
+                sandbox.vm.pause();
+                return update(sandbox, r -> r.withState(SandboxState.PAUSED));
+            }
+        } finally {
+            sandbox.operations.unlock();
         }
     }
 
@@ -382,10 +435,15 @@ public final class SandboxManager implements AutoCloseable {
     public SandboxRecord resume(String id) {
         Sandbox sandbox = find(id);
         SandboxRecord resumed;
-        synchronized (sandbox) {
-            requireState(sandbox, SandboxState.PAUSED, "resume");
-            sandbox.vm.resume();
-            resumed = update(sandbox, r -> r.withState(SandboxState.READY));
+        sandbox.operations.lock();
+        try {
+            synchronized (sandbox) {
+                requireState(sandbox, SandboxState.PAUSED, "resume");
+                sandbox.vm.resume();
+                resumed = update(sandbox, r -> r.withState(SandboxState.READY));
+            }
+        } finally {
+            sandbox.operations.unlock();
         }
         sandbox.agent.thenAccept(channel -> syncClock(sandbox, channel));
         return resumed;
@@ -393,9 +451,7 @@ public final class SandboxManager implements AutoCloseable {
 
     private void syncClock(Sandbox sandbox, ManagedChannel channel) {
         try {
-            long nowNs = TimeUnit.MILLISECONDS.toNanos(clock.millis());
-            AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-                    .syncClock(SyncClockRequest.newBuilder().setHostTimeUnixNs(nowNs).build());
+            GuestRefresh.syncClock(channel, clock.millis());
         } catch (StatusRuntimeException e) {
             LOG.warnf("sandbox %s: clock sync after resume failed: %s", sandbox.id(), e.getStatus());
         }
@@ -412,11 +468,16 @@ public final class SandboxManager implements AutoCloseable {
     /** Stops the VM and removes everything the sandbox owned. Deleting a failed sandbox only removes its record. */
     public void delete(String id) throws InterruptedException {
         Sandbox sandbox = find(id);
-        synchronized (sandbox) {
-            if (sandbox.record.state() == SandboxState.STOPPING || sandbox.record.state() == SandboxState.STOPPED) {
-                return;
+        sandbox.operations.lockInterruptibly();
+        try {
+            synchronized (sandbox) {
+                if (sandbox.record.state() == SandboxState.STOPPING || sandbox.record.state() == SandboxState.STOPPED) {
+                    return;
+                }
+                update(sandbox, r -> r.withState(SandboxState.STOPPING));
             }
-            update(sandbox, r -> r.withState(SandboxState.STOPPING));
+        } finally {
+            sandbox.operations.unlock();
         }
         sandbox.agent.thenAccept(SandboxManager::closeQuietly);
         VmHandle vm = sandbox.vm;

@@ -33,7 +33,7 @@ class SandboxManagerTest {
 
     private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
             Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
-            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1);
+            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
     private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024);
@@ -107,6 +107,70 @@ class SandboxManagerTest {
         assertTrue(e.getMessage().contains("the agent did not answer") && e.getMessage().contains("last words of sb1"),
                 e.getMessage());
         assertFalse(hypervisor.booted.get(0).isAlive(), "no orphan VM");
+        assertTrue(manager.list(Map.of()).isEmpty());
+    }
+
+    @Test
+    void aResumedSandboxSkipsConfigureAndRunsItsReadyStepBeforeReady() throws Exception {
+        List<SandboxState> statesDuringStep = new java.util.ArrayList<>();
+        var saved = new dev.kelpie.daemon.hypervisor.SavedVmState(state.resolve("m"), state.resolve("d"),
+                hypervisor.platform("x86_64"));
+        SandboxRecord r = manager.create(config(0), new Launch(java.util.Optional.of(saved),
+                agent -> statesDuringStep.add(manager.list(Map.of()).get(0).state())));
+
+        assertEquals(SandboxState.READY, r.state());
+        assertEquals(List.of(SandboxState.CREATING), statesDuringStep, "nobody sees it READY before the step ran");
+        assertTrue(agents.configured.isEmpty(), "a resumed guest keeps the configuration it was saved with");
+    }
+
+    @Test
+    void aFailingReadyStepLeavesNothing() {
+        var e = assertThrows(IllegalStateException.class, () -> manager.create(config(0), new Launch(
+                java.util.Optional.empty(), agent -> {
+                    throw new IllegalStateException("workspace import refused");
+                })));
+
+        assertEquals("workspace import refused", e.getMessage());
+        assertFalse(hypervisor.booted.get(0).isAlive(), "no orphan VM");
+        assertTrue(manager.list(Map.of()).isEmpty());
+        assertFalse(Files.exists(state.resolve("sandboxes/sb1.json")));
+        assertFalse(Files.exists(state.resolve("vms/sb1")));
+    }
+
+    @Test
+    void deleteWaitsForAnOperationHoldingTheSandbox() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+        var inside = new java.util.concurrent.CountDownLatch(1);
+        var release = new java.util.concurrent.CountDownLatch(1);
+        var snapshot = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                manager.exclusively(r.id(), live -> {
+                    inside.countDown();
+                    release.await();
+                    return null;
+                });
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        inside.await();
+        Thread delete = new Thread(() -> {
+            try {
+                manager.delete(r.id());
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        delete.start();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (delete.getState() != Thread.State.WAITING) {
+            assertTrue(System.nanoTime() < deadline, "the delete never parked on the sandbox's lock");
+            Thread.onSpinWait();
+        }
+        assertEquals(SandboxState.READY, manager.get(r.id()).state(), "the delete waits for the operation");
+        release.countDown();
+        snapshot.join();
+        delete.join();
         assertTrue(manager.list(Map.of()).isEmpty());
     }
 

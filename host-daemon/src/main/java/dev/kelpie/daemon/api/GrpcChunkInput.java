@@ -1,0 +1,116 @@
+package dev.kelpie.daemon.api;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * The data messages of a client stream as an input stream, with one message requested at a time: a fast client waits
+ * for the reader instead of filling the daemon's heap. The first message must be the start message.
+ */
+final class GrpcChunkInput extends InputStream {
+
+    private static final Object END = new Object();
+
+    private final ServerCallStreamObserver<?> call;
+    private final BlockingQueue<Object> chunks = new LinkedBlockingQueue<>();
+    private final CompletableFuture<String> start = new CompletableFuture<>();
+    private ByteString current = ByteString.EMPTY;
+    private int position;
+    private boolean ended;
+
+    GrpcChunkInput(ServerCallStreamObserver<?> call) {
+        this.call = call;
+        call.disableAutoRequest();
+        call.request(1);
+    }
+
+    void start(String store) {
+        if (!start.complete(store)) {
+            fail(Status.INVALID_ARGUMENT.withDescription("start may come only once, first").asRuntimeException());
+            return;
+        }
+        call.request(1);
+    }
+
+    void offer(ByteString data) {
+        if (!start.isDone()) {
+            start.completeExceptionally(Status.INVALID_ARGUMENT
+                    .withDescription("the first Import message must be start").asRuntimeException());
+            return;
+        }
+        chunks.add(data);
+    }
+
+    void end() {
+        start.completeExceptionally(Status.INVALID_ARGUMENT.withDescription("the Import stream ended before its start")
+                .asRuntimeException());
+        chunks.add(END);
+    }
+
+    void fail(Throwable t) {
+        start.completeExceptionally(t);
+        chunks.add(t);
+    }
+
+    /** The reader gave up: later messages are dropped unread. */
+    void abandon() {
+        chunks.clear();
+    }
+
+    /** The store named by the start message. */
+    String awaitStart() throws InterruptedException {
+        try {
+            return start.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] bytes, int offset, int length) throws IOException {
+        if (length == 0) {
+            return 0;
+        }
+        while (position == current.size()) {
+            if (ended) {
+                return -1;
+            }
+            Object next;
+            try {
+                next = chunks.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while waiting for the client");
+            }
+            if (next == END) {
+                ended = true;
+                return -1;
+            }
+            if (next instanceof Throwable t) {
+                throw new IOException("the client's stream failed: " + t.getMessage(), t);
+            }
+            current = (ByteString) next;
+            position = 0;
+            call.request(1);
+        }
+        int n = Math.min(length, current.size() - position);
+        current.substring(position, position + n).copyTo(bytes, offset);
+        position += n;
+        return n;
+    }
+}

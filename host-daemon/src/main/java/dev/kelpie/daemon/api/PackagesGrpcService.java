@@ -1,0 +1,139 @@
+package dev.kelpie.daemon.api;
+
+import com.google.protobuf.ByteString;
+import dev.kelpie.api.v1.CopyPackageRequest;
+import dev.kelpie.api.v1.CopyPackageResponse;
+import dev.kelpie.api.v1.DeletePackageRequest;
+import dev.kelpie.api.v1.DeletePackageResponse;
+import dev.kelpie.api.v1.ExportPackageRequest;
+import dev.kelpie.api.v1.ExportPackageResponse;
+import dev.kelpie.api.v1.ImportPackageRequest;
+import dev.kelpie.api.v1.ImportPackageResponse;
+import dev.kelpie.api.v1.InspectPackageRequest;
+import dev.kelpie.api.v1.InspectPackageResponse;
+import dev.kelpie.api.v1.ListPackagesRequest;
+import dev.kelpie.api.v1.ListPackagesResponse;
+import dev.kelpie.api.v1.PackagesGrpc;
+import dev.kelpie.daemon.teleport.PackageService;
+import dev.kelpie.teleport.pkg.PackageManifest;
+import dev.kelpie.teleport.pkg.PackageReader;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
+import java.nio.charset.StandardCharsets;
+
+/** gRPC adapter for {@code kelpie.v1.Packages}: teleport packages at rest, and moving them between stores and hosts. */
+@GrpcService
+public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
+
+    private final PackageService packages;
+
+    @Inject
+    public PackagesGrpcService(PackageService packages) {
+        this.packages = packages;
+    }
+
+    @Override
+    @Blocking
+    public void list(ListPackagesRequest request, StreamObserver<ListPackagesResponse> out) {
+        UnaryCalls.respond(out, () -> {
+            String store = packages.stores().get(request.getStore()).name();
+            ListPackagesResponse.Builder response = ListPackagesResponse.newBuilder();
+            packages.list(request.getStore()).forEach(m -> response.addPackages(PackageMapper.toProto(m, store)));
+            return response.build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void inspect(InspectPackageRequest request, StreamObserver<InspectPackageResponse> out) {
+        UnaryCalls.respond(out, () -> {
+            PackageReader.StoredManifest stored = packages.inspect(request.getId(), request.getStore());
+            return InspectPackageResponse.newBuilder()
+                    .setPackage(PackageMapper.toProto(stored.manifest(), packages.stores().get(request.getStore()).name()))
+                    .setManifestJson(new String(stored.bytes(), StandardCharsets.UTF_8)).build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void delete(DeletePackageRequest request, StreamObserver<DeletePackageResponse> out) {
+        UnaryCalls.respond(out, () -> {
+            packages.delete(request.getId(), request.getStore());
+            return DeletePackageResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void copy(CopyPackageRequest request, StreamObserver<CopyPackageResponse> out) {
+        UnaryCalls.respond(out, () -> {
+            if (request.getToStore().isEmpty()) {
+                throw new IllegalArgumentException("to_store is required");
+            }
+            PackageManifest copied = packages.copy(request.getId(), request.getFromStore(), request.getToStore());
+            return CopyPackageResponse.newBuilder()
+                    .setPackage(PackageMapper.toProto(copied, packages.stores().get(request.getToStore()).name())).build();
+        });
+    }
+
+    @Override
+    @Blocking
+    public void export(ExportPackageRequest request, StreamObserver<ExportPackageResponse> out) {
+        var call = (ServerCallStreamObserver<ExportPackageResponse>) out;
+        try (GrpcChunkOutput chunks = new GrpcChunkOutput(call,
+                data -> ExportPackageResponse.newBuilder().setData(ByteString.copyFrom(data)).build())) {
+            packages.export(request.getId(), request.getStore(), chunks);
+        } catch (Exception e) {
+            if (!call.isCancelled()) {
+                out.onError(GrpcErrors.toStatus(e));
+            }
+            return;
+        }
+        out.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<ImportPackageRequest> import_(StreamObserver<ImportPackageResponse> out) {
+        var call = (ServerCallStreamObserver<ImportPackageResponse>) out;
+        GrpcChunkInput input = new GrpcChunkInput(call);
+        Thread.ofVirtual().name("package-import").start(() -> {
+            try {
+                String store = input.awaitStart();
+                PackageManifest imported = packages.importArchive(input, store);
+                out.onNext(ImportPackageResponse.newBuilder()
+                        .setPackage(PackageMapper.toProto(imported, packages.stores().get(store).name())).build());
+                out.onCompleted();
+            } catch (Exception e) {
+                input.abandon();
+                if (!call.isCancelled()) {
+                    out.onError(GrpcErrors.toStatus(e));
+                }
+            }
+        });
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(ImportPackageRequest message) {
+                switch (message.getKindCase()) {
+                    case START -> input.start(message.getStart().getStore());
+                    case DATA -> input.offer(message.getData());
+                    default -> input.fail(Status.INVALID_ARGUMENT
+                            .withDescription("an Import message must carry start or data").asRuntimeException());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                input.fail(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                input.end();
+            }
+        };
+    }
+}

@@ -1,0 +1,138 @@
+package dev.kelpie.daemon.teleport;
+
+import dev.kelpie.teleport.pkg.InvalidPackageException;
+import dev.kelpie.teleport.pkg.PackageArchive;
+import dev.kelpie.teleport.pkg.PackageManifest;
+import dev.kelpie.teleport.pkg.PackageNotFoundException;
+import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.store.PackageStore;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.jboss.logging.Logger;
+
+/**
+ * Packages at rest: list, inspect, delete, and moving them between stores and hosts. A package travels as the archive
+ * {@link PackageArchive} writes; whoever receives one verifies every blob before publishing it, so a copy or import
+ * either publishes the intact package or nothing.
+ */
+public final class PackageService {
+
+    private static final Logger LOG = Logger.getLogger(PackageService.class);
+    private static final int PIPE_BUFFER_BYTES = 1024 * 1024;
+
+    private final PackageStores stores;
+    private final StagingArea staging;
+    private final PackageReader reader = new PackageReader();
+
+    public PackageService(PackageStores stores, StagingArea staging) {
+        this.stores = stores;
+        this.staging = staging;
+    }
+
+    public PackageStores stores() {
+        return stores;
+    }
+
+    /** Readable packages of a store, newest first; unreadable ones are logged and left out. */
+    public List<PackageManifest> list(String storeName) throws IOException {
+        PackageStore store = stores.get(storeName);
+        List<PackageManifest> found = new ArrayList<>();
+        for (String id : store.list()) {
+            try {
+                found.add(reader.readManifest(store, id).manifest());
+            } catch (InvalidPackageException | PackageNotFoundException | IllegalArgumentException e) {
+                LOG.warnf("store %s: skipping package %s: %s", store.name(), id, e.getMessage());
+            }
+        }
+        found.sort(Comparator.comparingLong(PackageManifest::createdAtUnixMs).reversed()
+                .thenComparing(PackageManifest::id));
+        return found;
+    }
+
+    public PackageReader.StoredManifest inspect(String id, String storeName) throws IOException {
+        return reader.readManifest(stores.get(storeName), id);
+    }
+
+    public void delete(String id, String storeName) throws IOException {
+        PackageStore store = stores.get(storeName);
+        dev.kelpie.teleport.store.PackageIds.checkId(id);
+        if (!store.delete(id)) {
+            throw new PackageNotFoundException(id, store.name());
+        }
+        LOG.infof("package %s deleted from store %s", id, store.name());
+    }
+
+    /** Writes the package as one archive. */
+    public void export(String id, String storeName, OutputStream out) throws IOException {
+        PackageStore store = stores.get(storeName);
+        PackageReader.StoredManifest stored = reader.readManifest(store, id);
+        PackageArchive.write(store, id, stored.manifest(), stored.bytes(), out);
+    }
+
+    /** Reads an archive, verifies every blob, publishes it under its own id. */
+    public PackageManifest importArchive(InputStream archive, String storeName) throws IOException {
+        PackageStore store = stores.get(storeName);
+        Path work = staging.newDirectory("import");
+        try {
+            Path dir = work.resolve("package");
+            PackageManifest manifest = PackageArchive.unpack(archive, dir, "imported package");
+            store.publish(manifest.id(), dir);
+            LOG.infof("package %s imported into store %s", manifest.id(), store.name());
+            return manifest;
+        } finally {
+            StagingArea.deleteTree(work);
+        }
+    }
+
+    /** Copies a package between stores, through the same archive and checks an import uses. */
+    public PackageManifest copy(String id, String fromStore, String toStore) throws IOException, InterruptedException {
+        PackageStore from = stores.get(fromStore);
+        PackageStore to = stores.get(toStore);
+        if (from == to) {
+            throw new IllegalArgumentException("copy needs two different stores; both are " + from.name());
+        }
+        PackageReader.StoredManifest stored = reader.readManifest(from, id);
+        PipedInputStream in = new PipedInputStream(PIPE_BUFFER_BYTES);
+        PipedOutputStream pipe = new PipedOutputStream(in);
+        CompletableFuture<Void> written = new CompletableFuture<>();
+        Thread.ofVirtual().name("package-copy-" + id).start(() -> {
+            try (OutputStream out = pipe) {
+                PackageArchive.write(from, id, stored.manifest(), stored.bytes(), out);
+                written.complete(null);
+            } catch (Throwable t) {
+                written.completeExceptionally(t);
+            }
+        });
+        PackageManifest copied;
+        try (in) {
+            copied = importArchive(in, to.name());
+        } catch (IOException | RuntimeException e) {
+            awaitQuietly(written);
+            throw e;
+        }
+        try {
+            written.get();
+        } catch (ExecutionException e) {
+            throw new IOException("reading package " + id + " from store " + from.name() + " failed: "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+        return copied;
+    }
+
+    private static void awaitQuietly(CompletableFuture<Void> future) throws InterruptedException {
+        try {
+            future.get();
+        } catch (ExecutionException e) {
+            // The import's failure is the one to report; the writer failed because the reader stopped.
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package dev.kelpie.daemon.teleport;
+
+import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.sandboxes.Launch;
+import dev.kelpie.daemon.sandboxes.SandboxConfig;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import dev.kelpie.teleport.RestoreGate;
+import dev.kelpie.teleport.pkg.BlobNames;
+import dev.kelpie.teleport.pkg.PackageKind;
+import dev.kelpie.teleport.pkg.PackageManifest;
+import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.pkg.SourceSandbox;
+import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
+import dev.kelpie.teleport.store.PackageStore;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jboss.logging.Logger;
+
+/**
+ * Makes a new sandbox from a package. Everything that can refuse the package runs before anything is created: the
+ * manifest's checks, the version gate, the target image, the platform, and every blob's hash (blobs are verified
+ * while they are unpacked into staging). Then the sandbox is created through the manager like any other, resumed
+ * from the saved VM or booted and given the workspace, and before it is READY its clock is stepped and its entropy
+ * reseeded with a new generation number. A failure at any point leaves no sandbox, VM or file.
+ */
+public final class Restorer {
+
+    private static final Logger LOG = Logger.getLogger(Restorer.class);
+
+    private final SandboxManager sandboxes;
+    private final ImageSource images;
+    private final PackageStores stores;
+    private final StagingArea staging;
+    private final Clock clock;
+    private final SecureRandom random;
+    private final PackageReader reader = new PackageReader();
+
+    public Restorer(SandboxManager sandboxes, ImageSource images, PackageStores stores, StagingArea staging, Clock clock,
+            SecureRandom random) {
+        this.sandboxes = sandboxes;
+        this.images = images;
+        this.stores = stores;
+        this.staging = staging;
+        this.clock = clock;
+        this.random = random;
+    }
+
+    /** The new sandbox and what the caller should know (a PATCH difference). */
+    public record Restored(SandboxRecord sandbox, List<String> warnings, PackageManifest manifest) {}
+
+    /**
+     * @param imageVersion empty to restore on the package's own image version
+     */
+    public Restored restore(String packageId, String storeName, String imageVersion, RestoreOverrides overrides)
+            throws IOException, InterruptedException {
+        PackageStore store = stores.get(storeName);
+        PackageManifest manifest = reader.readManifest(store, packageId).manifest();
+        String targetVersion = imageVersion.isEmpty() ? manifest.baseImage().version() : imageVersion;
+        List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
+        BootImage image = images.resolve(targetVersion, sandboxes.hostArch());
+        VmPlatform platform = sandboxes.vmPlatform();
+        RestoreGate.check(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
+                image.rootfsSha256(), Snapshotter.platformRef(platform)));
+        SandboxConfig config = config(manifest, image, overrides);
+        long generation = clock.millis();
+        Path work = staging.newDirectory("restore-" + packageId);
+        try {
+            Launch launch = manifest.kind() == PackageKind.VM ? vmLaunch(store, manifest, platform, work, generation)
+                    : checkpointLaunch(store, manifest, work, generation);
+            SandboxRecord record = sandboxes.create(config, launch);
+            warnings.forEach(w -> LOG.warnf("restore of package %s as sandbox %s: %s", packageId, record.id(), w));
+            LOG.infof("package %s (%s) restored as sandbox %s on image %s", packageId, manifest.kind().wireName(),
+                    record.id(), image.version());
+            return new Restored(record, List.copyOf(warnings), manifest);
+        } finally {
+            StagingArea.deleteTree(work);
+        }
+    }
+
+    private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)
+            throws IOException {
+        Path memory = work.resolve("memory");
+        Path disk = work.resolve("disk");
+        reader.extract(store, manifest, BlobNames.VM_MEMORY, memory);
+        reader.extract(store, manifest, BlobNames.VM_DISK, disk);
+        return new Launch(Optional.of(new SavedVmState(memory, disk, platform)), agent -> refresh(agent, generation));
+    }
+
+    private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation)
+            throws IOException {
+        Path tar = work.resolve("workspace.tar");
+        reader.extract(store, manifest, BlobNames.WORKSPACE, tar);
+        try (InputStream in = Files.newInputStream(tar)) {
+            WorkspaceTarCheck.check(in, "package " + manifest.id() + " in store " + store.name());
+        }
+        return new Launch(Optional.empty(), agent -> {
+            try {
+                AgentWorkspace.importTar(agent, tar);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("importing the workspace of package " + manifest.id()
+                        + " failed: " + e.getMessage(), e);
+            }
+            refresh(agent, generation);
+        });
+    }
+
+    private void refresh(io.grpc.ManagedChannel agent, long generation) {
+        GuestRefresh.syncClock(agent, clock.millis());
+        GuestRefresh.reseed(agent, random, generation);
+    }
+
+    private static SandboxConfig config(PackageManifest manifest, BootImage image, RestoreOverrides o) {
+        SourceSandbox s = manifest.sourceSandbox();
+        boolean vm = manifest.kind() == PackageKind.VM;
+        if (vm && ((o.vcpuCount() != 0 && o.vcpuCount() != s.vcpuCount())
+                || (o.memoryMib() != 0 && o.memoryMib() != s.memoryMib()))) {
+            throw new IllegalArgumentException("a vm package resumes with its own shape (" + s.vcpuCount() + " vCPU, "
+                    + s.memoryMib() + " MiB); vcpu_count and memory_mib cannot be overridden — restore a checkpoint"
+                    + " to change them");
+        }
+        Map<String, String> labels = new HashMap<>(s.labels());
+        labels.putAll(o.labels());
+        return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
+                o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), 0, s.env(), labels,
+                o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs());
+    }
+}

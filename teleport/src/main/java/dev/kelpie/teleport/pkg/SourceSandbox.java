@@ -1,0 +1,22 @@
+package dev.kelpie.teleport.pkg;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Map;
+
+/**
+ * The settings of the sandbox a package was taken from; a restore starts from them (and may override labels and
+ * timeouts).
+ *
+ * @param workdir the directory commands start in by default
+ */
+public record SourceSandbox(@JsonProperty("id") String id, @JsonProperty("vcpu_count") int vcpuCount,
+        @JsonProperty("memory_mib") int memoryMib, @JsonProperty("disk_size_mib") long diskSizeMib,
+        @JsonProperty("env") Map<String, String> env, @JsonProperty("labels") Map<String, String> labels,
+        @JsonProperty("ttl_ms") long ttlMs, @JsonProperty("idle_timeout_ms") long idleTimeoutMs,
+        @JsonProperty("workdir") String workdir) {
+
+    public SourceSandbox {
+        env = env == null ? Map.of() : Map.copyOf(env);
+        labels = labels == null ? Map.of() : Map.copyOf(labels);
+    }
+}

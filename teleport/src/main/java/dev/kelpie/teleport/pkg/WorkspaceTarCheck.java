@@ -1,0 +1,111 @@
+package dev.kelpie.teleport.pkg;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+/**
+ * Checks a checkpoint's workspace tar before it goes to a guest, by the rules the agent's import enforces too: no
+ * absolute paths or {@code ..}, no symlink that resolves outside the workspace, no entry whose path passes through a
+ * symlink of the same archive, hard links only to earlier entries inside it. A package from a shared store is
+ * untrusted; refusing it here gives a clear error before any sandbox exists.
+ */
+public final class WorkspaceTarCheck {
+
+    private WorkspaceTarCheck() {}
+
+    /**
+     * Reads the tar to its end.
+     *
+     * @throws InvalidPackageException naming the first offending entry
+     */
+    public static long check(InputStream tar, String where) throws IOException {
+        Set<String> symlinks = new HashSet<>();
+        Set<String> entries = new HashSet<>();
+        long count = 0;
+        try (TarArchiveInputStream in = new TarArchiveInputStream(tar)) {
+            TarArchiveEntry entry;
+            while ((entry = in.getNextEntry()) != null) {
+                count++;
+                String path = normalise(entry.getName(), where);
+                if (path.isEmpty()) {
+                    continue; // "./" itself
+                }
+                for (String parent = parentOf(path); !parent.isEmpty(); parent = parentOf(parent)) {
+                    if (symlinks.contains(parent)) {
+                        throw reject(where, entry.getName(), "its path goes through the symlink " + parent);
+                    }
+                }
+                if (entry.isSymbolicLink()) {
+                    if (!linkStaysInside(path, entry.getLinkName())) {
+                        throw reject(where, entry.getName(), "a symlink to " + entry.getLinkName() + " outside the workspace");
+                    }
+                    symlinks.add(path);
+                } else if (entry.isLink()) {
+                    String target = normalise(entry.getLinkName(), where);
+                    if (!entries.contains(target) || symlinks.contains(target)) {
+                        throw reject(where, entry.getName(), "a hard link to " + entry.getLinkName()
+                                + ", which is not an earlier file of the archive");
+                    }
+                } else if (!entry.isDirectory() && !entry.isFile()) {
+                    throw reject(where, entry.getName(), "a device, fifo or other special file");
+                }
+                entries.add(path);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new InvalidPackageException(where + ": workspace tar is malformed: " + e.getMessage(), e);
+        }
+        return count;
+    }
+
+    /** "a/./b/" → "a/b"; absolute or {@code ..} is refused. */
+    private static String normalise(String name, String where) {
+        if (name.startsWith("/")) {
+            throw reject(where, name, "an absolute path");
+        }
+        Deque<String> parts = new ArrayDeque<>();
+        for (String part : name.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                throw reject(where, name, "a path with ..");
+            }
+            parts.addLast(part);
+        }
+        return String.join("/", parts);
+    }
+
+    private static String parentOf(String path) {
+        int slash = path.lastIndexOf('/');
+        return slash < 0 ? "" : path.substring(0, slash);
+    }
+
+    /** Lexically, from the link's directory; absolute targets never stay inside. */
+    static boolean linkStaysInside(String linkPath, String target) {
+        if (target.startsWith("/")) {
+            return false;
+        }
+        int depth = linkPath.split("/").length - 1;
+        for (String part : target.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            depth += part.equals("..") ? -1 : 1;
+            if (depth < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static InvalidPackageException reject(String where, String entry, String why) {
+        String shown = entry.length() > 200 ? entry.substring(0, 200) + "..." : entry;
+        return new InvalidPackageException(where + ": workspace tar entry \"" + shown + "\" rejected: " + why);
+    }
+}
