@@ -16,7 +16,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * Releases in an S3-compatible bucket: {@code s3://BUCKET/PREFIX/VERSION/FILE}. The client is built by the caller
- * ({@link S3Clients}) with the settings S3-compatible servers need.
+ * ({@link dev.kelpie.teleport.store.S3Clients}) with the settings S3-compatible servers need.
  */
 public final class S3ReleaseSource extends NamedSource {
 

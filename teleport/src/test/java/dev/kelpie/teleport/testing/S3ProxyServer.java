@@ -1,4 +1,4 @@
-package dev.kelpie.daemon.testing;
+package dev.kelpie.teleport.testing;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package dev.kelpie.daemon.testing;
+package dev.kelpie.teleport.testing;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package dev.kelpie.daemon.images.pull;
+package dev.kelpie.teleport.store;
 
 import java.net.URI;
 import java.time.Duration;
