@@ -1,13 +1,12 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.teleport.store.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.stream.Stream;
 
 /**
  * Scratch space for snapshots and restores, inside the state directory so that a restored disk moves into a VM's
@@ -43,13 +42,8 @@ public final class StagingArea {
     }
 
     public static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            FileTrees.delete(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("removing " + dir + " failed", e);
         }

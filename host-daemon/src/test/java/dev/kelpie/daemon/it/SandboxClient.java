@@ -69,8 +69,8 @@ final class SandboxClient implements AutoCloseable {
     String sh(String sandboxId, String script) throws Exception {
         var outcome = start(sandboxId, SandboxesIT.sh(script)).await(Await.scaled(CALL_TIMEOUT));
         var exit = SandboxesIT.exitOf(outcome.messages());
-        if (exit.getCode() != 0) {
-            throw new AssertionError("`" + script + "` exited " + exit.getCode() + ": " + outcome.messages());
+        if (exit.getStatusCase() != dev.kelpie.api.v1.ExitStatus.StatusCase.EXIT_CODE || exit.getExitCode() != 0) {
+            throw new AssertionError("`" + script + "` ended " + exit + ": " + outcome.messages());
         }
         return SandboxesIT.stdout(outcome.messages());
     }

@@ -1,6 +1,7 @@
 package dev.kelpie.teleport.pkg;
 
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageIds;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
@@ -13,10 +14,8 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * Assembles a package in a staging directory: blobs are compressed and hashed as they are written, the manifest comes
@@ -106,13 +105,8 @@ public final class PackageWriter implements AutoCloseable {
     }
 
     static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            FileTrees.delete(root);
         } catch (IOException e) {
             throw new UncheckedIOException("removing staging directory " + root + " failed", e);
         }

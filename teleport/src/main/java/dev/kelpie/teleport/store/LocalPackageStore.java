@@ -249,23 +249,7 @@ public final class LocalPackageStore implements PackageStore {
         return HexFormat.of().formatHex(bytes);
     }
 
-    /** Removes a tree without following symlinks (a link inside is removed, never what it points to). */
     private static void deleteTree(Path dir) throws IOException {
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path visited, IOException failure) throws IOException {
-                if (failure != null) {
-                    throw failure;
-                }
-                Files.delete(visited);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        FileTrees.delete(dir);
     }
 }
