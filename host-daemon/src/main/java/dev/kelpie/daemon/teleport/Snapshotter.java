@@ -71,13 +71,18 @@ public final class Snapshotter {
         PackageStore store = stores.get(storeName);
         String id = packageIds.get();
         long started = System.nanoTime();
-        PackageManifest manifest = sandboxes.exclusively(sandboxId, live -> {
-            try {
-                return write(live, kind, id, store, labels);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
+        PackageManifest manifest;
+        try {
+            manifest = sandboxes.exclusively(sandboxId, live -> {
+                try {
+                    return write(live, kind, id, store, labels);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
         LOG.infof("sandbox %s: %s package %s published to store %s (%d bytes) in %d ms", sandboxId, kind.wireName(), id,
                 store.name(), manifest.storedSizeBytes(), (System.nanoTime() - started) / 1_000_000);
         if (stopAfter) {

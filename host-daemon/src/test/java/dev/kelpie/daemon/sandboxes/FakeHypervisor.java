@@ -24,9 +24,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * A hypervisor whose VMs are objects: each "boots" at once, keeps its runtime directory like a real one, and can be
  * crashed by the test. Its agent socket names an in-process agent for {@link InProcessAgents}.
  */
-final class FakeHypervisor implements Hypervisor {
+public final class FakeHypervisor implements Hypervisor {
 
-    final List<FakeVm> booted = new CopyOnWriteArrayList<>();
+    public final List<FakeVm> booted = new CopyOnWriteArrayList<>();
+    /** VMs started by {@link #restore}, with the state they resumed. */
+    public final List<SavedVmState> restoredFrom = new CopyOnWriteArrayList<>();
     final Map<Long, FakeVm> byPid = new ConcurrentHashMap<>();
     final List<Path> leftoversKilled = new CopyOnWriteArrayList<>();
     private final AtomicLong pids = new AtomicLong(1000);
@@ -61,6 +63,7 @@ final class FakeHypervisor implements Hypervisor {
 
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) {
+        restoredFrom.add(state);
         return boot(spec);
     }
 
@@ -81,7 +84,7 @@ final class FakeHypervisor implements Hypervisor {
         leftoversKilled.add(runtimeDir);
     }
 
-    static final class FakeVm implements VmHandle {
+    public static final class FakeVm implements VmHandle {
         private final VmRecord record;
         private final CompletableFuture<Void> exited = new CompletableFuture<>();
         volatile boolean paused;
@@ -90,7 +93,7 @@ final class FakeHypervisor implements Hypervisor {
             this.record = record;
         }
 
-        void crash() {
+        public void crash() {
             exited.complete(null);
         }
 

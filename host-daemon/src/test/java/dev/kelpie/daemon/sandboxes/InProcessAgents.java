@@ -1,6 +1,16 @@
 package dev.kelpie.daemon.sandboxes;
 
+import com.google.protobuf.ByteString;
 import dev.kelpie.agent.v1.AgentGrpc;
+import dev.kelpie.agent.v1.ExportWorkspaceRequest;
+import dev.kelpie.agent.v1.ExportWorkspaceResponse;
+import dev.kelpie.agent.v1.ImportWorkspaceRequest;
+import dev.kelpie.agent.v1.ImportWorkspaceResponse;
+import dev.kelpie.agent.v1.ReseedRequest;
+import dev.kelpie.agent.v1.ReseedResponse;
+import io.grpc.Status;
+import java.io.ByteArrayOutputStream;
+import java.util.Map;
 import dev.kelpie.agent.v1.ConfigureRequest;
 import dev.kelpie.agent.v1.ConfigureResponse;
 import dev.kelpie.agent.v1.HealthRequest;
@@ -24,12 +34,22 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * One in-process gRPC agent per VM, reached through the manager's {@link AgentConnector} seam by the VM's "socket"
- * name. It answers Health, Configure and SyncClock like the real agent and records what it was told.
+ * name. It answers Health, Configure, SyncClock, Reseed and the workspace transfers like the real agent and records
+ * what it was told.
  */
-final class InProcessAgents implements AgentConnector, AutoCloseable {
+public final class InProcessAgents implements AgentConnector, AutoCloseable {
 
-    final List<ConfigureRequest> configured = new CopyOnWriteArrayList<>();
-    final Set<String> unreachable = ConcurrentHashMap.newKeySet();
+    public final List<ConfigureRequest> configured = new CopyOnWriteArrayList<>();
+    public final Set<String> unreachable = ConcurrentHashMap.newKeySet();
+    /** What ExportWorkspace sends, by agent (VM id). */
+    public final Map<String, byte[]> workspaces = new ConcurrentHashMap<>();
+    /** What ImportWorkspace received, by agent (VM id). */
+    public final Map<String, byte[]> imported = new ConcurrentHashMap<>();
+    /** Reseeds received, by agent (VM id). */
+    public final Map<String, ReseedRequest> reseeded = new ConcurrentHashMap<>();
+    /** Agents (VM ids) whose ImportWorkspace refuses the tar, as the real agent refuses an escaping entry. */
+    public final Set<String> refuseImport = ConcurrentHashMap.newKeySet();
+    private static final int EXPORT_CHUNK_BYTES = 16 * 1024;
     private final List<Server> servers = new CopyOnWriteArrayList<>();
 
     @Override
@@ -39,7 +59,7 @@ final class InProcessAgents implements AgentConnector, AutoCloseable {
             throw new AgentUnavailableException("agent on " + name + " did not answer", null);
         }
         try {
-            servers.add(InProcessServerBuilder.forName(name).directExecutor().addService(new Agent()).build().start());
+            servers.add(InProcessServerBuilder.forName(name).directExecutor().addService(new Agent(name)).build().start());
         } catch (IOException e) {
             // Already serving under this name (a re-dial after recovery): reuse it.
         }
@@ -52,6 +72,54 @@ final class InProcessAgents implements AgentConnector, AutoCloseable {
     }
 
     private final class Agent extends AgentGrpc.AgentImplBase {
+        private final String name;
+
+        Agent(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public void exportWorkspace(ExportWorkspaceRequest request, StreamObserver<ExportWorkspaceResponse> out) {
+            byte[] tar = workspaces.getOrDefault(name, new byte[0]);
+            for (int at = 0; at < tar.length; at += EXPORT_CHUNK_BYTES) {
+                out.onNext(ExportWorkspaceResponse.newBuilder()
+                        .setData(ByteString.copyFrom(tar, at, Math.min(EXPORT_CHUNK_BYTES, tar.length - at))).build());
+            }
+            out.onCompleted();
+        }
+
+        @Override
+        public StreamObserver<ImportWorkspaceRequest> importWorkspace(StreamObserver<ImportWorkspaceResponse> out) {
+            ByteArrayOutputStream received = new ByteArrayOutputStream();
+            return new StreamObserver<>() {
+                @Override
+                public void onNext(ImportWorkspaceRequest value) {
+                    received.writeBytes(value.getData().toByteArray());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                }
+
+                @Override
+                public void onCompleted() {
+                    if (refuseImport.contains(name)) {
+                        out.onError(Status.INVALID_ARGUMENT.withDescription("tar entry ../x rejected").asRuntimeException());
+                        return;
+                    }
+                    imported.put(name, received.toByteArray());
+                    out.onNext(ImportWorkspaceResponse.getDefaultInstance());
+                    out.onCompleted();
+                }
+            };
+        }
+
+        @Override
+        public void reseed(ReseedRequest request, StreamObserver<ReseedResponse> out) {
+            reseeded.put(name, request);
+            out.onNext(ReseedResponse.getDefaultInstance());
+            out.onCompleted();
+        }
         @Override
         public void health(HealthRequest request, StreamObserver<HealthResponse> out) {
             out.onNext(HealthResponse.getDefaultInstance());

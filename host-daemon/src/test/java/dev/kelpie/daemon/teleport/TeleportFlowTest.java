@@ -1,0 +1,268 @@
+package dev.kelpie.daemon.teleport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
+import dev.kelpie.daemon.sandboxes.FakeHypervisor;
+import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.SandboxConfig;
+import dev.kelpie.daemon.sandboxes.SandboxLimits;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import dev.kelpie.daemon.sandboxes.SandboxState;
+import dev.kelpie.teleport.RestoreRejectedException;
+import dev.kelpie.teleport.pkg.BlobNames;
+import dev.kelpie.teleport.pkg.CorruptPackageException;
+import dev.kelpie.teleport.pkg.PackageKind;
+import dev.kelpie.teleport.store.LocalPackageStore;
+import dev.kelpie.teleport.store.PackageStore;
+import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Snapshot and restore through the real teleport code and a real local store, with the hypervisor and agents as
+ * in-process fakes: every step is the test's, no VM. The seams a simulation drives.
+ */
+class TeleportFlowTest {
+
+    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
+            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
+            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
+    private static final Instant NOW = Instant.parse("2026-11-28T12:00:00Z");
+
+    @TempDir
+    Path state;
+    private final FakeHypervisor hypervisor = new FakeHypervisor();
+    private final InProcessAgents agents = new InProcessAgents();
+    private final AtomicInteger ids = new AtomicInteger();
+    private SandboxManager manager;
+    private StagingArea staging;
+    private PackageStore store;
+    private Snapshotter snapshotter;
+    private Restorer restorer;
+
+    @BeforeEach
+    void start() throws IOException {
+        Clock clock = Clock.fixed(NOW, ZoneOffset.UTC);
+        manager = new SandboxManager(hypervisor, new OneImage(), agents,
+                new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), clock,
+                new SandboxLimits(4, 4096, 4, 1024, 4096),
+                new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024),
+                () -> "sb" + ids.incrementAndGet(), Runnable::run);
+        staging = new StagingArea(state.resolve("teleport-staging"));
+        store = LocalPackageStore.open("local", state.resolve("packages"));
+        configure(store);
+    }
+
+    private void configure(PackageStore withStore) {
+        PackageStores stores = new PackageStores(List.of(withStore), withStore.name());
+        AtomicInteger packages = new AtomicInteger();
+        snapshotter = new Snapshotter(manager, new OneImage(), stores, staging, Clock.fixed(NOW, ZoneOffset.UTC),
+                () -> "pkg-" + packages.incrementAndGet());
+        restorer = new Restorer(manager, new OneImage(), stores, staging, Clock.fixed(NOW, ZoneOffset.UTC),
+                new SecureRandom());
+    }
+
+    @AfterEach
+    void stop() {
+        manager.close();
+        agents.close();
+    }
+
+    private SandboxRecord createWithWorkspace(byte[] tar) throws InterruptedException {
+        SandboxRecord r = manager.create(new SandboxConfig("", 0, 0, 0, Map.of("A", "1"), Map.of("team", "t"), 0, 0));
+        agents.workspaces.put(r.id(), tar);
+        return r;
+    }
+
+    @Test
+    void checkpointRoundTripCarriesWorkspaceEnvAndLabelsAndReseedsTheCopy() throws Exception {
+        byte[] tar = tar("src/main.py", "print(1)");
+        SandboxRecord source = createWithWorkspace(tar);
+
+        Snapshotter.Snapshot snap = snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of("by", "test"),
+                false);
+        assertEquals("pkg-1", snap.manifest().id());
+        assertEquals(Map.of("team", "t", "by", "test"), snap.manifest().labels());
+        assertEquals(SandboxState.READY, manager.get(source.id()).state(), "the source runs on");
+
+        Restorer.Restored restored = restorer.restore("pkg-1", "", "", RestoreOverrides.NONE);
+        String copy = restored.sandbox().id();
+        assertEquals(SandboxState.READY, restored.sandbox().state());
+        assertEquals(Map.of("A", "1"), restored.sandbox().config().env());
+        assertArrayEquals(tar, agents.imported.get(copy), "the workspace arrives byte for byte");
+        assertEquals(64, agents.reseeded.get(copy).getEntropy().size());
+        assertEquals(NOW.toEpochMilli(), agents.reseeded.get(copy).getGeneration());
+        assertTrue(hypervisor.restoredFrom.isEmpty(), "a checkpoint boots fresh");
+        assertStagingEmpty();
+    }
+
+    @Test
+    void vmRoundTripResumesTheSavedStateWithoutReconfiguring() throws Exception {
+        SandboxRecord source = createWithWorkspace(new byte[0]);
+        int configuredBefore = agents.configured.size();
+
+        snapshotter.snapshot(source.id(), PackageKind.VM, "", Map.of(), true);
+        assertTrue(manager.list(Map.of()).isEmpty(), "stop_after deletes the source");
+
+        Restorer.Restored restored = restorer.restore("pkg-1", "", "", RestoreOverrides.NONE);
+        assertEquals(SandboxState.READY, restored.sandbox().state());
+        assertEquals(1, hypervisor.restoredFrom.size());
+        assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
+        assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
+        assertStagingEmpty();
+        assertThrows(IllegalArgumentException.class, () -> restorer.restore("pkg-1", "", "",
+                new RestoreOverrides(Map.of(), 0, 0, 2, 0)), "a vm package keeps its shape");
+    }
+
+    @Test
+    void aStoreThatFailsToPublishLeavesNoPackageAndNoStagingAndTheSandboxRunsOn() throws Exception {
+        SandboxRecord source = createWithWorkspace(tar("f", "x"));
+        configure(new FailingStore(store));
+
+        assertThrows(IOException.class, () -> snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(),
+                true));
+        assertEquals(List.of(), store.list());
+        assertEquals(SandboxState.READY, manager.get(source.id()).state(), "a failed snapshot stops nothing");
+        assertStagingEmpty();
+    }
+
+    @Test
+    void aCorruptPackageIsRefusedBeforeAnyVmBoots() throws Exception {
+        SandboxRecord source = createWithWorkspace(tar("f", "x".repeat(10_000)));
+        snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(), true);
+        Path blob = state.resolve("packages/pkg-1/blobs").resolve(BlobNames.WORKSPACE);
+        byte[] bytes = Files.readAllBytes(blob);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(blob, bytes);
+        int booted = hypervisor.booted.size();
+
+        assertThrows(CorruptPackageException.class, () -> restorer.restore("pkg-1", "", "", RestoreOverrides.NONE));
+        assertEquals(booted, hypervisor.booted.size(), "no VM for a corrupt package");
+        assertTrue(manager.list(Map.of()).isEmpty());
+        assertStagingEmpty();
+    }
+
+    @Test
+    void aRefusedImportOrAGateRejectionLeavesNoSandboxAndNoVm() throws Exception {
+        SandboxRecord source = createWithWorkspace(tar("f", "x"));
+        snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(), true);
+        agents.refuseImport.add("sb2");
+
+        var refused = assertThrows(StatusRuntimeException.class,
+                () -> restorer.restore("pkg-1", "", "", RestoreOverrides.NONE));
+        assertTrue(refused.getMessage().contains("rejected"), refused.getMessage());
+        assertTrue(manager.list(Map.of()).isEmpty());
+        assertFalse(hypervisor.booted.get(hypervisor.booted.size() - 1).isAlive(), "the copy's VM is gone");
+
+        assertThrows(RestoreRejectedException.class, () -> restorer.restore("pkg-1", "", "2.0.0", RestoreOverrides.NONE));
+        assertThrows(ImageNotFoundException.class, () -> restorer.restore("pkg-1", "", "1.2.9", RestoreOverrides.NONE));
+        assertTrue(manager.list(Map.of()).isEmpty());
+        assertStagingEmpty();
+    }
+
+    private void assertStagingEmpty() throws IOException {
+        if (Files.exists(staging.root())) {
+            try (Stream<Path> left = Files.list(staging.root())) {
+                assertEquals(List.of(), left.toList());
+            }
+        }
+    }
+
+    private static byte[] tar(String name, String content) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+            TarArchiveEntry e = new TarArchiveEntry(name);
+            e.setSize(bytes.length);
+            tar.putArchiveEntry(e);
+            tar.write(bytes);
+            tar.closeArchiveEntry();
+        }
+        return out.toByteArray();
+    }
+
+    private static final class OneImage implements ImageSource {
+        @Override
+        public BootImage resolve(String version, String arch) {
+            if (!version.isEmpty() && !version.equals(IMAGE.version())) {
+                throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
+            }
+            return IMAGE;
+        }
+
+        @Override
+        public List<BootImage> list() {
+            return List.of(IMAGE);
+        }
+    }
+
+    /** A store whose publish fails after the package was written, as a full disk or a dropped bucket would. */
+    private record FailingStore(PackageStore real) implements PackageStore {
+        @Override
+        public String name() {
+            return real.name();
+        }
+
+        @Override
+        public String location() {
+            return real.location();
+        }
+
+        @Override
+        public void publish(String id, Path packageDir) throws IOException {
+            throw new IOException("No space left on device");
+        }
+
+        @Override
+        public List<String> list() throws IOException {
+            return real.list();
+        }
+
+        @Override
+        public Optional<byte[]> readManifest(String id, int maxBytes) throws IOException {
+            return real.readManifest(id, maxBytes);
+        }
+
+        @Override
+        public InputStream openBlob(String id, String blobName) throws IOException {
+            return real.openBlob(id, blobName);
+        }
+
+        @Override
+        public boolean delete(String id) throws IOException {
+            return real.delete(id);
+        }
+    }
+}
