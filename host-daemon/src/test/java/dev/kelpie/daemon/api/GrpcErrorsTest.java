@@ -20,6 +20,23 @@ class GrpcErrorsTest {
     }
 
     @Test
+    void teleportFailuresMapToTheStatusTheIssueNames() {
+        assertEquals(Status.Code.DATA_LOSS, code(new dev.kelpie.teleport.pkg.CorruptPackageException("flipped")));
+        assertEquals(Status.Code.INVALID_ARGUMENT, code(new dev.kelpie.teleport.pkg.InvalidPackageException("not json")));
+        assertEquals(Status.Code.FAILED_PRECONDITION, code(new dev.kelpie.teleport.RestoreRejectedException("1.2 vs 1.3")));
+        assertEquals(Status.Code.INVALID_ARGUMENT, code(new dev.kelpie.teleport.InvalidImageVersionException("banana")));
+        assertEquals(Status.Code.NOT_FOUND, code(new dev.kelpie.teleport.pkg.PackageNotFoundException("pkg-1", "local")));
+        assertEquals(Status.Code.ALREADY_EXISTS, code(new dev.kelpie.teleport.store.PackageExistsException("taken")));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new java.io.UncheckedIOException(
+                new java.nio.file.FileSystemException("/state/x", null, "No space left on device"))));
+        assertEquals(Status.Code.UNAVAILABLE, code(new java.io.IOException("connection refused")));
+    }
+
+    private static Status.Code code(Throwable t) {
+        return GrpcErrors.toStatus(t).getStatus().getCode();
+    }
+
+    @Test
     void aHugeMessageIsTruncatedToFitAResponseHeader() {
         Status status = GrpcErrors.toStatus(new IllegalArgumentException("y".repeat(50_000))).getStatus();
         assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode());
