@@ -19,4 +19,14 @@ public enum Accelerator {
     public String qemuName() {
         return qemuName;
     }
+
+    /** The accelerator QEMU names {@code qemuName}, as a VM record stores it. */
+    public static Accelerator fromQemuName(String qemuName) {
+        for (Accelerator accel : values()) {
+            if (accel.qemuName.equals(qemuName)) {
+                return accel;
+            }
+        }
+        throw new IllegalArgumentException("unknown accelerator '" + qemuName + "'");
+    }
 }

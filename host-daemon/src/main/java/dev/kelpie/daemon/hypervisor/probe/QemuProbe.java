@@ -115,7 +115,8 @@ public final class QemuProbe {
         };
     }
 
-    static String parseVersion(String versionOutput) {
+    /** The version in {@code qemu-system-* --version} output, e.g. {@code 7.2.22}; the first line if it has none. */
+    public static String parseVersion(String versionOutput) {
         Matcher m = VERSION.matcher(versionOutput);
         return m.find() ? m.group(1) : versionOutput.lines().findFirst().orElse("").strip();
     }

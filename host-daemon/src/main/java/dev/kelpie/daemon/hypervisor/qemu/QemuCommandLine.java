@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
+import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import java.util.ArrayList;
@@ -23,12 +24,14 @@ public final class QemuCommandLine {
 
     public static List<String> build(String qemuBinary, QemuVmSpec spec) {
         QemuMachine machine = QemuMachine.forArch(spec.arch());
-        List<String> argv = new ArrayList<>(List.of(qemuBinary, "-M", machineOption(spec), "-accel",
-                spec.accelerator().qemuName()));
-        argv.addAll(cpu(spec));
-        argv.addAll(List.of("-smp", Integer.toString(spec.vcpuCount()), "-m", Integer.toString(spec.memoryMib()),
+        List<String> argv = new ArrayList<>(List.of(qemuBinary, "-M", machineType(spec.arch(), spec.accelerator()),
+                "-accel", spec.accelerator().qemuName(), "-cpu", cpuModel(spec.arch(), spec.accelerator()),
+                "-smp", Integer.toString(spec.vcpuCount()), "-m", Integer.toString(spec.memoryMib()),
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-pidfile", spec.pidFile().toString(),
+                // Under -daemonize qemu points stderr at /dev/null once it has forked, unless it has a log file: with
+                // one, its later messages (e.g. why loading a saved state failed) land there instead of being lost.
+                "-D", spec.qemuLog().toString(),
                 "-chardev", "file,id=console,path=" + spec.consoleLog(), "-serial", "chardev:console",
                 "-qmp", "unix:" + spec.qmpSocket() + ",server=on,wait=off",
                 "-kernel", spec.kernel().toString(), "-append", kernelCmdline(spec, machine),
@@ -44,25 +47,47 @@ public final class QemuCommandLine {
     }
 
     /**
+     * The same VM, but waiting for a saved state instead of booting: the devices must be exactly those the state was
+     * saved from, so only {@code -incoming defer} is added. The kernel is loaded and then overwritten by the state's
+     * memory; QMP {@code migrate-incoming} names where the state comes from once qemu runs.
+     */
+    public static List<String> incoming(String qemuBinary, QemuVmSpec spec) {
+        List<String> argv = new ArrayList<>(build(qemuBinary, spec));
+        argv.addAll(List.of("-incoming", "defer"));
+        return List.copyOf(argv);
+    }
+
+    /**
+     * What a state saved from a VM of this command line is bound to: qemu's version, the {@code -M} and {@code -cpu}
+     * values. The same strings build the command line, so a platform check cannot drift from what qemu ran.
+     */
+    public static VmPlatform platform(String qemuVersion, String arch, Accelerator accelerator) {
+        return new VmPlatform(QemuHypervisor.NAME, qemuVersion, machineType(arch, accelerator),
+                cpuModel(arch, accelerator), arch);
+    }
+
+    /**
      * Under TCG an x86 guest cannot calibrate its TSC, and microvm with ACPI offers no other clock: the kernel hangs.
      * Without ACPI the PIT drives the tick and virtio-mmio devices come from the command line QEMU adds.
      */
-    private static boolean x86WithoutAcpi(QemuVmSpec spec) {
-        return spec.arch().equals("x86_64") && spec.accelerator() == Accelerator.TCG;
+    private static boolean x86WithoutAcpi(String arch, Accelerator accelerator) {
+        return arch.equals("x86_64") && accelerator == Accelerator.TCG;
     }
 
-    private static String machineOption(QemuVmSpec spec) {
-        if (spec.arch().equals("x86_64")) {
-            return "microvm,rtc=on,acpi=" + (x86WithoutAcpi(spec) ? "off" : "on");
+    /** The {@code -M} value: machine type with the options that shape its devices. */
+    static String machineType(String arch, Accelerator accelerator) {
+        if (arch.equals("x86_64")) {
+            return "microvm,rtc=on,acpi=" + (x86WithoutAcpi(arch, accelerator) ? "off" : "on");
         }
-        return QemuMachine.forArch(spec.arch()).machineType();
+        return QemuMachine.forArch(arch).machineType();
     }
 
-    private static List<String> cpu(QemuVmSpec spec) {
-        if (spec.arch().equals("aarch64")) {
-            return List.of("-cpu", spec.accelerator() == Accelerator.TCG ? "cortex-a57" : "host");
+    /** The {@code -cpu} value; TCG on Arm needs an explicit model. */
+    static String cpuModel(String arch, Accelerator accelerator) {
+        if (arch.equals("aarch64")) {
+            return accelerator == Accelerator.TCG ? "cortex-a57" : "host";
         }
-        return List.of("-cpu", "max");
+        return "max";
     }
 
     private static String kernelCmdline(QemuVmSpec spec, QemuMachine machine) {
@@ -71,6 +96,6 @@ public final class QemuCommandLine {
             cmdline += " console=" + machine.consoleDevice();
         }
         // A microvm has no reset device: a triple fault (reboot=t) ends qemu at once under -no-reboot.
-        return x86WithoutAcpi(spec) ? cmdline + " acpi=off reboot=t" : cmdline;
+        return x86WithoutAcpi(spec.arch(), spec.accelerator()) ? cmdline + " acpi=off reboot=t" : cmdline;
     }
 }

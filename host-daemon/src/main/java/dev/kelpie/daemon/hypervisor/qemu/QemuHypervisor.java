@@ -4,38 +4,49 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
-import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
+import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * Runs each VM in its own qemu process, started with {@code -daemonize}: qemu detaches into its own session once the
  * VM is set up, so it survives the daemon (and its signals), and the exit of the starting process tells whether the
- * setup worked. Its stdio goes to {@code qemu.log} in the runtime directory, the console to {@code console.log}.
+ * setup worked. Its stdio, and what it reports later, goes to {@code qemu.log} in the runtime directory, the console to
+ * {@code console.log}.
+ * {@link #restore} starts the same command line waiting for a saved state ({@link QemuStateSave} writes one).
  */
 public final class QemuHypervisor implements Hypervisor {
 
     static final String NAME = "qemu";
     /** qemu sets up a VM in well under a second; a loaded 2-core host under TCG can take several. */
     static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
+    /** SIGKILL ends qemu within milliseconds; waiting longer only delays an error report. */
+    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
 
     private final Function<String, String> binaryForArch;
     private final Supplier<Accelerator> accelerator;
     private final ObjectMapper json;
+    private final QemuVersions versions = new QemuVersions(new CommandRunner());
 
     /**
      * @param binaryForArch qemu-system binary for a guest arch
@@ -55,20 +66,110 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
-        Path dir = spec.runtimeDir();
-        Accelerator accel = accelerator.get();
+        QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
         try {
-            Files.createDirectories(dir);
-            Path writable = dir.resolve("rw.ext4");
-            SparseFiles.copy(spec.image().diskTemplate(), writable);
+            Files.createDirectories(files.dir());
+            SparseFiles.copy(spec.image().diskTemplate(), files.writableDisk());
+        } catch (IOException e) {
+            throw new VmException("preparing " + files.dir() + " for qemu failed: " + e.getMessage(), e);
+        }
+        return launch(spec, files, accelerator.get(), false);
+    }
+
+    /**
+     * Starts qemu with the boot command line plus {@code -incoming defer}, then feeds it the memory file over QMP.
+     * On failure qemu is killed; the runtime directory, with the state's disk moved into it, is the caller's to
+     * remove.
+     */
+    @Override
+    public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
+        Accelerator accel = accelerator.get();
+        VmPlatform here = platform(spec.image().arch(), accel);
+        if (!state.platform().equals(here)) {
+            throw new VmException("the saved state " + state.memoryFile() + " needs " + describe(state.platform())
+                    + ", but VMs here run on " + describe(here));
+        }
+        if (!Files.isReadable(state.memoryFile())) {
+            throw new VmException("the saved state's memory file " + state.memoryFile() + " is missing or unreadable");
+        }
+        QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
+        try {
+            Files.createDirectories(files.dir());
+            moveOrCopy(state.diskFile(), files.writableDisk());
+        } catch (IOException e) {
+            throw new VmException("moving the saved disk " + state.diskFile() + " into " + files.dir() + " failed: "
+                    + e.getMessage(), e);
+        }
+        QemuVm vm = launch(spec, files, accel, true);
+        try {
+            QmpClient qmp = new QmpClient(files.qmpSocket(), json);
+            qmp.execute("migrate-incoming", Map.of("uri", QemuMigration.loadUri(state.memoryFile())));
+            QemuMigration.awaitCompleted(qmp, QemuMigration.MIGRATION_TIMEOUT, vm::isAlive);
+            // A state saved from stopped vCPUs (as saveState does) loads into a paused VM: qemu starts on its own
+            // only when the source ran.
+            if (!qmp.execute("query-status").path("running").asBoolean()) {
+                qmp.execute("cont");
+            }
+            return vm;
+        } catch (VmException e) {
+            killAndAwait(vm, files);
+            String log = readQuietly(files.qemuLog()).strip();
+            throw new VmException("restoring " + spec.vmId() + " from " + state.memoryFile() + " failed: "
+                    + e.getMessage() + (log.isEmpty() ? " (qemu logged nothing)" : "; qemu.log: " + log), e);
+        } catch (InterruptedException e) {
+            killAndAwait(vm, files);
+            throw e;
+        }
+    }
+
+    @Override
+    public VmPlatform platform(String arch) {
+        return platform(arch, accelerator.get());
+    }
+
+    private VmPlatform platform(String arch, Accelerator accel) {
+        return QemuCommandLine.platform(versions.of(binaryForArch.apply(arch)), arch, accel);
+    }
+
+    private static String describe(VmPlatform p) {
+        return p.describeHypervisor() + " with machine " + p.machineType() + ", cpu " + p.cpuModel() + " (" + p.arch() + ")";
+    }
+
+    /**
+     * A rename when the saved disk is on the runtime directory's filesystem (the common case: no bytes move), else a
+     * sparse copy: the JDK's cross-filesystem move would fill the disk's holes.
+     */
+    private static void moveOrCopy(Path source, Path target) throws IOException, InterruptedException {
+        try {
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            SparseFiles.copy(source, target);
+            Files.delete(source);
+        }
+    }
+
+    /**
+     * Runs qemu for {@code spec} with {@code -daemonize} and returns once it has set the VM up: booting, or with
+     * {@code incoming} waiting for a saved state.
+     */
+    private QemuVm launch(VmSpec spec, QemuRuntimeFiles files, Accelerator accel, boolean incoming)
+            throws InterruptedException {
+        Path dir = files.dir();
+        Path log = files.qemuLog();
+        try {
             QemuVmSpec qemuSpec = new QemuVmSpec(spec.image().arch(), accel, spec.vcpuCount(), spec.memoryMib(),
-                    spec.image().kernel(), spec.image().kernelCmdline(), spec.image().rootfs(), writable,
-                    dir.resolve("agent.sock"), dir.resolve("qmp.sock"), dir.resolve("console.log"), dir.resolve("qemu.pid"));
-            List<String> argv = new ArrayList<>(QemuCommandLine.build(binaryForArch.apply(spec.image().arch()), qemuSpec));
+                    spec.image().kernel(), spec.image().kernelCmdline(), spec.image().rootfs(), files.writableDisk(),
+                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), files.pidFile(), log);
+            String binary = binaryForArch.apply(spec.image().arch());
+            List<String> argv = new ArrayList<>(incoming ? QemuCommandLine.incoming(binary, qemuSpec)
+                    : QemuCommandLine.build(binary, qemuSpec));
             argv.add("-daemonize");
-            Path log = dir.resolve("qemu.log");
+            // Appended, not truncated: the daemonized qemu opens the same file (-D) and writes there after this
+            // process has ended. A new file per launch, so that an error shows only this qemu's messages.
+            Files.deleteIfExists(log);
             Process starter = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true)
-                    .redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .start();
             if (!starter.waitFor(SETUP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
                 starter.destroyForcibly();
@@ -79,11 +180,11 @@ public final class QemuHypervisor implements Hypervisor {
             if (starter.exitValue() != 0) {
                 throw new VmException("qemu exited with status " + starter.exitValue() + ": " + readQuietly(log).strip());
             }
-            long pid = Long.parseLong(Files.readString(qemuSpec.pidFile()).strip());
+            long pid = Long.parseLong(Files.readString(files.pidFile()).strip());
             ProcessIdentity identity = ProcessIdentity.of(pid)
                     .orElseThrow(() -> new VmException("qemu (pid " + pid + ") ended right after setup: " + readQuietly(log)));
             VmRecord record = new VmRecord(NAME, spec.vmId(), pid, identity.startMillis(), accel.qemuName(), dir,
-                    qemuSpec.agentSocket(), qemuSpec.qmpSocket(), qemuSpec.consoleLog());
+                    files.agentSocket(), files.qmpSocket(), files.consoleLog());
             return new QemuVm(record, identity.live().orElseThrow(() -> new VmException("qemu pid " + pid + " vanished")),
                     json, accel.qemuName());
         } catch (IOException e) {
@@ -92,14 +193,15 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
-    @Override
-    public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
-        throw new VmException("qemu restore: not built yet");
-    }
-
-    @Override
-    public VmPlatform platform(String arch) {
-        throw new VmException("qemu platform: not built yet");
+    /** Kills a qemu that failed to load its state, and waits so that no process is left when the caller hears of it. */
+    private void killAndAwait(QemuVm vm, QemuRuntimeFiles files) throws InterruptedException {
+        vm.kill();
+        killLeftovers(files.dir());
+        try {
+            vm.exited().get(KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            // Reported by the caller's error either way; a qemu that survives SIGKILL is beyond this daemon.
+        }
     }
 
     @Override
@@ -113,7 +215,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Override
     public void killLeftovers(Path runtimeDir) {
-        Path pidFile = runtimeDir.resolve("qemu.pid");
+        Path pidFile = new QemuRuntimeFiles(runtimeDir).pidFile();
         if (!Files.isRegularFile(pidFile)) {
             return;
         }

@@ -67,7 +67,8 @@ final class QemuVm implements VmHandle {
 
     @Override
     public SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException {
-        throw new VmException("qemu saveState: not built yet");
+        return new QemuStateSave(qmp, process, new QemuRuntimeFiles(record.runtimeDir()),
+                accelerator, describe()).run(memoryFile, diskFile);
     }
 
     @Override

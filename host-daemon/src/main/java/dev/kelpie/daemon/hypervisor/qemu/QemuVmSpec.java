@@ -6,11 +6,11 @@ import java.util.Objects;
 
 /**
  * Everything one qemu process needs: the image's kernel and read-only root, the sandbox's writable disk, and the
- * runtime paths (agent channel, QMP, console log, pid file) that let the VM outlive the daemon.
+ * runtime paths (agent channel, QMP, console log, pid file, qemu's own log) that let the VM outlive the daemon.
  */
 public record QemuVmSpec(String arch, Accelerator accelerator, int vcpuCount, int memoryMib, Path kernel,
         String kernelCmdline, Path rootfs, Path writableDisk, Path agentSocket, Path qmpSocket, Path consoleLog,
-        Path pidFile) {
+        Path pidFile, Path qemuLog) {
 
     public QemuVmSpec {
         Objects.requireNonNull(arch, "arch");

@@ -14,6 +14,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
@@ -36,16 +37,26 @@ final class QmpClient {
         this.json = json;
     }
 
-    /** Executes {@code command} and returns its {@code return} value. */
+    /** Executes {@code command} without arguments and returns its {@code return} value. */
     JsonNode execute(String command) {
-        FutureTask<JsonNode> task = new FutureTask<>(() -> exchange(command));
+        return execute(command, Map.of());
+    }
+
+    /** Executes {@code command} with {@code arguments} (QMP's {@code arguments} object); returns its {@code return}. */
+    JsonNode execute(String command, Map<String, ?> arguments) {
+        return execute(command, arguments, COMMAND_TIMEOUT);
+    }
+
+    /** As {@link #execute(String, Map)}, for a command that may take longer than {@link #COMMAND_TIMEOUT}. */
+    JsonNode execute(String command, Map<String, ?> arguments, Duration timeout) {
+        FutureTask<JsonNode> task = new FutureTask<>(() -> exchange(command, arguments));
         Thread.ofVirtual().name("qmp-" + command).start(task);
         try {
-            return task.get(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            return task.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             cancel(task);
             throw new VmException("QMP " + command + " on " + socket + " did not answer within "
-                    + COMMAND_TIMEOUT.toMillis() + " ms");
+                    + timeout.toMillis() + " ms");
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw cause instanceof VmException vm ? vm
@@ -61,7 +72,7 @@ final class QmpClient {
         task.cancel(true);
     }
 
-    private JsonNode exchange(String command) throws IOException {
+    private JsonNode exchange(String command, Map<String, ?> arguments) throws IOException {
         try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
             OutputStream out = Channels.newOutputStream(channel);
@@ -69,13 +80,17 @@ final class QmpClient {
             if (!greeting.has("QMP")) {
                 throw new VmException("QMP on " + socket + " sent no greeting: " + greeting);
             }
-            call(in, out, "qmp_capabilities");
-            return call(in, out, command);
+            call(in, out, "qmp_capabilities", Map.of());
+            return call(in, out, command, arguments);
         }
     }
 
-    private JsonNode call(BufferedReader in, OutputStream out, String command) throws IOException {
+    private JsonNode call(BufferedReader in, OutputStream out, String command, Map<String, ?> arguments)
+            throws IOException {
         ObjectNode request = json.createObjectNode().put("execute", command);
+        if (!arguments.isEmpty()) {
+            request.set("arguments", json.valueToTree(arguments));
+        }
         out.write(json.writeValueAsBytes(request));
         out.write('\n');
         out.flush();
