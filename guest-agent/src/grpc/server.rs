@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::{poll_fn, BoxFuture};
 use h2::server::SendResponse;
-use h2::{RecvStream, SendStream};
+use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -71,9 +71,21 @@ pub fn classify(err: &h2::Error) -> CallError {
         return CallError::ConnectionLost;
     }
     if err.is_remote() && err.reason().is_some() {
-        return CallError::Cancelled;
+        return reset_reason(err.reason().unwrap_or(Reason::CANCEL));
     }
     CallError::ConnectionLost
+}
+
+/// A stream's reset reason as the cause of a call's end. Clients cancel with CANCEL; any other reason is the
+/// connection failing under the stream — h2 marks every open stream of a connection that died of a protocol error
+/// (a new host's preface arriving mid-session, or a VM restored from a snapshot meeting a new host) as reset with
+/// that error's reason. That is connection loss: processes wait for a re-attach instead of being killed.
+pub fn reset_reason(reason: Reason) -> CallError {
+    if reason == Reason::CANCEL {
+        CallError::Cancelled
+    } else {
+        CallError::ConnectionLost
+    }
 }
 
 /// A gRPC service: routes a method name to a handler.
@@ -267,7 +279,7 @@ impl ResponseSink {
                     Ok(Some(Ok(n))) => n,
                     Ok(Some(Err(err))) => return Err(classify(&err)),
                     Ok(None) => return Err(reset_or_lost(stream).await),
-                    Err(Ok(_reason)) => return Err(CallError::Cancelled),
+                    Err(Ok(reason)) => return Err(reset_reason(reason)),
                     Err(Err(err)) => return Err(classify(&err)),
                 };
             }
@@ -287,7 +299,7 @@ impl ResponseSink {
             }
         };
         match result {
-            Ok(_) => CallError::Cancelled,
+            Ok(reason) => reset_reason(reason),
             Err(err) => classify(&err),
         }
     }
@@ -321,7 +333,7 @@ impl ResponseSink {
 async fn reset_or_lost(stream: &mut SendStream<Bytes>) -> CallError {
     // The stream stopped accepting data; if a reset is recorded, the client cancelled.
     match poll_fn(|cx| Poll::Ready(stream.poll_reset(cx))).await {
-        Poll::Ready(Ok(_)) => CallError::Cancelled,
+        Poll::Ready(Ok(reason)) => reset_reason(reason),
         Poll::Ready(Err(err)) => classify(&err),
         Poll::Pending => CallError::ConnectionLost,
     }
@@ -341,5 +353,13 @@ mod tests {
         assert_eq!(parse_timeout(b"S"), None);
         assert_eq!(parse_timeout(b"1x"), None);
         assert_eq!(parse_timeout(b"-1S"), None);
+    }
+
+    #[test]
+    fn only_a_cancel_reset_is_a_cancellation() {
+        assert!(matches!(reset_reason(Reason::CANCEL), CallError::Cancelled));
+        for lost in [Reason::PROTOCOL_ERROR, Reason::FRAME_SIZE_ERROR, Reason::INTERNAL_ERROR, Reason::NO_ERROR] {
+            assert!(matches!(reset_reason(lost), CallError::ConnectionLost), "{lost:?}");
+        }
     }
 }

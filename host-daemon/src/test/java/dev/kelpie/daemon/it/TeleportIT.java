@@ -124,6 +124,11 @@ class TeleportIT {
         }
     }
 
+    /** The test image itself: the relabelled copies are newer and would be chosen by default. */
+    private static SandboxSpec.Builder spec() {
+        return SandboxSpec.newBuilder().setImageVersion(imageVersion);
+    }
+
     private static PackageSummary snapshot(SandboxClient on, String sandboxId, SnapshotKind kind, String store) {
         return on.sandboxes().snapshot(SnapshotRequest.newBuilder().setSandboxId(sandboxId).setKind(kind)
                 .setStore(store).build()).getPackage();
@@ -151,8 +156,7 @@ class TeleportIT {
 
     @Test
     void checkpointRoundTripKeepsWorkspaceAndEnvOnAFreshVmAndMovesThroughTheSharedStore() throws Exception {
-        Sandbox source = onA.create(SandboxSpec.newBuilder().putEnv("GREETING", "hello from A").putLabels("app", "t")
-                .build());
+        Sandbox source = onA.create(spec().putEnv("GREETING", "hello from A").putLabels("app", "t").build());
         onA.sh(source.getId(), "mkdir -p /workspace/src && echo 'print(42)' > /workspace/src/main.py"
                 + " && head -c 300000 /dev/urandom > /workspace/blob && sha256sum /workspace/blob > /workspace/blob.sum"
                 + " && ln -s src/main.py /workspace/link");
@@ -179,7 +183,7 @@ class TeleportIT {
 
     @Test
     void vmRoundTripKeepsRunningProcessesFilesAndAnExecStreamingThroughTheSnapshot() throws Exception {
-        Sandbox source = onA.create(SandboxSpec.getDefaultInstance());
+        Sandbox source = onA.create(spec().build());
         onA.sh(source.getId(), "echo kept > /workspace/marker");
         StreamCollector<ExecResponse> background = onA.start(source.getId(), SandboxesIT.sh(
                 "i=0; while true; do echo $i > /workspace/counter; i=$((i+1)); sleep 0.2; done").toBuilder()
@@ -219,7 +223,8 @@ class TeleportIT {
         replay.messages().stream().filter(m -> m.getEvent().hasOutput())
                 .forEach(m -> out.writeBytes(m.getEvent().getOutput().getData().toByteArray()));
         assertEquals(expectedLines(lines), out.toString(StandardCharsets.UTF_8),
-                "in the restored VM the exec streaming at the snapshot finishes too, its output replayed");
+                "in the restored VM the exec streaming at the snapshot finishes too, its output replayed; attach ended "
+                        + replay.status() + " after " + replay.messages().get(replay.messages().size() - 1));
         assertTrue(replay.messages().get(replay.messages().size() - 1).getEvent().hasExit());
     }
 
@@ -229,7 +234,7 @@ class TeleportIT {
 
     @Test
     void gateMatrix() throws Exception {
-        Sandbox source = onA.create(SandboxSpec.getDefaultInstance());
+        Sandbox source = onA.create(spec().build());
         onA.sh(source.getId(), "echo gate > /workspace/f");
         PackageSummary checkpoint = snapshot(onA, source.getId(), SnapshotKind.SNAPSHOT_KIND_CHECKPOINT, "");
         PackageSummary vm = snapshot(onA, source.getId(), SnapshotKind.SNAPSHOT_KIND_VM, "");
@@ -272,7 +277,7 @@ class TeleportIT {
 
     @Test
     void badPackagesAreRefusedAndLeaveNothingBehind() throws Exception {
-        Sandbox source = onA.create(SandboxSpec.getDefaultInstance());
+        Sandbox source = onA.create(spec().build());
         onA.sh(source.getId(), "head -c 200000 /dev/urandom > /workspace/data");
         PackageSummary good = snapshot(onA, source.getId(), SnapshotKind.SNAPSHOT_KIND_CHECKPOINT, "");
         onA.deleteAll();
@@ -350,7 +355,7 @@ class TeleportIT {
 
     @Test
     void teleportMovesASandboxDirectlyToTheOtherDaemon() throws Exception {
-        Sandbox source = onA.create(SandboxSpec.newBuilder().putEnv("WHERE", "moved").build());
+        Sandbox source = onA.create(spec().putEnv("WHERE", "moved").build());
         onA.sh(source.getId(), "echo travelled > /workspace/note");
         KelpieCliRunner.Result moved = new KelpieCliRunner(a.socket, work).run(Duration.ofSeconds(300), "teleport",
                 source.getId(), "--to", b.socket.toString());
@@ -365,10 +370,11 @@ class TeleportIT {
     static String rewrittenCopy(Path store, String id, String newId, java.util.function.Consumer<ObjectNode> change)
             throws IOException {
         Path from = store.resolve(id);
-        Path to = Files.createDirectories(store.resolve(newId).resolve("blobs"));
+        Path to = store.resolve(newId);
+        Path blobsTo = Files.createDirectories(to.resolve("blobs"));
         try (Stream<Path> blobs = Files.list(from.resolve("blobs"))) {
             for (Path blob : blobs.toList()) {
-                Files.copy(blob, to.resolve("blobs").resolve(blob.getFileName()));
+                Files.copy(blob, blobsTo.resolve(blob.getFileName()));
             }
         }
         ObjectNode manifest = (ObjectNode) JSON.readTree(from.resolve("manifest.json").toFile());

@@ -84,9 +84,12 @@ public final class BlobExtractor {
             if (source == counted) {
                 throw e;
             }
-            // Every stored byte read so far may still be intact; a decoder error means the rest is not.
+            // The decoder's own checksum often notices a damaged blob first; the hash of the stored bytes is what
+            // the manifest promises, so report that when it differs.
+            drain(counted);
+            checkStored(blob, counted, where);
             throw new CorruptPackageException(where + ": blob " + blob.name() + " does not decompress ("
-                    + e.getMessage() + ") after " + counted.count() + " of its " + blob.sizeBytes() + " stored bytes", e);
+                    + e.getMessage() + ") although its stored bytes match the manifest", e);
         }
         return written;
     }

@@ -98,11 +98,13 @@ class PackageFormatTest {
         flipped[stored.length / 2] ^= 0x10;
         byte[] truncated = java.util.Arrays.copyOf(stored, stored.length - 100);
         byte[] extended = java.util.Arrays.copyOf(stored, stored.length + 10);
-        for (byte[] bad : List.of(flipped, truncated, extended)) {
+        Map<byte[], String> cases = Map.of(flipped, "has sha256", truncated, "truncated", extended, "longer than");
+        for (Map.Entry<byte[], String> bad : cases.entrySet()) {
             Path out = tmp.resolve("out");
             CorruptPackageException e = assertThrows(CorruptPackageException.class,
-                    () -> BlobExtractor.extract(blob, new ByteArrayInputStream(bad), out, "pkg"));
-            assertTrue(e.getMessage().contains(BlobNames.WORKSPACE), e.getMessage());
+                    () -> BlobExtractor.extract(blob, new ByteArrayInputStream(bad.getKey()), out, "pkg"));
+            assertTrue(e.getMessage().contains(BlobNames.WORKSPACE) && e.getMessage().contains(bad.getValue()),
+                    e.getMessage());
             assertFalse(Files.exists(out));
         }
     }
