@@ -47,7 +47,8 @@ public class KelpieBench {
         var sandboxes = SandboxesGrpc.newBlockingStub(daemon);
 
         // --- raw baseline: the daemon's own qemu command line, driven without the daemon, and direct agent calls
-        BootImage image = new LocalImageDirectory(List.of(imageDir), new ObjectMapper()).resolve("", arch);
+        BootImage image = new LocalImageDirectory(List.of(imageDir), new ObjectMapper()).list().stream()
+                .filter(i -> i.arch().equals(arch)).findFirst().orElseThrow();
         QemuHypervisor qemu = new QemuHypervisor(a -> "qemu-system-" + a, () -> Accelerator.TCG, new ObjectMapper());
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
         List<Double> rawCold = new ArrayList<>();

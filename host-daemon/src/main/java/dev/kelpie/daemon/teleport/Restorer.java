@@ -28,6 +28,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.jboss.logging.Logger;
 
 /**
@@ -95,9 +97,34 @@ public final class Restorer {
             throws IOException {
         Path memory = work.resolve("memory");
         Path disk = work.resolve("disk");
-        reader.extract(store, manifest, BlobNames.VM_MEMORY, memory);
-        reader.extract(store, manifest, BlobNames.VM_DISK, disk);
+        // Both blobs decompress at once: restore latency is what a vm package is for, and hosts have cores.
+        CompletableFuture<Void> memoryDone = new CompletableFuture<>();
+        Thread.ofVirtual().name("restore-memory-" + manifest.id()).start(() -> {
+            try {
+                reader.extract(store, manifest, BlobNames.VM_MEMORY, memory);
+                memoryDone.complete(null);
+            } catch (Throwable t) {
+                memoryDone.completeExceptionally(t);
+            }
+        });
+        try {
+            reader.extract(store, manifest, BlobNames.VM_DISK, disk);
+        } finally {
+            awaitExtraction(memoryDone);
+        }
         return new Launch(Optional.of(new SavedVmState(memory, disk, platform)), agent -> refresh(agent, generation));
+    }
+
+    private static void awaitExtraction(CompletableFuture<Void> extraction) throws IOException {
+        try {
+            extraction.join();
+        } catch (CompletionException e) {
+            switch (e.getCause()) {
+                case IOException io -> throw io;
+                case RuntimeException r -> throw r;
+                default -> throw new IOException("extracting a blob failed: " + e.getCause(), e.getCause());
+            }
+        }
     }
 
     private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation)
