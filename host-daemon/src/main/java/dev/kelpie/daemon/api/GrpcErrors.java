@@ -5,6 +5,7 @@ import dev.kelpie.teleport.pkg.CorruptPackageException;
 import dev.kelpie.teleport.pkg.InvalidPackageException;
 import dev.kelpie.teleport.pkg.PackageNotFoundException;
 import dev.kelpie.teleport.store.PackageExistsException;
+import dev.kelpie.teleport.store.SealBrokenException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
@@ -62,6 +63,7 @@ final class GrpcErrors {
             case PackageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
             case RestoreRejectedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
             case PackageExistsException x -> Status.ALREADY_EXISTS.withDescription(x.getMessage());
+            case SealBrokenException x -> Status.DATA_LOSS.withDescription(x.getMessage());
             case UncheckedIOException x -> toStatus(x.getCause()).getStatus();
             case FileSystemException x when String.valueOf(x.getReason()).contains("No space left") ->
                     Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + x.getMessage());

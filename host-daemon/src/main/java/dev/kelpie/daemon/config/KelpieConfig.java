@@ -83,6 +83,12 @@ public interface KelpieConfig {
 
         /** s3: secret access key. */
         Optional<String> secretAccessKey();
+
+        /**
+         * A file with 32 random bytes in base64: packages in this store are sealed with it (AES-256-GCM), so only
+         * daemons holding the same key can read them or make ones they accept.
+         */
+        Optional<Path> sealKeyFile();
     }
 
     interface Images {

@@ -12,6 +12,8 @@ import dev.kelpie.teleport.store.LocalPackageStore;
 import dev.kelpie.teleport.store.PackageStore;
 import dev.kelpie.teleport.store.S3Clients;
 import dev.kelpie.teleport.store.S3PackageStore;
+import dev.kelpie.teleport.store.SealKey;
+import dev.kelpie.teleport.store.SealedPackageStore;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -65,6 +67,18 @@ public class TeleportComponents {
     }
 
     private static PackageStore store(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config) {
+        PackageStore store = unsealed(name, s, config);
+        if (s.sealKeyFile().isEmpty()) {
+            return store;
+        }
+        try {
+            return new SealedPackageStore(store, SealKey.read(s.sealKeyFile().get()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("kelpie.teleport.stores." + name + ".seal-key-file cannot be read", e);
+        }
+    }
+
+    private static PackageStore unsealed(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config) {
         String key = "kelpie.teleport.stores." + name;
         return switch (s.type()) {
             case "local" -> local(name, s.path().orElse(config.stateDir().resolve("packages-" + name)));

@@ -30,6 +30,7 @@ class GrpcErrorsTest {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new java.io.UncheckedIOException(
                 new java.nio.file.FileSystemException("/state/x", null, "No space left on device"))));
         assertEquals(Status.Code.UNAVAILABLE, code(new java.io.IOException("connection refused")));
+        assertEquals(Status.Code.DATA_LOSS, code(new dev.kelpie.teleport.store.SealBrokenException("other key")));
     }
 
     private static Status.Code code(Throwable t) {

@@ -81,10 +81,23 @@ class TeleportIT {
                 "-Dkelpie.teleport.stores.shared.path-style=true",
                 "-Dkelpie.teleport.stores.shared.access-key-id=" + s3.accessKeyId(),
                 "-Dkelpie.teleport.stores.shared.secret-access-key=" + s3.secretAccessKey()};
-        a = DaemonProcess.startServing(work, "a", args);
-        b = DaemonProcess.startServing(work, "b", args);
+        // Both daemons see one directory as store "sealed", each with its own key.
+        a = DaemonProcess.startServing(work, "a", withSealedStore(args, "a"));
+        b = DaemonProcess.startServing(work, "b", withSealedStore(args, "b"));
         onA = new SandboxClient(a.socket);
         onB = new SandboxClient(b.socket);
+    }
+
+    private static String[] withSealedStore(String[] args, String daemon) throws IOException {
+        byte[] key = new byte[32];
+        new java.security.SecureRandom().nextBytes(key);
+        Path keyFile = Files.writeString(work.resolve(daemon + "-seal.key"),
+                java.util.Base64.getEncoder().encodeToString(key));
+        List<String> all = new java.util.ArrayList<>(List.of(args));
+        all.addAll(List.of("-Dkelpie.teleport.stores.sealed.type=local",
+                "-Dkelpie.teleport.stores.sealed.path=" + work.resolve("sealed-store"),
+                "-Dkelpie.teleport.stores.sealed.seal-key-file=" + keyFile));
+        return all.toArray(String[]::new);
     }
 
     /** The test image under another version: its files linked, its metadata.json rewritten. */
@@ -311,6 +324,17 @@ class TeleportIT {
             assertRefused(Status.Code.INVALID_ARGUMENT, () -> restore(onA, escaping, "", ""), entry.substring(0, 4));
         }
         assertNothingLeft(a, onA, 0);
+
+        // A sealed package opens under its own key only; another key is named, not mistaken for damage.
+        Sandbox sealedSource = onA.create(spec().build());
+        onA.sh(sealedSource.getId(), "echo sealed > /workspace/s");
+        PackageSummary sealedPkg = snapshot(onA, sealedSource.getId(), SnapshotKind.SNAPSHOT_KIND_CHECKPOINT, "sealed");
+        onA.deleteAll();
+        assertRefused(Status.Code.DATA_LOSS, () -> restore(onB, sealedPkg.getId(), "sealed", ""), "sealed under key");
+        assertNothingLeft(b, onB, 0);
+        Sandbox unsealed = restore(onA, sealedPkg.getId(), "sealed", "").getSandbox();
+        assertEquals("sealed\n", onA.sh(unsealed.getId(), "cat /workspace/s"));
+        onA.deleteAll();
 
         // An import of a damaged archive publishes nothing.
         ByteArrayOutputStream archive = new ByteArrayOutputStream();

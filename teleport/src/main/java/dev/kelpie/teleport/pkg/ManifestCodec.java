@@ -46,6 +46,10 @@ public final class ManifestCodec {
         }
         PackageManifest manifest;
         try {
+            if (json.readTree(bytes).has("sealed")) {
+                throw new InvalidPackageException(where + ": the package is sealed; give its store the key it was"
+                        + " sealed with (kelpie.teleport.stores.NAME.seal-key-file)");
+            }
             manifest = json.readValue(bytes, PackageManifest.class);
         } catch (JacksonException e) {
             throw new InvalidPackageException(where + ": manifest is not valid JSON of a package: "
