@@ -21,14 +21,10 @@ import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 
 /** Wires teleport from {@code kelpie.teleport.*}: package stores, snapshots, restores and package transfers. */
@@ -49,53 +45,45 @@ public class TeleportComponents {
         return new StagingArea(config.stateDir().resolve("teleport-staging"));
     }
 
-    /** Leftovers of snapshots and restores that a crash interrupted go before the first request. */
-    void cleanStaging(@Observes @Priority(5) StartupEvent event, StagingArea staging) {
+    /**
+     * Leftovers of snapshots and restores that a crash interrupted go, and the stores open, once the preflight has
+     * checked the state directory and before the first request.
+     */
+    void openTeleport(@Observes @Priority(5) StartupEvent event, StagingArea staging, PackageStores stores)
+            throws IOException {
         staging.clean();
+        stores.open();
     }
 
     @Produces
     @Singleton
     PackageStores packageStores(KelpieConfig config) {
         Map<String, KelpieConfig.PackageStoreConfig> configured = config.teleport().stores();
-        List<PackageStore> stores = new ArrayList<>();
+        Map<String, PackageStores.Opener> stores = new java.util.TreeMap<>();
         if (!configured.containsKey(LOCAL_STORE)) {
-            stores.add(local(LOCAL_STORE, config.stateDir().resolve("packages")));
+            stores.put(LOCAL_STORE, () -> LocalPackageStore.open(LOCAL_STORE, config.stateDir().resolve("packages")));
         }
-        configured.keySet().stream().sorted().forEach(name -> stores.add(store(name, configured.get(name), config)));
+        configured.forEach((name, store) -> stores.put(name, () -> store(name, store, config)));
         return new PackageStores(stores, config.teleport().defaultStore());
     }
 
-    private static PackageStore store(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config) {
+    private static PackageStore store(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config)
+            throws IOException {
         PackageStore store = unsealed(name, s, config);
-        if (s.sealKeyFile().isEmpty()) {
-            return store;
-        }
-        try {
-            return new SealedPackageStore(store, SealKey.read(s.sealKeyFile().get()));
-        } catch (IOException e) {
-            throw new UncheckedIOException("kelpie.teleport.stores." + name + ".seal-key-file cannot be read", e);
-        }
+        return s.sealKeyFile().isEmpty() ? store : new SealedPackageStore(store, SealKey.read(s.sealKeyFile().get()));
     }
 
-    private static PackageStore unsealed(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config) {
+    private static PackageStore unsealed(String name, KelpieConfig.PackageStoreConfig s, KelpieConfig config)
+            throws IOException {
         String key = "kelpie.teleport.stores." + name;
         return switch (s.type()) {
-            case "local" -> local(name, s.path().orElse(config.stateDir().resolve("packages-" + name)));
+            case "local" -> LocalPackageStore.open(name, s.path().orElse(config.stateDir().resolve("packages-" + name)));
             case "s3" -> new S3PackageStore(name, S3Clients.create(s.endpoint(), s.region(), s.pathStyle(),
                     s.accessKeyId(), s.secretAccessKey(), S3_SOCKET_TIMEOUT),
                     s.bucket().orElseThrow(() -> new IllegalArgumentException(key + ".bucket is required for type s3")),
                     s.prefix());
             default -> throw new IllegalArgumentException(key + ".type is '" + s.type() + "'; expected local or s3");
         };
-    }
-
-    private static PackageStore local(String name, Path root) {
-        try {
-            return LocalPackageStore.open(name, root);
-        } catch (IOException e) {
-            throw new UncheckedIOException("package store " + name + " at " + root + " cannot be opened", e);
-        }
     }
 
     @Produces

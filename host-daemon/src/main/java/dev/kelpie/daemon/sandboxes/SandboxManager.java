@@ -564,6 +564,9 @@ public final class SandboxManager implements AutoCloseable {
                 continue;
             }
             sandbox.vm = vm.get();
+            if (record.state() == SandboxState.READY) {
+                thaw(sandbox, vm.get());
+            }
             watchVm(sandbox, vm.get());
             background.execute(() -> redial(sandbox, vm.get()));
             LOG.infof("sandbox %s re-adopted: %s", record.id(), vm.get().describe());
@@ -573,6 +576,18 @@ public final class SandboxManager implements AutoCloseable {
                 hypervisor.killLeftovers(store.runtimeDir(dirId));
                 store.deleteRuntimeDir(dirId);
             }
+        }
+    }
+
+    /**
+     * A daemon that died during a snapshot may have left a READY sandbox's vCPUs stopped (the save pauses the guest);
+     * resuming a running VM changes nothing, so every READY VM is resumed on adoption.
+     */
+    private static void thaw(Sandbox sandbox, VmHandle vm) {
+        try {
+            vm.resume();
+        } catch (VmException e) {
+            LOG.warnf("sandbox %s: resuming its re-adopted VM failed: %s", sandbox.id(), e.getMessage());
         }
     }
 

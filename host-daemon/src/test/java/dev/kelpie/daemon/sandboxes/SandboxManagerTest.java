@@ -208,9 +208,12 @@ class SandboxManagerTest {
         Files.createDirectories(state.resolve("vms/orphan"));
         manager.close(); // the daemon goes away; its VMs do not
         hypervisor.booted.get(1).crash();
+        // The daemon died in the middle of a snapshot, with the VM's vCPUs stopped.
+        hypervisor.booted.get(0).pause();
 
         SandboxManager next = newManager();
         next.recover();
+        assertFalse(hypervisor.booted.get(0).paused, "a READY sandbox's VM runs again after re-adoption");
 
         assertEquals(SandboxState.READY, next.get(live.id()).state());
         assertTrue(next.agent(live.id()) != null, "the live sandbox's agent is dialled again");

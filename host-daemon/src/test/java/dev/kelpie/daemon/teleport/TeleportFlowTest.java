@@ -86,7 +86,7 @@ class TeleportFlowTest {
     }
 
     private void configure(PackageStore withStore) {
-        PackageStores stores = new PackageStores(List.of(withStore), withStore.name());
+        PackageStores stores = PackageStores.of(List.of(withStore), withStore.name());
         AtomicInteger packages = new AtomicInteger();
         snapshotter = new Snapshotter(manager, new OneImage(), stores, staging, Clock.fixed(NOW, ZoneOffset.UTC),
                 () -> "pkg-" + packages.incrementAndGet());
