@@ -4,7 +4,7 @@ import java.util.regex.Pattern;
 
 /**
  * Package ids and blob names become path segments and object keys, so both are checked before any store sees them:
- * lowercase letters, digits, dots, dashes and underscores, not starting with a dot.
+ * lowercase letters, digits, dashes and underscores (blob names also dots), starting with a letter or digit.
  */
 public final class PackageIds {
 
