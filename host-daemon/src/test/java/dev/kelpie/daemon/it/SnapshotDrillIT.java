@@ -32,6 +32,14 @@ class SnapshotDrillIT {
     @TempDir
     static Path work;
 
+    /** VMs outlive daemons by design; a failed drill must not leave its VM behind for the rest of the run. */
+    @org.junit.jupiter.api.AfterAll
+    static void killLeftVms() {
+        ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
+                .map(c -> c.contains(work.toString()) && c.contains("qemu-system")).orElse(false))
+                .forEach(ProcessHandle::destroyForcibly);
+    }
+
     @Test
     void killNineMidSnapshotLeavesARunningSandboxAndNoHalfPackage() throws Exception {
         String imageDir = System.getProperty("kelpie.it.imageDir", "");
