@@ -541,11 +541,15 @@ public final class SandboxManager implements AutoCloseable {
 
     /**
      * Finds the sandboxes of an earlier daemon: VMs that still run (same pid and start time) are adopted and their
-     * agent sessions dialled in the background; the rest are marked FAILED; VM directories without a record lose
-     * their processes and files. Call once, before serving.
+     * agent sessions dialled in the background; the rest are marked FAILED; deletes that were under way are finished;
+     * VM directories without a record lose their processes and files. Call once, before serving.
      */
     public void recover() {
         for (SandboxRecord record : store.loadAll()) {
+            if (record.state() == SandboxState.STOPPING) {
+                finishDelete(record);
+                continue;
+            }
             Sandbox sandbox = new Sandbox(record);
             sandboxes.put(record.id(), sandbox);
             if (!record.state().holdsVm()) {
@@ -580,6 +584,19 @@ public final class SandboxManager implements AutoCloseable {
     }
 
     /**
+     * A sandbox whose delete a dying daemon did not finish: it was asked to go, so it goes now — VM, files, record —
+     * rather than stay STOPPING, which a new Delete would take as already under way.
+     */
+    private void finishDelete(SandboxRecord record) {
+        Optional<VmHandle> vm = record.vm() == null ? Optional.empty() : hypervisor.adopt(record.vm());
+        vm.ifPresent(VmHandle::kill);
+        hypervisor.killLeftovers(store.runtimeDir(record.id()));
+        store.deleteRuntimeDir(record.id());
+        store.delete(record.id());
+        LOG.infof("sandbox %s: finished its delete, which the previous daemon began", record.id());
+    }
+
+    /**
      * A daemon that died during a snapshot may have left a READY sandbox's vCPUs stopped (the save pauses the guest);
      * resuming a running VM changes nothing, so every READY VM is resumed on adoption.
      */
@@ -598,9 +615,29 @@ public final class SandboxManager implements AutoCloseable {
             Thread.currentThread().interrupt();
             sandbox.agent.completeExceptionally(e);
         } catch (RuntimeException e) {
-            sandbox.agent.completeExceptionally(new SandboxUnavailableException(
-                    "the agent of re-adopted sandbox " + sandbox.id() + " did not answer: " + e.getMessage(), e));
+            String reason = "the agent of its re-adopted VM did not answer: " + e.getMessage();
+            sandbox.agent.completeExceptionally(new SandboxUnavailableException("sandbox " + sandbox.id() + ": " + reason, e));
+            failUnreachable(sandbox, vm, reason);
         }
+    }
+
+    /**
+     * A re-adopted sandbox whose agent is gone can serve nothing: it fails (so it is not reported READY) and its VM,
+     * which a FAILED sandbox no longer holds, is killed with its files.
+     */
+    private void failUnreachable(Sandbox sandbox, VmHandle vm, String reason) {
+        synchronized (sandbox) {
+            SandboxState state = sandbox.record.state();
+            if (sandbox.vm != vm || state == SandboxState.STOPPING || state == SandboxState.STOPPED
+                    || state == SandboxState.FAILED) {
+                return;
+            }
+            update(sandbox, r -> r.failed(reason));
+        }
+        LOG.errorf("sandbox %s failed: %s", sandbox.id(), reason);
+        vm.kill();
+        hypervisor.killLeftovers(store.runtimeDir(sandbox.id()));
+        store.deleteRuntimeDir(sandbox.id());
     }
 
     /**

@@ -86,7 +86,9 @@ final class WarmPool {
                     ready.addLast(vm);
                 }
             }
-            if (!keep) {
+            if (keep) {
+                vm.vm().exited().thenRun(() -> evictDead(vm));
+            } else {
                 vm.discard().run();
             }
         } catch (InterruptedException e) {
@@ -102,6 +104,22 @@ final class WarmPool {
             synchronized (this) {
                 booting--;
             }
+        }
+    }
+
+    /** A waiting VM that died is of no use: it leaves the pool, its files go, and a fresh one boots in its place. */
+    private void evictDead(PooledVm vm) {
+        boolean evicted;
+        synchronized (this) {
+            evicted = ready.remove(vm);
+            if (evicted) {
+                lastError = "pooled VM " + vm.id() + " (" + vm.vm().describe() + ") exited while waiting";
+            }
+        }
+        if (evicted) {
+            LOG.warnf("warm pool %s: pooled VM %s exited while waiting; booting a replacement", key, vm.id());
+            vm.discard().run();
+            refill();
         }
     }
 

@@ -82,6 +82,13 @@ public final class FakeHypervisor implements Hypervisor {
     @Override
     public void killLeftovers(Path runtimeDir) {
         leftoversKilled.add(runtimeDir);
+        // As the real backends do: a VMM process that names this runtime directory is killed.
+        booted.stream().filter(vm -> vm.record().runtimeDir().equals(runtimeDir)).forEach(FakeVm::crash);
+    }
+
+    /** The VM that serves {@code vmId}'s agent socket, alive or not. */
+    public Optional<FakeVm> byId(String vmId) {
+        return booted.stream().filter(vm -> vm.record().vmId().equals(vmId)).reduce((first, second) -> second);
     }
 
     public static final class FakeVm implements VmHandle {

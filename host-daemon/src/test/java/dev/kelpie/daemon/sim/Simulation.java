@@ -1,0 +1,479 @@
+package dev.kelpie.daemon.sim;
+
+import dev.kelpie.api.v1.Command;
+import dev.kelpie.api.v1.CreateSandboxRequest;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ExecRequest;
+import dev.kelpie.api.v1.PauseSandboxRequest;
+import dev.kelpie.api.v1.PullImageRequest;
+import dev.kelpie.api.v1.PullImageResponse;
+import dev.kelpie.api.v1.RemoveImageRequest;
+import dev.kelpie.api.v1.RestoreRequest;
+import dev.kelpie.api.v1.ResumeSandboxRequest;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SnapshotKind;
+import dev.kelpie.api.v1.SnapshotRequest;
+import dev.kelpie.daemon.sandboxes.FakeHypervisor.FakeVm;
+import dev.kelpie.daemon.sandboxes.InProcessAgents.RunningExec;
+import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import dev.kelpie.daemon.sandboxes.SandboxState;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+
+/**
+ * One seeded run: a daemon made of the real parts over a simulated world, driven through a random sequence of API
+ * calls and world events while faults strike its seams, with every invariant checked after every step. The seed
+ * decides everything — the steps, their arguments, which fault strikes where — so a failing seed replays exactly.
+ *
+ * <p>Each step runs on its own thread while the driver waits for it to finish or for the daemon to die at a fault;
+ * a dead daemon is replaced by a successor on the same state, as a supervisor restarts it.
+ */
+final class Simulation {
+
+    static final int STEPS = 40;
+    private static final double FAULT_PROBABILITY = 0.4;
+    private static final Duration STEP_DEADLINE = Duration.ofSeconds(60);
+    private static final List<String> CREATE_VERSIONS = List.of("", SimReleases.BASE, "1.2.4", "1.3.0");
+    private static final long EXEC_TIMEOUT_MS = 5_000;
+    private static final long SANDBOX_TTL_MS = 30_000;
+    private static final int MAX_BACKGROUND_TASKS = 100;
+
+    private final SimWorld world;
+    private final Random random;
+    private final int warmPoolSize;
+    private final List<String> trace = new ArrayList<>();
+    private final List<ClientExec> execs = new ArrayList<>();
+    private final Invariants invariants;
+    private final List<SimDaemon> deadDaemons = new ArrayList<>();
+    private SimDaemon daemon;
+
+    private Simulation(SimWorld world) {
+        this.world = world;
+        this.random = new Random(world.seed);
+        this.warmPoolSize = random.nextInt(2);
+        this.invariants = new Invariants(world);
+    }
+
+    /**
+     * Runs {@code seed} to the end.
+     *
+     * @return the trace, one line a step
+     * @throws SimulationFailure when an invariant breaks or a step hangs
+     */
+    static List<String> run(long seed, Path stateDir, SimReleases releases, ScheduledExecutorService watchdog,
+            boolean plantedBug) throws IOException, InterruptedException {
+        SimWorld world = new SimWorld(seed, stateDir, releases, watchdog, plantedBug);
+        Simulation simulation = new Simulation(world);
+        try {
+            simulation.play();
+            return List.copyOf(simulation.trace);
+        } catch (AssertionError e) {
+            throw new SimulationFailure(seed, simulation.trace, e);
+        } finally {
+            world.faults.releaseDeadDaemons();
+            // Not waited for: shutting a dead daemon's server down runs its handlers, which its unwinding threads
+            // may still hold locks for.
+            Thread.ofVirtual().name("sim-cleanup-" + seed).start(() -> {
+                simulation.deadDaemons.forEach(SimDaemon::close);
+                if (simulation.daemon != null) {
+                    simulation.daemon.close();
+                }
+                world.agents.close();
+            });
+        }
+    }
+
+    private void play() throws IOException, InterruptedException {
+        daemon = SimDaemon.start(world, 0);
+        // Every run starts with the base image cached, as after a first pull.
+        pull(SimReleases.BASE);
+        daemon.stop();
+        daemon = SimDaemon.start(world, warmPoolSize);
+        trace.add("0: warm pool of " + warmPoolSize + ", image " + SimReleases.BASE + " cached");
+        for (int step = 1; step <= STEPS; step++) {
+            Weighted next = nextAction();
+            world.faults.arm(random, FAULT_PROBABILITY, next.seams());
+            String outcome = next.action().get();
+            Optional<Faults.Armed> fired = world.faults.disarm();
+            if (daemon.life.dead()) {
+                outcome += "; the daemon died (" + daemon.life.crashed().join() + ") and restarted";
+                restart();
+            }
+            trace.add(step + ": " + outcome + fired.map(f -> " [fault: " + f + "]").orElse(""));
+            invariants.check(daemon, execs);
+        }
+        finish();
+    }
+
+    private interface Action {
+        String get() throws IOException, InterruptedException;
+    }
+
+    /** A kind of step, how often it comes, and the fault points (by name prefix) it can pass. */
+    private record Weighted(int weight, Action action, List<String> seams) {}
+
+    private static final List<String> RECORDS = List.of("record.", "runtime.");
+
+    private static List<String> seams(List<String> specific) {
+        List<String> all = new ArrayList<>(specific);
+        all.addAll(RECORDS);
+        return all;
+    }
+
+    private Weighted nextAction() {
+        List<Weighted> actions = List.of(
+                new Weighted(12, this::create, seams(List.of("vm.boot", "agent.dial", "release.", "vm.sweep"))),
+                new Weighted(10, this::exec, List.of()),
+                new Weighted(8, this::processExits, List.of()),
+                new Weighted(5, this::timePasses, seams(List.of("vm.stop"))),
+                new Weighted(4, this::agentDisconnects, List.of()),
+                new Weighted(4, this::vmCrashes, seams(List.of())),
+                new Weighted(4, this::pause, seams(List.of("vm.pause"))),
+                new Weighted(4, this::resume, seams(List.of())),
+                new Weighted(7, this::delete, seams(List.of("vm.stop"))),
+                new Weighted(12, this::snapshot, seams(List.of("vm.save", "store.publish", "store.published", "vm.stop"))),
+                new Weighted(10, this::restore, seams(List.of("store.manifest", "store.blob", "vm.restore", "vm.boot",
+                        "agent.dial"))),
+                new Weighted(3, () -> pull(pick(SimReleases.VERSIONS)), List.of("release.")),
+                new Weighted(2, this::removeImage, List.of()),
+                new Weighted(3, this::daemonKilled, List.of()),
+                new Weighted(6, this::background, seams(List.of("vm.boot", "agent.dial"))));
+        int total = actions.stream().mapToInt(Weighted::weight).sum();
+        int roll = random.nextInt(total);
+        for (Weighted w : actions) {
+            roll -= w.weight();
+            if (roll < 0) {
+                return w;
+            }
+        }
+        throw new IllegalStateException("weights do not add up");
+    }
+
+    // ---- steps -----------------------------------------------------------------------------------------------
+
+    private String create() throws InterruptedException {
+        String version = pick(CREATE_VERSIONS);
+        SandboxSpec.Builder spec = SandboxSpec.newBuilder().setImageVersion(version).putLabels("sim", "yes");
+        if (random.nextInt(4) == 0) {
+            spec.setTtlMs(SANDBOX_TTL_MS);
+        }
+        int before = sandboxes(r -> true).size();
+        Result result = call(() -> daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(spec).build())
+                .getSandbox().getId());
+        if (!result.ok() && !daemon.life.dead()) {
+            require(sandboxes(r -> true).size() == before, "a failed create left a sandbox behind");
+        }
+        return "create " + (version.isEmpty() ? "newest" : version) + " -> " + result;
+    }
+
+    private String exec() throws InterruptedException {
+        Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "exec: no ready sandbox";
+        }
+        long timeoutMs = random.nextBoolean() ? EXEC_TIMEOUT_MS : 0;
+        ClientExec client = new ClientExec("exec#" + (execs.size() + 1), id.get(), daemon.life, world.clock.millis(),
+                timeoutMs);
+        int processesBefore = world.agents.execs.size();
+        ExecRequest request = ExecRequest.newBuilder().setSandboxId(id.get())
+                .setCommand(Command.newBuilder().addArgv("python3").addArgv("main.py").setTimeoutMs(timeoutMs)).build();
+        inStep(() -> {
+            daemon.asyncApi().exec(request, client);
+            return null;
+        });
+        if (world.agents.execs.size() > processesBefore) {
+            client.process = world.agents.execs.get(world.agents.execs.size() - 1);
+        }
+        execs.add(client);
+        return client.name + " on " + id.get() + (client.process == null ? " -> refused" : " -> running");
+    }
+
+    private String processExits() {
+        List<ClientExec> running = execs.stream().filter(e -> e.process != null && !e.process.ended()).toList();
+        if (running.isEmpty()) {
+            return "exit: no running process";
+        }
+        ClientExec exec = running.get(random.nextInt(running.size()));
+        int code = random.nextInt(3);
+        exec.process.print("hello\n");
+        exec.process.exit(code);
+        return exec.name + " exits " + code;
+    }
+
+    private String timePasses() throws InterruptedException {
+        Duration by = Duration.ofSeconds(1 + random.nextInt(20));
+        world.clock.advance(by);
+        long now = world.clock.millis();
+        List<String> timedOut = new ArrayList<>();
+        for (ClientExec exec : execs) {
+            RunningExec p = exec.process;
+            if (p != null && !p.ended() && exec.timeoutMs > 0 && now - exec.startedAtMs >= exec.timeoutMs) {
+                p.timeOut();
+                timedOut.add(exec.name);
+            }
+        }
+        Result reaped = call(() -> daemon.manager.reapExpired().toString());
+        return "time passes " + by.toSeconds() + " s; timed out " + timedOut + "; reaped " + reaped;
+    }
+
+    private String agentDisconnects() {
+        Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "disconnect: no ready sandbox";
+        }
+        world.agents.disconnect(daemon.manager.get(id.get()).vm().agentSocket().toString());
+        return "the agent of " + id.get() + " loses its connection";
+    }
+
+    private String vmCrashes() throws InterruptedException {
+        List<FakeVm> alive = world.vms.booted.stream().filter(FakeVm::isAlive)
+                .sorted(Comparator.comparingLong(vm -> vm.record().pid())).toList();
+        if (alive.isEmpty()) {
+            return "vm crash: no VM runs";
+        }
+        FakeVm vm = alive.get(random.nextInt(alive.size()));
+        inStep(() -> {
+            vm.crash();
+            return null;
+        });
+        return "VM " + vm.record().vmId() + " crashes";
+    }
+
+    private String pause() throws InterruptedException {
+        return onSandbox("pause", id -> daemon.api().pause(PauseSandboxRequest.newBuilder().setId(id).build())
+                .getSandbox().getState().name());
+    }
+
+    private String resume() throws InterruptedException {
+        return onSandbox("resume", id -> daemon.api().resume(ResumeSandboxRequest.newBuilder().setId(id).build())
+                .getSandbox().getState().name());
+    }
+
+    private String delete() throws InterruptedException {
+        return onSandbox("delete", id -> {
+            daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            return "deleted";
+        });
+    }
+
+    private String snapshot() throws IOException, InterruptedException {
+        Optional<String> id = random.nextInt(5) == 0 ? pickSandbox(r -> true)
+                : pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "snapshot: no sandbox";
+        }
+        SnapshotKind kind = random.nextBoolean() ? SnapshotKind.SNAPSHOT_KIND_VM : SnapshotKind.SNAPSHOT_KIND_CHECKPOINT;
+        boolean stopAfter = random.nextInt(5) == 0;
+        List<String> before = packages();
+        Result result = call(() -> daemon.api().snapshot(SnapshotRequest.newBuilder().setSandboxId(id.get())
+                .setKind(kind).setStopAfter(stopAfter).build()).getPackage().getId());
+        if (!daemon.life.dead()) {
+            if (result.ok()) {
+                require(packages().contains(result.value()), "snapshot " + result.value() + " is not listed");
+            } else {
+                require(packages().equals(before), "a failed snapshot changed the store: " + before + " -> "
+                        + packages());
+            }
+        }
+        return "snapshot " + id.get() + " " + kind.name().toLowerCase().replace("snapshot_kind_", "")
+                + (stopAfter ? " and stop" : "") + " -> " + result;
+    }
+
+    private String restore() throws IOException, InterruptedException {
+        List<String> published = packages();
+        String packageId = published.isEmpty() || random.nextInt(10) == 0 ? "pkg-missing" : pick(published);
+        String version = random.nextInt(4) == 0 ? pick(SimReleases.VERSIONS) : "";
+        int before = sandboxes(r -> true).size();
+        Result result = call(() -> daemon.api().restore(RestoreRequest.newBuilder().setPackageId(packageId)
+                .setImageVersion(version).build()).getSandbox().getId());
+        if (!daemon.life.dead()) {
+            if (result.ok()) {
+                require(daemon.manager.get(result.value()).state() == SandboxState.READY,
+                        "restored sandbox " + result.value() + " is not READY");
+            } else {
+                require(sandboxes(r -> true).size() == before, "a failed restore left a sandbox behind");
+            }
+        }
+        return "restore " + packageId + (version.isEmpty() ? "" : " on " + version) + " -> " + result;
+    }
+
+    private String pull(String version) throws InterruptedException {
+        Result result = call(() -> {
+            String pulled = "nothing";
+            for (var it = daemon.images().pull(PullImageRequest.newBuilder().setVersion(version)
+                    .setArch(SimReleases.ARCH).build()); it.hasNext(); ) {
+                PullImageResponse response = it.next();
+                if (response.hasImage()) {
+                    pulled = response.getImage().getVersion();
+                }
+            }
+            return pulled;
+        });
+        return "pull " + version + " -> " + result;
+    }
+
+    private String removeImage() throws InterruptedException {
+        String version = pick(SimReleases.VERSIONS);
+        Result result = call(() -> {
+            daemon.images().remove(RemoveImageRequest.newBuilder().setVersion(version).setArch(SimReleases.ARCH).build());
+            return "removed";
+        });
+        return "remove image " + version + " -> " + result;
+    }
+
+    private String daemonKilled() {
+        Faults.killIdle(daemon.life);
+        return "kill -9 of the idle daemon";
+    }
+
+    private String background() throws InterruptedException {
+        Result result = call(() -> {
+            int ran = 0;
+            for (Optional<Runnable> task = daemon.background.next(); task.isPresent() && ran < MAX_BACKGROUND_TASKS;
+                    task = daemon.background.next()) {
+                task.get().run();
+                ran++;
+            }
+            return ran + " tasks";
+        });
+        return "background work -> " + result;
+    }
+
+    // ---- the run's end -----------------------------------------------------------------------------------------
+
+    /** Without faults: every sandbox deleted, every stream ended once, and after a clean stop no VM runs. */
+    private void finish() throws IOException, InterruptedException {
+        background();
+        for (SandboxRecord r : daemon.manager.list(Map.of())) {
+            Result deleted = call(() -> {
+                daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(r.id()).build());
+                return "deleted";
+            });
+            require(deleted.ok(), "deleting " + r.id() + " at the end failed: " + deleted);
+        }
+        trace.add("end: every sandbox deleted");
+        invariants.check(daemon, execs);
+        for (ClientExec exec : execs) {
+            exec.awaitEnd(STEP_DEADLINE);
+            require(exec.endings() == 1, exec.name + " ended " + exec.endings() + " times by the end");
+        }
+        daemon.stop();
+        List<String> alive = world.vms.booted.stream().filter(FakeVm::isAlive).map(vm -> vm.record().vmId()).toList();
+        require(alive.isEmpty(), "VMs still run after every sandbox was deleted and the daemon stopped: "
+                + alive);
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------------------------
+
+    /** What an API call or daemon operation came to: its value, or the status code it failed with. */
+    private record Result(boolean ok, String value) {
+        @Override
+        public String toString() {
+            return value;
+        }
+    }
+
+    /**
+     * Runs a call as one step; a gRPC failure is an answer (which must be a clear one), anything else a bug. After
+     * the daemon died in it, the result says so.
+     */
+    private Result call(Callable<String> body) throws InterruptedException {
+        Result result = inStep(() -> {
+            try {
+                return new Result(true, body.call());
+            } catch (StatusRuntimeException e) {
+                Invariants.requireClear(e.getStatus(), "the call");
+                return new Result(false, e.getStatus().getCode().name());
+            }
+        });
+        return result == null ? new Result(false, "(daemon died)") : result;
+    }
+
+    /**
+     * Runs {@code body} on its own thread and waits until it returns or the daemon dies in it; null in the second
+     * case, since the thread never returns.
+     */
+    private <T> T inStep(Callable<T> body) throws InterruptedException {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        Thread.ofVirtual().name("sim-step").start(() -> {
+            try {
+                done.complete(body.call());
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        try {
+            CompletableFuture.anyOf(done, daemon.life.crashed()).get(STEP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("a step hung: it neither finished nor crashed within " + STEP_DEADLINE.toSeconds()
+                    + " s");
+        } catch (ExecutionException e) {
+            throw new AssertionError("the step failed unexpectedly: " + e.getCause(), e.getCause());
+        }
+        if (!done.isDone()) {
+            return null;
+        }
+        try {
+            return done.get();
+        } catch (ExecutionException e) {
+            throw new AssertionError("the step failed unexpectedly: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private String onSandbox(String what, CallOnSandbox body) throws InterruptedException {
+        Optional<String> id = pickSandbox(r -> true);
+        if (id.isEmpty()) {
+            return what + ": no sandbox";
+        }
+        return what + " " + id.get() + " -> " + call(() -> body.call(id.get()));
+    }
+
+    @FunctionalInterface
+    private interface CallOnSandbox {
+        String call(String id);
+    }
+
+    private void restart() throws IOException {
+        deadDaemons.add(daemon);
+        daemon = SimDaemon.start(world, warmPoolSize);
+    }
+
+    private List<SandboxRecord> sandboxes(Predicate<SandboxRecord> filter) {
+        return daemon.manager.list(Map.of()).stream().filter(filter).toList();
+    }
+
+    private Optional<String> pickSandbox(Predicate<SandboxRecord> filter) {
+        List<SandboxRecord> candidates = sandboxes(filter);
+        return candidates.isEmpty() ? Optional.empty()
+                : Optional.of(candidates.get(random.nextInt(candidates.size())).id());
+    }
+
+    private List<String> packages() throws IOException {
+        return daemon.packages.list().stream().sorted().toList();
+    }
+
+    private <T> T pick(List<T> from) {
+        return from.get(random.nextInt(from.size()));
+    }
+
+    private static void require(boolean holds, String violation) {
+        if (!holds) {
+            throw new AssertionError(violation);
+        }
+    }
+}
