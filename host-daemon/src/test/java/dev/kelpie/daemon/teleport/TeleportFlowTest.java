@@ -8,12 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
-import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageNotFoundException;
-import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
 import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.OneImage;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -56,9 +55,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TeleportFlowTest {
 
-    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
-            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
-            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
     private static final Instant NOW = Instant.parse("2026-11-28T12:00:00Z");
 
     @TempDir
@@ -211,21 +207,6 @@ class TeleportFlowTest {
             tar.closeArchiveEntry();
         }
         return out.toByteArray();
-    }
-
-    private static final class OneImage implements ImageSource {
-        @Override
-        public BootImage resolve(String version, String arch) {
-            if (!version.isEmpty() && !version.equals(IMAGE.version())) {
-                throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
-            }
-            return IMAGE;
-        }
-
-        @Override
-        public List<BootImage> list() {
-            return List.of(IMAGE);
-        }
     }
 
     /** A store whose publish fails after the package was written, as a full disk or a dropped bucket would. */
