@@ -5,6 +5,7 @@ import dev.kelpie.teleport.pkg.PackageArchive;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageNotFoundException;
 import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -89,7 +90,7 @@ public final class PackageService {
             LOG.infof("package %s imported into store %s", manifest.id(), store.name());
             return manifest;
         } finally {
-            StagingArea.deleteTree(work);
+            FileTrees.deleteUnchecked(work);
         }
     }
 

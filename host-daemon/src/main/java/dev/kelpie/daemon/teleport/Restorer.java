@@ -16,6 +16,7 @@ import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -89,7 +90,7 @@ public final class Restorer {
                     record.id(), image.version());
             return new Restored(record, List.copyOf(warnings), manifest);
         } finally {
-            StagingArea.deleteTree(work);
+            FileTrees.deleteUnchecked(work);
         }
     }
 
