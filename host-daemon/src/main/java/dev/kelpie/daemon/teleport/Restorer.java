@@ -76,7 +76,7 @@ public final class Restorer {
         List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
         BootImage image = images.resolve(targetVersion, sandboxes.hostArch());
         VmPlatform platform = sandboxes.vmPlatform();
-        RestoreGate.check(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
+        RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
         SandboxConfig config = config(manifest, image, overrides);
         long generation = clock.millis();
