@@ -25,16 +25,27 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executor;
 
 /** gRPC adapter for {@code kelpie.v1.Packages}: teleport packages at rest, and moving them between stores and hosts. */
 @GrpcService
 public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
 
     private final PackageService packages;
+    private final Executor transfers;
 
     @Inject
     public PackagesGrpcService(PackageService packages) {
+        this(packages, task -> Thread.ofVirtual().name("package-transfer").start(task));
+    }
+
+    /**
+     * @param transfers runs each Export and Import on a thread of its own: gRPC delivers a call's on-ready, message
+     *     and cancel callbacks only once the service method has returned, and a transfer waits for them
+     */
+    PackagesGrpcService(PackageService packages, Executor transfers) {
         this.packages = packages;
+        this.transfers = transfers;
     }
 
     @Override
@@ -83,26 +94,28 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     }
 
     @Override
-    @Blocking
     public void export(ExportPackageRequest request, StreamObserver<ExportPackageResponse> out) {
         var call = (ServerCallStreamObserver<ExportPackageResponse>) out;
-        try (GrpcChunkOutput chunks = new GrpcChunkOutput(call,
-                data -> ExportPackageResponse.newBuilder().setData(ByteString.copyFrom(data)).build())) {
-            packages.export(request.getId(), packages.store(request.getStore()), chunks);
-        } catch (Exception e) {
-            if (!call.isCancelled()) {
-                out.onError(GrpcErrors.toStatus(e));
+        GrpcChunkOutput chunks = new GrpcChunkOutput(call,
+                data -> ExportPackageResponse.newBuilder().setData(ByteString.copyFrom(data)).build());
+        transfers.execute(() -> {
+            try (chunks) {
+                packages.export(request.getId(), packages.store(request.getStore()), chunks);
+            } catch (Exception e) {
+                if (!call.isCancelled()) {
+                    out.onError(GrpcErrors.toStatus(e));
+                }
+                return;
             }
-            return;
-        }
-        out.onCompleted();
+            out.onCompleted();
+        });
     }
 
     @Override
     public StreamObserver<ImportPackageRequest> import_(StreamObserver<ImportPackageResponse> out) {
         var call = (ServerCallStreamObserver<ImportPackageResponse>) out;
         GrpcChunkInput input = new GrpcChunkInput(call);
-        Thread.ofVirtual().name("package-import").start(() -> {
+        transfers.execute(() -> {
             try {
                 PackageStore store = packages.store(input.awaitStart());
                 PackageManifest imported = packages.importArchive(input, store);
