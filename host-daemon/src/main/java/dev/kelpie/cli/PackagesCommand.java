@@ -37,14 +37,23 @@ final class PackagesCommand {
         return PackagesGrpc.newBlockingStub(cli.channel());
     }
 
-    @Command(name = "ls", aliases = "list", description = "List packages, newest first.")
-    static final class Ls implements Callable<Integer> {
+    /** Works in one store. */
+    abstract static class InStore {
         @ParentCommand
         PackagesCommand parent;
 
         @Option(names = "--store", description = "package store (default: the daemon's default store)")
         String store = "";
+    }
 
+    /** Names one package in one store. */
+    abstract static class OnePackage extends InStore {
+        @Parameters(index = "0", paramLabel = "PACKAGE", description = "package id")
+        String id;
+    }
+
+    @Command(name = "ls", aliases = "list", description = "List packages, newest first.")
+    static final class Ls extends InStore implements Callable<Integer> {
         @Override
         public Integer call() {
             for (PackageSummary p : parent.packages().list(ListPackagesRequest.newBuilder().setStore(store).build())
@@ -56,16 +65,7 @@ final class PackagesCommand {
     }
 
     @Command(name = "inspect", description = "Print a package's manifest.")
-    static final class Inspect implements Callable<Integer> {
-        @ParentCommand
-        PackagesCommand parent;
-
-        @Parameters(index = "0", paramLabel = "PACKAGE")
-        String id;
-
-        @Option(names = "--store")
-        String store = "";
-
+    static final class Inspect extends OnePackage implements Callable<Integer> {
         @Override
         public Integer call() {
             System.out.println(parent.packages().inspect(InspectPackageRequest.newBuilder().setId(id).setStore(store)
@@ -75,16 +75,7 @@ final class PackagesCommand {
     }
 
     @Command(name = "rm", aliases = "delete", description = "Delete a package.")
-    static final class Rm implements Callable<Integer> {
-        @ParentCommand
-        PackagesCommand parent;
-
-        @Parameters(index = "0", paramLabel = "PACKAGE")
-        String id;
-
-        @Option(names = "--store")
-        String store = "";
-
+    static final class Rm extends OnePackage implements Callable<Integer> {
         @Override
         public Integer call() {
             parent.packages().delete(DeletePackageRequest.newBuilder().setId(id).setStore(store).build());
@@ -93,18 +84,9 @@ final class PackagesCommand {
     }
 
     @Command(name = "export", description = "Write a package as one archive file (for a host that shares no store).")
-    static final class Export implements Callable<Integer> {
-        @ParentCommand
-        PackagesCommand parent;
-
-        @Parameters(index = "0", paramLabel = "PACKAGE")
-        String id;
-
-        @Parameters(index = "1", paramLabel = "FILE")
+    static final class Export extends OnePackage implements Callable<Integer> {
+        @Parameters(index = "1", paramLabel = "FILE", description = "archive to write")
         Path file;
-
-        @Option(names = "--store")
-        String store = "";
 
         @Override
         public Integer call() throws Exception {
@@ -125,15 +107,9 @@ final class PackagesCommand {
     }
 
     @Command(name = "import", description = "Publish a package archive made by export; every blob is verified.")
-    static final class Import implements Callable<Integer> {
-        @ParentCommand
-        PackagesCommand parent;
-
-        @Parameters(index = "0", paramLabel = "FILE")
+    static final class Import extends InStore implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "FILE", description = "archive made by export")
         Path file;
-
-        @Option(names = "--store")
-        String store = "";
 
         @Override
         public Integer call() throws Exception {
@@ -153,7 +129,7 @@ final class PackagesCommand {
         @ParentCommand
         PackagesCommand parent;
 
-        @Parameters(index = "0", paramLabel = "PACKAGE")
+        @Parameters(index = "0", paramLabel = "PACKAGE", description = "package id")
         String id;
 
         @Option(names = "--from", description = "source store (default: the daemon's default store)")

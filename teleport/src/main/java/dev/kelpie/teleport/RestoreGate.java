@@ -44,9 +44,7 @@ public final class RestoreGate {
      */
     public static List<String> check(PackageManifest manifest, Target target) {
         List<String> warnings = checkVersions(manifest, target.imageVersion());
-        if (manifest.kind() == PackageKind.VM) {
-            checkVmTarget(manifest, target);
-        }
+        checkTarget(manifest, target);
         return warnings;
     }
 
@@ -66,6 +64,18 @@ public final class RestoreGate {
             return List.of();
         }
         return checkCheckpoint(packaged, onto);
+    }
+
+    /**
+     * The rest of {@link #check} once {@link #checkVersions} has passed for {@code target}'s image version, which it
+     * does not parse again: a vm package's architecture, VMM, machine and image bytes. A checkpoint needs none of them.
+     *
+     * @throws RestoreRejectedException when the target cannot take the package, naming both sides
+     */
+    public static void checkTarget(PackageManifest manifest, Target target) {
+        if (manifest.kind() == PackageKind.VM) {
+            checkVmTarget(manifest, target);
+        }
     }
 
     private static List<String> checkCheckpoint(ImageVersion packaged, ImageVersion onto) {

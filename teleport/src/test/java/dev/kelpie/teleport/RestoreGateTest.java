@@ -94,4 +94,17 @@ class RestoreGateTest {
         assertEquals(List.of(), RestoreGate.check(checkpoint, new RestoreGate.Target("1.2.3", "aarch64", "", "",
                 new PlatformRef("libkrun", "1.9", "microvm", "host"))));
     }
+
+    @Test
+    void checkTargetLeavesVersionsToCheckVersionsAndJudgesOnlyWhereAVmPackageLands() {
+        PackageManifest vm = manifest(PackageKind.VM, "1.2.3");
+        RestoreGate.Target unparsable = new RestoreGate.Target("not a version", "x86_64", KERNEL, ROOTFS, QEMU);
+
+        RestoreGate.checkTarget(vm, unparsable);
+        assertThrows(InvalidImageVersionException.class, () -> RestoreGate.check(vm, unparsable));
+        assertThrows(RestoreRejectedException.class, () -> RestoreGate.checkTarget(vm,
+                new RestoreGate.Target("1.2.3", "aarch64", KERNEL, ROOTFS, QEMU)));
+        RestoreGate.checkTarget(manifest(PackageKind.CHECKPOINT, "1.2.3"),
+                new RestoreGate.Target("1.2.3", "aarch64", "", "", new PlatformRef("libkrun", "1.9", "microvm", "host")));
+    }
 }

@@ -43,7 +43,8 @@ final class GrpcChunkInput extends InputStream {
     void offer(ByteString data) {
         if (!start.isDone()) {
             start.completeExceptionally(Status.INVALID_ARGUMENT
-                    .withDescription("the first Import message must be start").asRuntimeException());
+                    .withDescription("the first Import message must be start (naming the store), not data")
+                    .asRuntimeException());
             return;
         }
         chunks.add(data);

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.grpc.ReadySignal;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -8,33 +9,24 @@ import java.util.function.Function;
 
 /**
  * An output stream that leaves as response messages of a server stream, sent only while the transport is ready: a
- * slow client slows the writer instead of filling the daemon's heap.
+ * slow client slows the writer instead of filling the daemon's heap. Made in the service method, written from a
+ * thread of its own once the method has returned (see {@link ReadySignal}); a cancelled call fails the next write.
  */
 final class GrpcChunkOutput extends OutputStream {
 
     static final int CHUNK_BYTES = 256 * 1024;
-    /** The ready handler wakes the writer; the timed wait only guards against a missed wake-up. */
-    private static final long READY_RECHECK_MS = 1_000;
 
     private final ServerCallStreamObserver<?> call;
     private final Function<byte[], ?> toMessage;
+    private final ReadySignal ready;
     private final byte[] buffer = new byte[CHUNK_BYTES];
-    private final Object ready = new Object();
     private int filled;
 
     <T> GrpcChunkOutput(ServerCallStreamObserver<T> call, Function<byte[], T> toMessage) {
         this.call = call;
         this.toMessage = toMessage;
-        call.setOnReadyHandler(() -> {
-            synchronized (ready) {
-                ready.notifyAll();
-            }
-        });
-        call.setOnCancelHandler(() -> {
-            synchronized (ready) {
-                ready.notifyAll();
-            }
-        });
+        this.ready = new ReadySignal(call);
+        call.setOnCancelHandler(ready::wake);
     }
 
     @Override
@@ -70,15 +62,11 @@ final class GrpcChunkOutput extends OutputStream {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void send() throws IOException {
-        synchronized (ready) {
-            while (!call.isReady() && !call.isCancelled()) {
-                try {
-                    ready.wait(READY_RECHECK_MS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while the client was not reading");
-                }
-            }
+        try {
+            ready.awaitReady(call::isCancelled);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while the client was not reading");
         }
         if (call.isCancelled()) {
             throw new IOException("the client cancelled the stream");

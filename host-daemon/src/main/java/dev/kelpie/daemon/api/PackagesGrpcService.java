@@ -17,6 +17,7 @@ import dev.kelpie.api.v1.PackagesGrpc;
 import dev.kelpie.daemon.teleport.PackageService;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.store.PackageStore;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -24,25 +25,36 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executor;
 
 /** gRPC adapter for {@code kelpie.v1.Packages}: teleport packages at rest, and moving them between stores and hosts. */
 @GrpcService
 public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
 
     private final PackageService packages;
+    private final Executor transfers;
 
     @Inject
     public PackagesGrpcService(PackageService packages) {
+        this(packages, task -> Thread.ofVirtual().name("package-transfer").start(task));
+    }
+
+    /**
+     * @param transfers runs each Export and Import on a thread of its own: gRPC delivers a call's on-ready, message
+     *     and cancel callbacks only once the service method has returned, and a transfer waits for them
+     */
+    PackagesGrpcService(PackageService packages, Executor transfers) {
         this.packages = packages;
+        this.transfers = transfers;
     }
 
     @Override
     @Blocking
     public void list(ListPackagesRequest request, StreamObserver<ListPackagesResponse> out) {
         UnaryCalls.respond(out, () -> {
-            String store = packages.stores().get(request.getStore()).name();
+            PackageStore store = packages.store(request.getStore());
             ListPackagesResponse.Builder response = ListPackagesResponse.newBuilder();
-            packages.list(request.getStore()).forEach(m -> response.addPackages(PackageMapper.toProto(m, store)));
+            packages.list(store).forEach(m -> response.addPackages(PackageMapper.toProto(m, store.name())));
             return response.build();
         });
     }
@@ -51,9 +63,10 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     @Blocking
     public void inspect(InspectPackageRequest request, StreamObserver<InspectPackageResponse> out) {
         UnaryCalls.respond(out, () -> {
-            PackageReader.StoredManifest stored = packages.inspect(request.getId(), request.getStore());
+            PackageStore store = packages.store(request.getStore());
+            PackageReader.StoredManifest stored = packages.inspect(request.getId(), store);
             return InspectPackageResponse.newBuilder()
-                    .setPackage(PackageMapper.toProto(stored.manifest(), packages.stores().get(request.getStore()).name()))
+                    .setPackage(PackageMapper.toProto(stored.manifest(), store.name()))
                     .setManifestJson(new String(stored.bytes(), StandardCharsets.UTF_8)).build();
         });
     }
@@ -62,7 +75,7 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     @Blocking
     public void delete(DeletePackageRequest request, StreamObserver<DeletePackageResponse> out) {
         UnaryCalls.respond(out, () -> {
-            packages.delete(request.getId(), request.getStore());
+            packages.delete(request.getId(), packages.store(request.getStore()));
             return DeletePackageResponse.getDefaultInstance();
         });
     }
@@ -74,38 +87,40 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
             if (request.getToStore().isEmpty()) {
                 throw new IllegalArgumentException("to_store is required");
             }
-            PackageManifest copied = packages.copy(request.getId(), request.getFromStore(), request.getToStore());
-            return CopyPackageResponse.newBuilder()
-                    .setPackage(PackageMapper.toProto(copied, packages.stores().get(request.getToStore()).name())).build();
+            PackageStore to = packages.store(request.getToStore());
+            PackageManifest copied = packages.copy(request.getId(), packages.store(request.getFromStore()), to);
+            return CopyPackageResponse.newBuilder().setPackage(PackageMapper.toProto(copied, to.name())).build();
         });
     }
 
     @Override
-    @Blocking
     public void export(ExportPackageRequest request, StreamObserver<ExportPackageResponse> out) {
         var call = (ServerCallStreamObserver<ExportPackageResponse>) out;
-        try (GrpcChunkOutput chunks = new GrpcChunkOutput(call,
-                data -> ExportPackageResponse.newBuilder().setData(ByteString.copyFrom(data)).build())) {
-            packages.export(request.getId(), request.getStore(), chunks);
-        } catch (Exception e) {
-            if (!call.isCancelled()) {
-                out.onError(GrpcErrors.toStatus(e));
+        GrpcChunkOutput chunks = new GrpcChunkOutput(call,
+                data -> ExportPackageResponse.newBuilder().setData(ByteString.copyFrom(data)).build());
+        transfers.execute(() -> {
+            try (chunks) {
+                packages.export(request.getId(), packages.store(request.getStore()), chunks);
+            } catch (Exception e) {
+                if (!call.isCancelled()) {
+                    out.onError(GrpcErrors.toStatus(e));
+                }
+                return;
             }
-            return;
-        }
-        out.onCompleted();
+            out.onCompleted();
+        });
     }
 
     @Override
     public StreamObserver<ImportPackageRequest> import_(StreamObserver<ImportPackageResponse> out) {
         var call = (ServerCallStreamObserver<ImportPackageResponse>) out;
         GrpcChunkInput input = new GrpcChunkInput(call);
-        Thread.ofVirtual().name("package-import").start(() -> {
+        transfers.execute(() -> {
             try {
-                String store = input.awaitStart();
+                PackageStore store = packages.store(input.awaitStart());
                 PackageManifest imported = packages.importArchive(input, store);
                 out.onNext(ImportPackageResponse.newBuilder()
-                        .setPackage(PackageMapper.toProto(imported, packages.stores().get(store).name())).build());
+                        .setPackage(PackageMapper.toProto(imported, store.name())).build());
                 out.onCompleted();
             } catch (Exception e) {
                 input.abandon();

@@ -5,6 +5,7 @@ import dev.kelpie.teleport.pkg.PackageArchive;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageNotFoundException;
 import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,13 +39,18 @@ public final class PackageService {
         this.staging = staging;
     }
 
-    public PackageStores stores() {
-        return stores;
+    /**
+     * The store a request names, resolved once per request and passed to the methods below.
+     *
+     * @param name empty for the default store
+     * @throws IllegalArgumentException naming the configured stores when there is no such store
+     */
+    public PackageStore store(String name) {
+        return stores.get(name);
     }
 
     /** Readable packages of a store, newest first; unreadable ones are logged and left out. */
-    public List<PackageManifest> list(String storeName) throws IOException {
-        PackageStore store = stores.get(storeName);
+    public List<PackageManifest> list(PackageStore store) throws IOException {
         List<PackageManifest> found = new ArrayList<>();
         for (String id : store.list()) {
             try {
@@ -58,12 +64,11 @@ public final class PackageService {
         return found;
     }
 
-    public PackageReader.StoredManifest inspect(String id, String storeName) throws IOException {
-        return reader.readManifest(stores.get(storeName), id);
+    public PackageReader.StoredManifest inspect(String id, PackageStore store) throws IOException {
+        return reader.readManifest(store, id);
     }
 
-    public void delete(String id, String storeName) throws IOException {
-        PackageStore store = stores.get(storeName);
+    public void delete(String id, PackageStore store) throws IOException {
         dev.kelpie.teleport.store.PackageIds.checkId(id);
         if (!store.delete(id)) {
             throw new PackageNotFoundException(id, store.name());
@@ -72,15 +77,13 @@ public final class PackageService {
     }
 
     /** Writes the package as one archive. */
-    public void export(String id, String storeName, OutputStream out) throws IOException {
-        PackageStore store = stores.get(storeName);
+    public void export(String id, PackageStore store, OutputStream out) throws IOException {
         PackageReader.StoredManifest stored = reader.readManifest(store, id);
         PackageArchive.write(store, id, stored.manifest(), stored.bytes(), out);
     }
 
     /** Reads an archive, verifies every blob, publishes it under its own id. */
-    public PackageManifest importArchive(InputStream archive, String storeName) throws IOException {
-        PackageStore store = stores.get(storeName);
+    public PackageManifest importArchive(InputStream archive, PackageStore store) throws IOException {
         Path work = staging.newDirectory("import");
         try {
             Path dir = work.resolve("package");
@@ -89,14 +92,12 @@ public final class PackageService {
             LOG.infof("package %s imported into store %s", manifest.id(), store.name());
             return manifest;
         } finally {
-            StagingArea.deleteTree(work);
+            FileTrees.deleteUnchecked(work);
         }
     }
 
     /** Copies a package between stores, through the same archive and checks an import uses. */
-    public PackageManifest copy(String id, String fromStore, String toStore) throws IOException, InterruptedException {
-        PackageStore from = stores.get(fromStore);
-        PackageStore to = stores.get(toStore);
+    public PackageManifest copy(String id, PackageStore from, PackageStore to) throws IOException, InterruptedException {
         if (from == to) {
             throw new IllegalArgumentException("copy needs two different stores; both are " + from.name());
         }
@@ -114,7 +115,7 @@ public final class PackageService {
         });
         PackageManifest copied;
         try (in) {
-            copied = importArchive(in, to.name());
+            copied = importArchive(in, to);
         } catch (IOException | RuntimeException e) {
             awaitQuietly(written);
             throw e;

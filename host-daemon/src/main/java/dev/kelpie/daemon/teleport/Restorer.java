@@ -16,6 +16,7 @@ import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -75,7 +76,7 @@ public final class Restorer {
         List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
         BootImage image = images.resolve(targetVersion, sandboxes.hostArch());
         VmPlatform platform = sandboxes.vmPlatform();
-        RestoreGate.check(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
+        RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
         SandboxConfig config = config(manifest, image, overrides);
         long generation = clock.millis();
@@ -89,7 +90,7 @@ public final class Restorer {
                     record.id(), image.version());
             return new Restored(record, List.copyOf(warnings), manifest);
         } finally {
-            StagingArea.deleteTree(work);
+            FileTrees.deleteUnchecked(work);
         }
     }
 

@@ -15,6 +15,7 @@ import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageWriter;
 import dev.kelpie.teleport.pkg.PlatformRef;
 import dev.kelpie.teleport.pkg.SourceSandbox;
+import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -109,7 +110,7 @@ public final class Snapshotter {
             store.publish(id, writer.directory());
             return manifest;
         } finally {
-            StagingArea.deleteTree(work);
+            FileTrees.deleteUnchecked(work);
         }
     }
 

@@ -2,7 +2,6 @@ package dev.kelpie.daemon.teleport;
 
 import dev.kelpie.teleport.store.FileTrees;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -25,10 +24,10 @@ public final class StagingArea {
 
     /** Removes leftovers of operations that a crash interrupted. Call before serving. */
     public void clean() {
-        deleteTree(root);
+        FileTrees.deleteUnchecked(root);
     }
 
-    /** A fresh directory for one operation; the caller deletes it with {@link #delete}. */
+    /** A fresh directory for one operation; the caller deletes it with {@link FileTrees#deleteUnchecked}. */
     public Path newDirectory(String purpose) throws IOException {
         Files.createDirectories(root);
         byte[] bytes = new byte[NAME_RANDOM_BYTES];
@@ -39,13 +38,5 @@ public final class StagingArea {
     /** Whatever is in it now, for tests and leak checks. */
     public Path root() {
         return root;
-    }
-
-    public static void deleteTree(Path dir) {
-        try {
-            FileTrees.delete(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("removing " + dir + " failed", e);
-        }
     }
 }

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kelpie.api.v1.AttachResponse;
 import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.InspectPackageRequest;
 import dev.kelpie.api.v1.ListPackagesRequest;
 import dev.kelpie.api.v1.PackageSummary;
 import dev.kelpie.api.v1.RestoreRequest;
@@ -190,8 +191,7 @@ class TeleportIT {
         assertEquals("src/main.py\n", onB.sh(copy.getId(), "readlink /workspace/link"));
         assertEquals("hello from A\n", onB.sh(copy.getId(), "echo \"$GREETING\""));
         assertEquals("1\n", onB.sh(copy.getId(), "test -s /run/kelpie/generation && echo 1"), "a new generation");
-        assertTrue(onB.packages().list(ListPackagesRequest.newBuilder().setStore("shared").build()).getPackagesList()
-                .stream().anyMatch(p -> p.getId().equals(pkg.getId())), "both daemons see the shared package");
+        assertTrue(packageIds(onB, "shared").contains(pkg.getId()), "both daemons see the shared package");
     }
 
     @Test
@@ -303,6 +303,22 @@ class TeleportIT {
         Files.write(store.resolve(flipped).resolve(blob), bytes);
         assertRefused(Status.Code.DATA_LOSS, () -> restore(onA, flipped, "", ""), "workspace.tar.zst", "sha256");
 
+        // kelpie packages cp: the damaged package is refused on its way and the target store never shows it; the good
+        // one reads back the same from S3.
+        KelpieCliRunner cliOnA = new KelpieCliRunner(a.socket, work);
+        KelpieCliRunner.Result refusedCopy = cliOnA.run(Duration.ofSeconds(120), "packages", "cp", flipped, "--to",
+                "shared");
+        assertEquals(70, refusedCopy.exitCode(), refusedCopy.stderr());
+        assertTrue(refusedCopy.stderr().contains("DATA_LOSS") && refusedCopy.stderr().contains("workspace.tar.zst"),
+                refusedCopy.stderr());
+        assertFalse(packageIds(onA, "shared").contains(flipped), "nothing of the damaged package was published");
+        KelpieCliRunner.Result copied = cliOnA.run(Duration.ofSeconds(120), "packages", "cp", good.getId(), "--to",
+                "shared");
+        assertEquals(0, copied.exitCode(), copied.stderr());
+        assertTrue(copied.stdout().startsWith(good.getId()) && copied.stdout().contains("store shared"), copied.stdout());
+        assertEquals(manifestJson(onA, good.getId(), ""), manifestJson(onB, good.getId(), "shared"),
+                "the other daemon reads the same manifest from S3, every blob of which the copy verified");
+
         String truncated = rewrittenCopy(store, good.getId(), "pkg-truncated", m -> {});
         Files.write(store.resolve(truncated).resolve(blob), java.util.Arrays.copyOf(bytes, bytes.length / 3));
         assertRefused(Status.Code.DATA_LOSS, () -> restore(onA, truncated, "", ""), "workspace.tar.zst");
@@ -350,6 +366,16 @@ class TeleportIT {
         assertTrue(imported.stderr().contains("DATA_LOSS"), imported.stderr());
         assertEquals(before, onB.packages().list(ListPackagesRequest.getDefaultInstance()).getPackagesCount());
         assertNothingLeft(b, onB, 0);
+    }
+
+    private static List<String> packageIds(SandboxClient on, String store) {
+        return on.packages().list(ListPackagesRequest.newBuilder().setStore(store).build()).getPackagesList().stream()
+                .map(PackageSummary::getId).toList();
+    }
+
+    private static String manifestJson(SandboxClient on, String id, String store) {
+        return on.packages().inspect(InspectPackageRequest.newBuilder().setId(id).setStore(store).build())
+                .getManifestJson();
     }
 
     /** A well-formed package (right hashes) whose workspace tar holds an entry that would escape /workspace. */

@@ -7,9 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
-import dev.kelpie.daemon.images.BootImage;
-import dev.kelpie.daemon.images.ImageNotFoundException;
-import dev.kelpie.daemon.images.ImageSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -31,9 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SandboxManagerTest {
 
-    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
-            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
-            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
     private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024);
@@ -266,21 +260,6 @@ class SandboxManagerTest {
         assertEquals(2, hypervisor.booted.size());
         SandboxRecord other = manager.create(new SandboxConfig("", 2, 0, 0, Map.of(), Map.of(), 0, 0));
         assertFalse(other.fromPool(), "another shape boots its own VM");
-    }
-
-    private static final class OneImage implements ImageSource {
-        @Override
-        public BootImage resolve(String version, String arch) {
-            if (!version.isEmpty() && !version.equals(IMAGE.version())) {
-                throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
-            }
-            return IMAGE;
-        }
-
-        @Override
-        public List<BootImage> list() {
-            return List.of(IMAGE);
-        }
     }
 
     private static final class MutableClock extends Clock {

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import static dev.kelpie.daemon.teleport.StagingAssertions.assertStagingEmpty;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,12 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
-import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageNotFoundException;
-import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
 import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.OneImage;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -21,7 +21,6 @@ import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import dev.kelpie.daemon.sandboxes.SandboxSettings;
 import dev.kelpie.daemon.sandboxes.SandboxState;
 import dev.kelpie.teleport.RestoreRejectedException;
-import dev.kelpie.teleport.pkg.BlobNames;
 import dev.kelpie.teleport.pkg.CorruptPackageException;
 import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.store.LocalPackageStore;
@@ -31,7 +30,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -42,7 +40,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterEach;
@@ -56,9 +53,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TeleportFlowTest {
 
-    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
-            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
-            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
     private static final Instant NOW = Instant.parse("2026-11-28T12:00:00Z");
 
     @TempDir
@@ -125,7 +119,7 @@ class TeleportFlowTest {
         assertEquals(64, agents.reseeded.get(copy).getEntropy().size());
         assertEquals(NOW.toEpochMilli(), agents.reseeded.get(copy).getGeneration());
         assertTrue(hypervisor.restoredFrom.isEmpty(), "a checkpoint boots fresh");
-        assertStagingEmpty();
+        assertStagingEmpty(staging);
     }
 
     @Test
@@ -141,7 +135,7 @@ class TeleportFlowTest {
         assertEquals(1, hypervisor.restoredFrom.size());
         assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
-        assertStagingEmpty();
+        assertStagingEmpty(staging);
         assertThrows(IllegalArgumentException.class, () -> restorer.restore("pkg-1", "", "",
                 new RestoreOverrides(Map.of(), 0, 0, 2, 0)), "a vm package keeps its shape");
     }
@@ -155,23 +149,20 @@ class TeleportFlowTest {
                 true));
         assertEquals(List.of(), store.list());
         assertEquals(SandboxState.READY, manager.get(source.id()).state(), "a failed snapshot stops nothing");
-        assertStagingEmpty();
+        assertStagingEmpty(staging);
     }
 
     @Test
     void aCorruptPackageIsRefusedBeforeAnyVmBoots() throws Exception {
         SandboxRecord source = createWithWorkspace(tar("f", "x".repeat(10_000)));
         snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(), true);
-        Path blob = state.resolve("packages/pkg-1/blobs").resolve(BlobNames.WORKSPACE);
-        byte[] bytes = Files.readAllBytes(blob);
-        bytes[bytes.length / 2] ^= 1;
-        Files.write(blob, bytes);
+        PackageFixtures.flipByteOfWorkspace(state.resolve("packages"), "pkg-1");
         int booted = hypervisor.booted.size();
 
         assertThrows(CorruptPackageException.class, () -> restorer.restore("pkg-1", "", "", RestoreOverrides.NONE));
         assertEquals(booted, hypervisor.booted.size(), "no VM for a corrupt package");
         assertTrue(manager.list(Map.of()).isEmpty());
-        assertStagingEmpty();
+        assertStagingEmpty(staging);
     }
 
     @Test
@@ -189,15 +180,7 @@ class TeleportFlowTest {
         assertThrows(RestoreRejectedException.class, () -> restorer.restore("pkg-1", "", "2.0.0", RestoreOverrides.NONE));
         assertThrows(ImageNotFoundException.class, () -> restorer.restore("pkg-1", "", "1.2.9", RestoreOverrides.NONE));
         assertTrue(manager.list(Map.of()).isEmpty());
-        assertStagingEmpty();
-    }
-
-    private void assertStagingEmpty() throws IOException {
-        if (Files.exists(staging.root())) {
-            try (Stream<Path> left = Files.list(staging.root())) {
-                assertEquals(List.of(), left.toList());
-            }
-        }
+        assertStagingEmpty(staging);
     }
 
     private static byte[] tar(String name, String content) throws IOException {
@@ -211,21 +194,6 @@ class TeleportFlowTest {
             tar.closeArchiveEntry();
         }
         return out.toByteArray();
-    }
-
-    private static final class OneImage implements ImageSource {
-        @Override
-        public BootImage resolve(String version, String arch) {
-            if (!version.isEmpty() && !version.equals(IMAGE.version())) {
-                throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
-            }
-            return IMAGE;
-        }
-
-        @Override
-        public List<BootImage> list() {
-            return List.of(IMAGE);
-        }
     }
 
     /** A store whose publish fails after the package was written, as a full disk or a dropped bucket would. */

@@ -7,7 +7,6 @@ import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestOutputStream;
@@ -101,15 +100,7 @@ public final class PackageWriter implements AutoCloseable {
 
     @Override
     public void close() {
-        deleteTree(dir);
-    }
-
-    static void deleteTree(Path root) {
-        try {
-            FileTrees.delete(root);
-        } catch (IOException e) {
-            throw new UncheckedIOException("removing staging directory " + root + " failed", e);
-        }
+        FileTrees.deleteUnchecked(dir);
     }
 
     private static MessageDigest sha256() {

@@ -1,6 +1,7 @@
 package dev.kelpie.teleport.store;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,5 +37,14 @@ public final class FileTrees {
                 return FileVisitResult.CONTINUE;
             }
         });
+    }
+
+    /** {@link #delete} for cleanup that cannot throw a checked exception: {@code close()} and {@code finally} blocks. */
+    public static void deleteUnchecked(Path dir) {
+        try {
+            delete(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("removing " + dir + " failed", e);
+        }
     }
 }
