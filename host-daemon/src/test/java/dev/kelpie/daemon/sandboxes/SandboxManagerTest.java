@@ -262,6 +262,54 @@ class SandboxManagerTest {
         assertFalse(other.fromPool(), "another shape boots its own VM");
     }
 
+    @Test
+    void aPooledVmThatDiesIsReplacedAndNeverServesACreate() throws Exception {
+        manager.startWarmPool(1);
+        FakeHypervisor.FakeVm pooled = hypervisor.booted.get(0);
+
+        pooled.crash();
+
+        var status = manager.warmPoolStatus().orElseThrow();
+        assertEquals(1, status.ready(), "a replacement booted");
+        assertTrue(status.lastError().contains("exited while waiting"), status.lastError());
+        assertFalse(Files.exists(state.resolve("vms/" + pooled.record().vmId())), "the dead VM's files are gone");
+        SandboxRecord r = manager.create(config(0));
+        assertEquals(hypervisor.booted.get(1).record().vmId(), r.id(), "the create got the replacement");
+    }
+
+    @Test
+    void aDeleteTheDaemonDiedInIsFinishedByTheNextDaemon() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+        manager.close();
+        // The daemon died right after recording STOPPING: the record says so and the VM still runs.
+        new DirectorySandboxStore(state, json).save(r.withState(SandboxState.STOPPING));
+
+        SandboxManager next = newManager();
+        next.recover();
+
+        assertThrows(SandboxNotFoundException.class, () -> next.get(r.id()));
+        assertFalse(hypervisor.booted.get(0).isAlive(), "its VM is gone");
+        assertFalse(Files.exists(state.resolve("sandboxes/" + r.id() + ".json")), "and its record");
+        assertFalse(Files.exists(state.resolve("vms/" + r.id())), "and its files");
+        next.close();
+    }
+
+    @Test
+    void aReadoptedSandboxWhoseAgentNeverAnswersFailsAndLosesItsVm() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+        manager.close();
+        agents.unreachable.add(r.id());
+
+        SandboxManager next = newManager();
+        next.recover(); // its background work, the redial, runs at once here
+
+        assertEquals(SandboxState.FAILED, next.get(r.id()).state(), "not READY without an agent");
+        assertTrue(next.get(r.id()).failureReason().contains("did not answer"), next.get(r.id()).failureReason());
+        assertFalse(hypervisor.booted.get(0).isAlive(), "a FAILED sandbox holds no VM");
+        assertFalse(Files.exists(state.resolve("vms/" + r.id())));
+        next.close();
+    }
+
     private static final class MutableClock extends Clock {
         private Instant now = Instant.parse("2026-01-01T00:00:00Z");
 
