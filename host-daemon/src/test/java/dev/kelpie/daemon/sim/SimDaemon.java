@@ -1,8 +1,10 @@
 package dev.kelpie.daemon.sim;
 
 import dev.kelpie.api.v1.ImagesGrpc;
+import dev.kelpie.api.v1.PackagesGrpc;
 import dev.kelpie.api.v1.SandboxesGrpc;
 import dev.kelpie.daemon.api.ImagesGrpcService;
+import dev.kelpie.daemon.api.PackagesGrpcService;
 import dev.kelpie.daemon.api.SandboxesGrpcService;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageCompatibility;
@@ -16,6 +18,7 @@ import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import dev.kelpie.daemon.teleport.PackageService;
 import dev.kelpie.daemon.teleport.PackageStores;
 import dev.kelpie.daemon.teleport.Restorer;
 import dev.kelpie.daemon.teleport.Snapshotter;
@@ -84,6 +87,7 @@ final class SimDaemon {
                 .addService(new SandboxesGrpcService(manager, new SandboxMetrics(new SimpleMeterRegistry(), manager),
                         snapshotter, restorer))
                 .addService(new ImagesGrpcService(images, manager))
+                .addService(new PackagesGrpcService(new PackageService(stores, staging)))
                 .build().start();
         channel = new CutOnDeath(life, true).wrap(InProcessChannelBuilder.forName(name).directExecutor().build());
     }
@@ -98,6 +102,14 @@ final class SimDaemon {
 
     ImagesGrpc.ImagesBlockingStub images() {
         return ImagesGrpc.newBlockingStub(channel);
+    }
+
+    PackagesGrpc.PackagesBlockingStub packagesApi() {
+        return PackagesGrpc.newBlockingStub(channel);
+    }
+
+    PackagesGrpc.PackagesStub asyncPackagesApi() {
+        return PackagesGrpc.newStub(channel);
     }
 
     SandboxesGrpc.SandboxesStub asyncApi() {

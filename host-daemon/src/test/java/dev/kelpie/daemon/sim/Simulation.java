@@ -2,8 +2,13 @@ package dev.kelpie.daemon.sim;
 
 import dev.kelpie.api.v1.Command;
 import dev.kelpie.api.v1.CreateSandboxRequest;
+import dev.kelpie.api.v1.DeletePackageRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.ExecRequest;
+import dev.kelpie.api.v1.ExportPackageRequest;
+import dev.kelpie.api.v1.ImportPackageRequest;
+import dev.kelpie.api.v1.ImportPackageResponse;
+import dev.kelpie.api.v1.ImportPackageStart;
 import dev.kelpie.api.v1.PauseSandboxRequest;
 import dev.kelpie.api.v1.PullImageRequest;
 import dev.kelpie.api.v1.PullImageResponse;
@@ -17,11 +22,14 @@ import dev.kelpie.daemon.sandboxes.FakeHypervisor.FakeVm;
 import dev.kelpie.daemon.sandboxes.InProcessAgents.RunningExec;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import dev.kelpie.daemon.sandboxes.SandboxState;
+import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +60,7 @@ final class Simulation {
     private static final long EXEC_TIMEOUT_MS = 5_000;
     private static final long SANDBOX_TTL_MS = 30_000;
     private static final int MAX_BACKGROUND_TASKS = 100;
+    private static final int UPLOAD_CHUNK_BYTES = 4096;
 
     private final SimWorld world;
     private final Random random;
@@ -151,6 +160,7 @@ final class Simulation {
                         "agent.dial"))),
                 new Weighted(3, () -> pull(pick(SimReleases.VERSIONS)), List.of("release.")),
                 new Weighted(2, this::removeImage, List.of()),
+                new Weighted(4, this::exportAndImport, List.of("store.")),
                 new Weighted(3, this::daemonKilled, List.of()),
                 new Weighted(6, this::background, seams(List.of("vm.boot", "agent.dial"))));
         int total = actions.stream().mapToInt(Weighted::weight).sum();
@@ -310,6 +320,85 @@ final class Simulation {
             }
         }
         return "restore " + packageId + (version.isEmpty() ? "" : " on " + version) + " -> " + result;
+    }
+
+    /**
+     * Moves a package out and back in through Export and Import, the way a package travels between hosts; the upload
+     * may be cut short (a partial upload), which must publish nothing.
+     */
+    private String exportAndImport() throws IOException, InterruptedException {
+        List<String> published = packages();
+        if (published.isEmpty()) {
+            return "export/import: no package";
+        }
+        String id = pick(published);
+        byte[] manifest = daemon.packages.readManifest(id, Integer.MAX_VALUE).orElseThrow();
+        ByteArrayOutputStream exported = new ByteArrayOutputStream();
+        Result export = call(() -> {
+            daemon.packagesApi().export(ExportPackageRequest.newBuilder().setId(id).build())
+                    .forEachRemaining(r -> exported.writeBytes(r.getData().toByteArray()));
+            return exported.size() + " bytes";
+        });
+        if (!export.ok()) {
+            return "export " + id + " -> " + export;
+        }
+        Result deleted = call(() -> {
+            daemon.packagesApi().delete(DeletePackageRequest.newBuilder().setId(id).build());
+            return "deleted";
+        });
+        if (!deleted.ok()) {
+            return "export " + id + ", delete -> " + deleted;
+        }
+        byte[] tar = exported.toByteArray();
+        boolean partial = random.nextInt(3) == 0;
+        byte[] sent = partial ? Arrays.copyOf(tar, random.nextInt(tar.length)) : tar;
+        Result imported = call(() -> upload(sent));
+        if (!daemon.life.dead()) {
+            if (imported.ok()) {
+                // A cut in the tar's end padding still carries the whole package, which then verifies like any other.
+                require(id.equals(imported.value()) && Arrays.equals(manifest,
+                        daemon.packages.readManifest(id, Integer.MAX_VALUE).orElse(null)),
+                        "import of " + id + " published " + imported.value() + ", not the exported package");
+            } else {
+                require(!packages().contains(id), "a failed import of " + id + " published it");
+            }
+        }
+        return "export " + id + ", delete, import " + (partial ? sent.length + " of " + tar.length + " bytes" : "whole")
+                + " -> " + imported;
+    }
+
+    private String upload(byte[] tar) throws InterruptedException, ExecutionException {
+        CompletableFuture<String> answer = new CompletableFuture<>();
+        var requests = daemon.asyncPackagesApi().import_(new io.grpc.stub.StreamObserver<ImportPackageResponse>() {
+            @Override
+            public void onNext(ImportPackageResponse response) {
+                answer.complete(response.getPackage().getId());
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                answer.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                answer.complete("(no answer)");
+            }
+        });
+        requests.onNext(ImportPackageRequest.newBuilder().setStart(ImportPackageStart.getDefaultInstance()).build());
+        for (int at = 0; at < tar.length; at += UPLOAD_CHUNK_BYTES) {
+            requests.onNext(ImportPackageRequest.newBuilder()
+                    .setData(ByteString.copyFrom(tar, at, Math.min(UPLOAD_CHUNK_BYTES, tar.length - at))).build());
+        }
+        requests.onCompleted();
+        try {
+            return answer.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException status) {
+                throw status;
+            }
+            throw e;
+        }
     }
 
     private String pull(String version) throws InterruptedException {
