@@ -1,13 +1,16 @@
 package dev.kelpie.daemon.images;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.teleport.ImageVersion;
 import dev.kelpie.teleport.InvalidImageVersionException;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 
 /**
  * What an image's {@code metadata.json} (written by image-build) says, read once and checked. Both image homes — a
@@ -24,6 +27,29 @@ public record ImageMetadata(String version, String arch, String flavor, String k
 
     /** The metadata file's name inside an image. */
     public static final String FILE_NAME = "metadata.json";
+
+    /**
+     * How an image names its files: plain names in its own directory (no separators, no {@code ..}), so resolving
+     * one, in a local image directory or a pulled archive, never leaves the image.
+     */
+    public static final Pattern PLAIN_FILE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    /**
+     * Parses {@code metadata.json}'s bytes and checks the fields; {@code where} names the image in messages.
+     *
+     * @throws InvalidImageException when the bytes are not JSON, or saying which field is missing or wrong
+     */
+    public static ImageMetadata parse(byte[] bytes, ObjectMapper json, String where) {
+        JsonNode meta;
+        try {
+            meta = json.readTree(bytes);
+        } catch (IOException e) {
+            // From bytes in memory every failure is the content's, also Jackson's plain IOException for an
+            // impossible UTF-32 encoding.
+            throw new InvalidImageException(where + ": metadata.json is not valid JSON: " + e.getMessage());
+        }
+        return from(meta, where);
+    }
 
     /**
      * Reads and checks the fields; {@code where} names the image in messages.
@@ -49,8 +75,9 @@ public record ImageMetadata(String version, String arch, String flavor, String k
         }
         return new ImageMetadata(version, arch, meta.path("flavor").asText(""),
                 arch.equals("x86_64") ? "vmlinux" : "Image", text(meta, "kernel_cmdline", where),
-                meta.path("rootfs").path("file").asText("rootfs.ext4"),
-                meta.path("disk_template").path("file").asText("disk-template.ext4"),
+                plainFileName(meta.path("rootfs").path("file").asText("rootfs.ext4"), "rootfs.file", where),
+                plainFileName(meta.path("disk_template").path("file").asText("disk-template.ext4"),
+                        "disk_template.file", where),
                 meta.path("disk_template").path("size_mib").asLong(0), meta.path("agent").path("version").asText(""),
                 meta.path("agent").path("protocol_version").asText(""), List.copyOf(files));
     }
@@ -82,6 +109,15 @@ public record ImageMetadata(String version, String arch, String flavor, String k
         Map<String, ImageFile> byName = new java.util.LinkedHashMap<>();
         files.forEach(f -> byName.put(f.name(), f));
         return byName;
+    }
+
+    private static String plainFileName(String name, String field, String where) {
+        if (!PLAIN_FILE_NAME.matcher(name).matches()) {
+            String shown = name.length() > 80 ? name.substring(0, 80) + "…" : name;
+            throw new InvalidImageException(where + ": metadata.json's " + field + " \"" + shown
+                    + "\" is not a plain file name beside it");
+        }
+        return name;
     }
 
     private static String text(JsonNode meta, String field, String where) {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
@@ -54,8 +53,9 @@ public final class PackageArchive {
      * Unpacks an archive into {@code dir} (which must not exist) and verifies every blob.
      *
      * @return the manifest, checked
-     * @throws InvalidPackageException when the archive is not a package (unknown entries, no manifest first)
+     * @throws InvalidPackageException when the archive is not a package (not a tar, unknown entries, no manifest first)
      * @throws CorruptPackageException when a blob differs from the manifest or is missing
+     * @throws IOException only when reading {@code archive} or writing {@code dir} fails
      */
     public static PackageManifest unpack(InputStream archive, Path dir, String where) throws IOException {
         ManifestCodec codec = new ManifestCodec();
@@ -63,9 +63,9 @@ public final class PackageArchive {
         Path blobsDir = Files.createDirectory(dir.resolve(PackageStore.BLOBS_DIR));
         PackageManifest manifest = null;
         Set<String> seen = new HashSet<>();
-        try (TarArchiveInputStream tar = new TarArchiveInputStream(archive)) {
+        try (UntrustedTar tar = new UntrustedTar(archive, where + ": the archive")) {
             TarArchiveEntry entry;
-            while ((entry = tar.getNextEntry()) != null) {
+            while ((entry = tar.nextEntry()) != null) {
                 if (manifest == null) {
                     if (!entry.getName().equals(PackageStore.MANIFEST_NAME) || !entry.isFile()) {
                         throw new InvalidPackageException(where + ": the archive must start with "
@@ -75,7 +75,7 @@ public final class PackageArchive {
                         throw new InvalidPackageException(where + ": manifest of " + entry.getSize() + " bytes exceeds "
                                 + ManifestCodec.MAX_MANIFEST_BYTES);
                     }
-                    byte[] bytes = tar.readAllBytes();
+                    byte[] bytes = tar.content().readAllBytes();
                     manifest = codec.read(bytes, where);
                     Files.write(dir.resolve(PackageStore.MANIFEST_NAME), bytes);
                     continue;
@@ -87,10 +87,15 @@ public final class PackageArchive {
                     throw new InvalidPackageException(where + ": unexpected archive entry \"" + abbreviate(entry.getName())
                             + "\" (only the manifest's blobs, once each, may follow it)");
                 }
+                if (entry.getSize() != blob.sizeBytes()) {
+                    // Refused before a byte is written: an archive that lies about a blob must not fill the disk first.
+                    throw new CorruptPackageException(where + ": blob " + name + " is " + entry.getSize()
+                            + " bytes in the archive, the manifest says " + blob.sizeBytes());
+                }
                 PackageIds.checkBlobName(name);
                 Path target = blobsDir.resolve(name);
                 try (OutputStream out = Files.newOutputStream(target)) {
-                    tar.transferTo(out);
+                    tar.content().transferTo(out);
                 }
                 try (InputStream in = Files.newInputStream(target)) {
                     BlobExtractor.verify(blob, in, where);
@@ -98,8 +103,6 @@ public final class PackageArchive {
             }
             // The sender's trailing padding is read too, so that it never finds the stream closed under it.
             archive.transferTo(OutputStream.nullOutputStream());
-        } catch (IllegalArgumentException e) {
-            throw new InvalidPackageException(where + ": the archive is not a tar: " + e.getMessage(), e);
         }
         if (manifest == null) {
             throw new InvalidPackageException(where + ": the archive is empty or not a tar");

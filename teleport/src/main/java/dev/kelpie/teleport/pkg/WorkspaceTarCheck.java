@@ -7,7 +7,6 @@ import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Checks a checkpoint's workspace tar before it goes to a guest, by the rules the agent's import enforces too: no
@@ -22,15 +21,16 @@ public final class WorkspaceTarCheck {
     /**
      * Reads the tar to its end.
      *
-     * @throws InvalidPackageException naming the first offending entry
+     * @throws InvalidPackageException naming the first offending entry, or when the bytes are not a tar
+     * @throws IOException only when reading {@code tar} itself fails
      */
     public static long check(InputStream tar, String where) throws IOException {
         Set<String> symlinks = new HashSet<>();
         Set<String> entries = new HashSet<>();
         long count = 0;
-        try (TarArchiveInputStream in = new TarArchiveInputStream(tar)) {
+        try (UntrustedTar in = new UntrustedTar(tar, where + ": the workspace")) {
             TarArchiveEntry entry;
-            while ((entry = in.getNextEntry()) != null) {
+            while ((entry = in.nextEntry()) != null) {
                 count++;
                 String path = normalise(entry.getName(), where);
                 if (path.isEmpty()) {
@@ -57,8 +57,6 @@ public final class WorkspaceTarCheck {
                 }
                 entries.add(path);
             }
-        } catch (IllegalArgumentException e) {
-            throw new InvalidPackageException(where + ": workspace tar is malformed: " + e.getMessage(), e);
         }
         return count;
     }

@@ -3,6 +3,7 @@ package dev.kelpie.teleport.pkg;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +29,9 @@ class PackageFormatTest {
 
     @TempDir
     Path tmp;
+
+    /** Where a ustar header keeps the entry's size, in octal digits. */
+    private static final int TAR_SIZE_FIELD_OFFSET = 124;
 
     private final ManifestCodec codec = new ManifestCodec();
 
@@ -170,6 +175,44 @@ class PackageFormatTest {
                 tmp.resolve("u5"), "import"));
         assertThrows(InvalidPackageException.class, () -> PackageArchive.unpack(
                 new ByteArrayInputStream("garbage".getBytes(StandardCharsets.UTF_8)), tmp.resolve("u6"), "import"));
+    }
+
+    @Test
+    void aBrokenTarIsAnInvalidPackageWhileAFailingSourceStaysAnIOException() throws IOException {
+        Path dir = tmp.resolve("p");
+        writePackage(dir, randomBytes(10_000));
+        byte[] archive = tar(List.of(Map.entry("manifest.json", Files.readAllBytes(dir.resolve(PackageStore.MANIFEST_NAME))),
+                Map.entry("blobs/" + BlobNames.WORKSPACE, Files.readAllBytes(blob(dir, BlobNames.WORKSPACE)))));
+        byte[] corrupt = archive.clone();
+        corrupt[TAR_SIZE_FIELD_OFFSET] = 'x';
+        InvalidPackageException invalid = assertThrows(InvalidPackageException.class,
+                () -> PackageArchive.unpack(new ByteArrayInputStream(corrupt), tmp.resolve("u1"), "import"));
+        assertTrue(invalid.getMessage().contains("is not a valid tar"), invalid.getMessage());
+
+        IOException dropped = new IOException("connection dropped");
+        InputStream cutOff = new SequenceInputStream(new ByteArrayInputStream(archive, 0, 700), new InputStream() {
+            @Override
+            public int read() throws IOException {
+                throw dropped;
+            }
+        });
+        IOException failure = assertThrows(IOException.class,
+                () -> PackageArchive.unpack(cutOff, tmp.resolve("u2"), "import"));
+        assertSame(dropped, failure);
+    }
+
+    @Test
+    void aBlobEntryOfAnotherSizeThanTheManifestsIsRefusedBeforeItIsWritten() throws IOException {
+        Path dir = tmp.resolve("p");
+        writePackage(dir, randomBytes(10_000));
+        byte[] stored = Files.readAllBytes(blob(dir, BlobNames.WORKSPACE));
+        byte[] longer = java.util.Arrays.copyOf(stored, stored.length + 1);
+        byte[] archive = tar(List.of(Map.entry("manifest.json", Files.readAllBytes(dir.resolve(PackageStore.MANIFEST_NAME))),
+                Map.entry("blobs/" + BlobNames.WORKSPACE, longer)));
+        CorruptPackageException e = assertThrows(CorruptPackageException.class,
+                () -> PackageArchive.unpack(new ByteArrayInputStream(archive), tmp.resolve("u"), "import"));
+        assertTrue(e.getMessage().contains("bytes in the archive"), e.getMessage());
+        assertFalse(Files.exists(blob(tmp.resolve("u"), BlobNames.WORKSPACE)));
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.kelpie.daemon.images.pull;
 import com.github.luben.zstd.ZstdIOException;
 import com.github.luben.zstd.ZstdInputStream;
 import dev.kelpie.daemon.images.DamagedImageException;
+import dev.kelpie.daemon.images.ImageMetadata;
 import dev.kelpie.daemon.images.cache.BlobHashing;
 import dev.kelpie.daemon.images.cache.StagedFile;
 import java.io.BufferedInputStream;
@@ -18,7 +19,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -33,12 +33,12 @@ public final class ImageArchive {
     /** Largest number of files an image has (kernel(s), rootfs, disk template, metadata) with room to grow. */
     private static final int MAX_FILES = 32;
     private static final int BLOCK_BYTES = 64 * 1024;
-    private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private ImageArchive() {}
 
     /**
      * @throws DamagedImageException when the archive is not a tar.zst of plain files
+     * @throws IOException when a staged file cannot be written
      */
     public static List<StagedFile> extract(Path archive, Path stagingDir) throws IOException {
         List<StagedFile> files = new ArrayList<>();
@@ -46,12 +46,12 @@ public final class ImageArchive {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(archive));
                 TarArchiveInputStream tar = new TarArchiveInputStream(new ZstdInputStream(raw))) {
             TarArchiveEntry entry;
-            while ((entry = tar.getNextEntry()) != null) {
+            while ((entry = nextEntry(tar, archive)) != null) {
                 String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
                 if (entry.isDirectory() && name.isEmpty()) {
                     continue;
                 }
-                if (!entry.isFile() || !PLAIN_NAME.matcher(name).matches()) {
+                if (!entry.isFile() || !ImageMetadata.PLAIN_FILE_NAME.matcher(name).matches()) {
                     throw new DamagedImageException("image archive " + archive.getFileName() + " holds '"
                             + entry.getName() + "', which is not a plain file at the top level");
                 }
@@ -59,22 +59,49 @@ public final class ImageArchive {
                     throw new DamagedImageException("image archive " + archive.getFileName()
                             + (names.size() > MAX_FILES ? " holds more than " + MAX_FILES + " files" : " holds " + name + " twice"));
                 }
-                files.add(writeSparse(tar, stagingDir.resolve(name), name, entry.getSize()));
+                files.add(writeSparse(tar, archive, stagingDir.resolve(name), name, entry.getSize()));
             }
         } catch (ZstdIOException e) {
-            throw new DamagedImageException("image archive " + archive.getFileName() + " is not valid zstd: "
-                    + e.getMessage());
+            throw damaged(archive, e);
         }
         return files;
     }
 
-    private static StagedFile writeSparse(InputStream in, Path target, String name, long sizeBytes) throws IOException {
+    /*
+     * Reading the archive fails when its bytes are broken: a cut or corrupt tar header, a bad PAX record, zstd that
+     * does not decode. The tar reader reports those as plain IOExceptions, which callers would take for a failing
+     * disk and retry; the archive is a local file that was just hashed whole, so they are the archive's damage.
+     */
+
+    private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, Path archive) {
+        try {
+            return tar.getNextEntry();
+        } catch (IOException | IllegalArgumentException e) {
+            throw damaged(archive, e);
+        }
+    }
+
+    private static int readEntry(InputStream tar, byte[] block, Path archive) {
+        try {
+            return tar.readNBytes(block, 0, block.length);
+        } catch (IOException e) {
+            throw damaged(archive, e);
+        }
+    }
+
+    private static DamagedImageException damaged(Path archive, Exception e) {
+        return new DamagedImageException("image archive " + archive.getFileName() + " is not a valid tar.zst: "
+                + e.getMessage());
+    }
+
+    private static StagedFile writeSparse(InputStream in, Path archive, Path target, String name, long sizeBytes)
+            throws IOException {
         MessageDigest digest = BlobHashing.newDigest();
         byte[] block = new byte[BLOCK_BYTES];
         long written = 0;
         try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             while (true) {
-                int n = in.readNBytes(block, 0, block.length);
+                int n = readEntry(in, block, archive);
                 if (n == 0) {
                     break;
                 }

@@ -207,7 +207,8 @@ public final class ImagePuller {
             if (!Files.isRegularFile(metadataFile)) {
                 throw new DamagedImageException(archive.getFileName() + " holds no metadata.json");
             }
-            ImageMetadata metadata = ImageMetadata.from(json.readTree(metadataFile.toFile()), "pulled image " + version);
+            ImageMetadata metadata = ImageMetadata.parse(Files.readAllBytes(metadataFile), json,
+                    "pulled image " + version);
             if (!metadata.version().equals(version) || !metadata.arch().equals(arch)) {
                 throw new DamagedImageException("the archive of " + version + "/" + arch + " holds image "
                         + metadata.version() + "/" + metadata.arch());

@@ -8,25 +8,30 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.luben.zstd.Zstd;
 import dev.kelpie.daemon.images.DamagedImageException;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.ImageInUseException;
 import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.images.IncompatibleImageException;
+import dev.kelpie.daemon.images.InvalidImageException;
 import dev.kelpie.daemon.images.cache.CachedImage;
 import dev.kelpie.daemon.images.cache.ImageCache;
 import dev.kelpie.daemon.images.pull.FakeGithub.Fault;
 import dev.kelpie.daemon.images.pull.ImagePullException.Reason;
 import dev.kelpie.daemon.images.trust.MinisignTestSigner;
 import dev.kelpie.daemon.images.trust.TrustedKeys;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +43,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -294,6 +301,36 @@ class ImagePullerTest {
         assertTrue(e.getMessage().contains("not a plain file at the top level"), e.getMessage());
         assertCacheUntouched(false);
         assertFalse(Files.exists(cache.root().resolve("staging").resolve("escape")));
+    }
+
+    @Test
+    void aSignedArchiveWhoseTarIsCutIsDamagedNotUnavailable() throws Exception {
+        Path archive = releases.resolve(VERSION).resolve(ARCHIVE);
+        var tar = new ByteArrayOutputStream();
+        try (var out = new TarArchiveOutputStream(tar)) {
+            var entry = new TarArchiveEntry("rootfs.ext4");
+            entry.setSize(4096);
+            out.putArchiveEntry(entry);
+            out.write(new byte[4096]);
+            out.closeArchiveEntry();
+        }
+        Files.write(archive, Zstd.compress(Arrays.copyOf(tar.toByteArray(), 1000), 3));
+        new TestReleases(signer).publish(archive, VERSION, ARCH);
+        var e = assertInstanceOf(DamagedImageException.class, pullFailure(puller(github(Optional.empty()))));
+        assertTrue(e.getMessage().contains("is not a valid tar.zst"), e.getMessage());
+        assertCacheUntouched(false);
+    }
+
+    @Test
+    void aSignedArchiveWhoseMetadataIsNotJsonIsInvalidNotUnavailable() throws Exception {
+        Path archive = releases.resolve(VERSION).resolve(ARCHIVE);
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put("metadata.json", "not json".getBytes(StandardCharsets.UTF_8));
+        TestReleases.writeTarZst(archive, files);
+        new TestReleases(signer).publish(archive, VERSION, ARCH);
+        var e = assertInstanceOf(InvalidImageException.class, pullFailure(puller(github(Optional.empty()))));
+        assertTrue(e.getMessage().contains("metadata.json is not valid JSON"), e.getMessage());
+        assertCacheUntouched(false);
     }
 
     @Test
