@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
-# then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot.
+# then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
+# then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 #
 #   bench/run.sh IMAGE_DIR
 #
 # IMAGE_DIR is an image-build output directory (e.g. ~/.cache/kelpie/images/0.1.0-dev/x86_64 from
 # `scripts/dev run`). Needs the daemon built (./mvnw -pl host-daemon -am package -DskipTests). Starts its own
 # daemon (TCG, warm pool of 1) on a scratch state directory and stops it at the end. Prints a Markdown table for
-# docs/benchmarks.md. Not a test: it asserts nothing and takes a few minutes.
+# docs/benchmarks.md. Not a test: it asserts nothing and takes about 15 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -37,3 +38,7 @@ echo >&2
 echo "teleport:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"
+echo >&2
+echo "soak (leaks):" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/SoakBench.java" "$scratch/k.sock" "$daemon_pid"

@@ -37,6 +37,8 @@ final class GrpcErrors {
      * a message echoing a huge input would turn a clear error into a transport failure.
      */
     static final int MAX_DESCRIPTION_CHARS = 2048;
+    /** strerror(ENOSPC) as the JDK reports it, and as qemu's migration writer prints it into qemu.log. */
+    private static final String NO_SPACE = "No space left";
 
     private GrpcErrors() {}
 
@@ -56,6 +58,8 @@ final class GrpcErrors {
             case SandboxStateException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
             case SandboxUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
             case AgentUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
+            // A VM state save writes through qemu into the daemon's staging area: the host's disk, not the VM, is full.
+            case VmException x when mentionsNoSpace(x) -> outOfDiskSpace(x);
             case VmException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
             case InterruptedException x -> Status.CANCELLED.withDescription("the daemon is shutting down");
             case InvalidPackageException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
@@ -65,10 +69,8 @@ final class GrpcErrors {
             case PackageExistsException x -> Status.ALREADY_EXISTS.withDescription(x.getMessage());
             case SealBrokenException x -> Status.DATA_LOSS.withDescription(x.getMessage());
             case UncheckedIOException x -> toStatus(x.getCause()).getStatus();
-            case FileSystemException x when String.valueOf(x.getReason()).contains("No space left") ->
-                    Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + x.getMessage());
-            case IOException x when String.valueOf(x.getMessage()).contains("No space left") ->
-                    Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + x.getMessage());
+            case FileSystemException x when String.valueOf(x.getReason()).contains(NO_SPACE) -> outOfDiskSpace(x);
+            case IOException x when mentionsNoSpace(x) -> outOfDiskSpace(x);
             case IOException x -> Status.UNAVAILABLE.withDescription(x.getClass().getSimpleName() + ": " + x.getMessage());
             case IllegalArgumentException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
             default -> {
@@ -81,6 +83,20 @@ final class GrpcErrors {
             status = status.withDescription(description.substring(0, MAX_DESCRIPTION_CHARS) + "… (truncated)");
         }
         return status.asRuntimeException();
+    }
+
+    private static Status outOfDiskSpace(Exception e) {
+        return Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + e.getMessage());
+    }
+
+    /** Whether the failure or one of its causes says the disk was full. */
+    private static boolean mentionsNoSpace(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains(NO_SPACE)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Status pullStatus(ImagePullException e) {

@@ -385,8 +385,11 @@ public final class SandboxManager implements AutoCloseable {
         }
     }
 
-    /** Why a sandbox cannot serve (it failed or is gone), to explain a broken agent stream. */
+    /** Why a sandbox cannot serve (it failed or is gone, or the daemon closes), to explain a broken agent stream. */
     public Optional<String> unavailabilityReason(String id) {
+        if (closed) {
+            return Optional.of("the daemon is shutting down; sandbox " + id + " runs on for the next daemon");
+        }
         Sandbox sandbox = sandboxes.get(id);
         if (sandbox == null) {
             return Optional.of("sandbox " + id + " was deleted");

@@ -30,7 +30,19 @@ class GrpcErrorsTest {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new java.io.UncheckedIOException(
                 new java.nio.file.FileSystemException("/state/x", null, "No space left on device"))));
         assertEquals(Status.Code.UNAVAILABLE, code(new java.io.IOException("connection refused")));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new java.io.IOException("publishing failed",
+                new java.io.IOException("No space left on device"))), "a disk-full cause, wrapped");
         assertEquals(Status.Code.DATA_LOSS, code(new dev.kelpie.teleport.store.SealBrokenException("other key")));
+    }
+
+    @Test
+    void aVmStateSaveThatFilledTheHostDiskIsResourceExhaustedAndOtherVmFailuresUnavailable() {
+        Status full = GrpcErrors.toStatus(new dev.kelpie.daemon.hypervisor.VmException("saving the state of vm failed:"
+                + " the migration failed: Unable to write to command: Broken pipe (qemu.log: cat: write error: No space"
+                + " left on device)")).getStatus();
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getCode());
+        assertTrue(full.getDescription().startsWith("out of disk space: saving the state"), full.getDescription());
+        assertEquals(Status.Code.UNAVAILABLE, code(new dev.kelpie.daemon.hypervisor.VmException("qemu ended")));
     }
 
     private static Status.Code code(Throwable t) {

@@ -55,15 +55,25 @@ final class DaemonProcess implements AutoCloseable {
     static DaemonProcess startServing(Path workDir, String name, String... jvmArgs) throws IOException {
         Path dir = Files.createDirectories(workDir.resolve(name));
         DaemonProcess daemon = start(dir.resolve("state"), dir.resolve("kelpied.sock"), dir.resolve("daemon.log"), jvmArgs);
-        daemon.awaitServing();
+        daemon.awaitServingOrStop();
         return daemon;
     }
 
     /** Starts a new daemon on this one's state directory and socket, and waits until it serves. */
     DaemonProcess startSuccessor(Path successorLog, String... jvmArgs) throws IOException {
         DaemonProcess next = start(stateDir, socket, successorLog, jvmArgs);
-        next.awaitServing();
+        next.awaitServingOrStop();
         return next;
+    }
+
+    /** Like {@link #awaitServing}, but a daemon that does not serve is stopped: the caller never got hold of it. */
+    private void awaitServingOrStop() {
+        try {
+            awaitServing();
+        } catch (RuntimeException | Error e) {
+            process.destroyForcibly();
+            throw e;
+        }
     }
 
     void awaitServing() {

@@ -8,23 +8,36 @@ import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.ExecRequest;
 import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.GetSandboxRequest;
+import dev.kelpie.api.v1.ListProcessesRequest;
 import dev.kelpie.api.v1.ListSandboxesRequest;
 import dev.kelpie.api.v1.PackagesGrpc;
+import dev.kelpie.api.v1.ProcessSummary;
+import dev.kelpie.api.v1.ReadFileRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxesGrpc;
+import dev.kelpie.api.v1.WriteFileRequest;
+import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.api.v1.WriteFileStart;
 import dev.kelpie.daemon.agent.StreamCollector;
 import dev.kelpie.daemon.agent.UnixSocketChannels;
+import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** A grpc-java client of one daemon, for tests that drive several daemons at once. */
 final class SandboxClient implements AutoCloseable {
 
     static final Duration CALL_TIMEOUT = Duration.ofSeconds(180);
+    /** The chunk size of uploads, as the CLI sends them. */
+    private static final int UPLOAD_CHUNK_BYTES = 32 * 1024;
 
     private final UnixSocketChannels channels = new UnixSocketChannels();
     final ManagedChannel channel;
@@ -49,6 +62,52 @@ final class SandboxClient implements AutoCloseable {
 
     List<Sandbox> list() {
         return sandboxes().list(ListSandboxesRequest.getDefaultInstance()).getSandboxesList();
+    }
+
+    Sandbox get(String sandboxId) {
+        return sandboxes().get(GetSandboxRequest.newBuilder().setId(sandboxId).build()).getSandbox();
+    }
+
+    List<ProcessSummary> processes(String sandboxId) {
+        return sandboxes().listProcesses(ListProcessesRequest.newBuilder().setSandboxId(sandboxId).build())
+                .getProcessesList();
+    }
+
+    /** Uploads {@code content} to {@code path} through WriteFile and returns what the daemon says it wrote. */
+    WriteFileResponse upload(String sandboxId, String path, byte[] content) throws Exception {
+        CompletableFuture<WriteFileResponse> written = new CompletableFuture<>();
+        StreamObserver<WriteFileRequest> upload = SandboxesGrpc.newStub(channel).writeFile(new StreamObserver<>() {
+            @Override
+            public void onNext(WriteFileResponse value) {
+                written.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                written.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                written.complete(null);
+            }
+        });
+        upload.onNext(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(sandboxId)
+                .setPath(path).setCreateParents(true).setSizeBytes(content.length)).build());
+        for (int off = 0; off < content.length; off += UPLOAD_CHUNK_BYTES) {
+            upload.onNext(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(content, off,
+                    Math.min(UPLOAD_CHUNK_BYTES, content.length - off))).build());
+        }
+        upload.onCompleted();
+        return written.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Downloads a whole file through ReadFile. */
+    byte[] download(String sandboxId, String path) {
+        ByteArrayOutputStream read = new ByteArrayOutputStream();
+        sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandboxId).setPath(path).build())
+                .forEachRemaining(r -> read.writeBytes(r.getData().toByteArray()));
+        return read.toByteArray();
     }
 
     void deleteAll() {

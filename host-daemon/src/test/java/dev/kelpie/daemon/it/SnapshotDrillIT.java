@@ -84,7 +84,9 @@ class SnapshotDrillIT {
             List<ProcessHandle> qemus = ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
                     .map(c -> c.contains(work.toString()) && c.contains("qemu-system")).orElse(false)).toList();
             assertEquals(1, qemus.size(), "only the sandbox's own qemu runs: " + qemus);
+            Leftovers.assertOnlyLiveSandboxes(work, second, client.list());
             client.deleteAll();
+            Leftovers.assertOnlyLiveSandboxes(work, second, client.list());
         }
     }
 

@@ -1,0 +1,112 @@
+package dev.kelpie.daemon.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
+import dev.kelpie.daemon.sandboxes.FakeHypervisor;
+import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.SandboxConfig;
+import dev.kelpie.daemon.sandboxes.SandboxLimits;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A broken agent stream is explained from the sandbox's state; since a dying VM's sockets close before its process is
+ * gone, the explanation waits a moment for the death to show.
+ */
+class AgentStreamErrorsTest {
+
+    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
+            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
+            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
+    private static final StatusRuntimeException CONNECTION_CLOSED = Status.UNAVAILABLE
+            .withDescription("Network closed for unknown reason").asRuntimeException();
+
+    @TempDir
+    Path state;
+    private final FakeHypervisor hypervisor = new FakeHypervisor();
+    private final InProcessAgents agents = new InProcessAgents();
+    private SandboxManager manager;
+    private String sandboxId;
+
+    @BeforeEach
+    void createASandbox() throws Exception {
+        manager = new SandboxManager(hypervisor, new OneImage(), agents,
+                new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
+                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+                        Duration.ofSeconds(1), 2, 64, 1024), () -> "sb1", Runnable::run);
+        sandboxId = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0)).id();
+    }
+
+    @AfterEach
+    void close() {
+        manager.close();
+        agents.close();
+    }
+
+    @Test
+    void aStreamThatBreaksJustBeforeItsVmIsSeenDeadIsExplainedByTheDeath() throws Exception {
+        // The VM is seen dead a moment after its stream broke, as a qemu is once its parent reaped it.
+        CompletableFuture.runAsync(() -> hypervisor.booted.get(0).crash(),
+                CompletableFuture.delayedExecutor(AgentStreamErrors.VM_DEATH_VISIBLE_WITHIN.toMillis() / 4,
+                        TimeUnit.MILLISECONDS));
+
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        assertEquals(Status.Code.UNAVAILABLE, status.getCode());
+        assertTrue(status.getDescription().startsWith("sandbox sb1") && status.getDescription().contains("exited"),
+                status.getDescription());
+    }
+
+    @Test
+    void aStreamThatBreaksUnderALiveVmKeepsItsTransportErrorAfterTheSettleTime() {
+        long started = System.nanoTime();
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        assertEquals(Status.Code.UNAVAILABLE, status.getCode());
+        assertEquals("agent of sandbox sb1: Network closed for unknown reason", status.getDescription());
+        assertTrue(System.nanoTime() - started >= AgentStreamErrors.VM_DEATH_VISIBLE_WITHIN.toNanos(),
+                "it waited for a death that did not come");
+    }
+
+    @Test
+    void aStreamBrokenByTheDaemonsShutdownSaysSoAtOnce() {
+        manager.close();
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        assertTrue(status.getDescription().contains("the daemon is shutting down"), status.getDescription());
+    }
+
+    @Test
+    void theAgentsOwnAnswerPassesThrough() {
+        StatusRuntimeException notFound = Status.NOT_FOUND.withDescription("no process 7").asRuntimeException();
+        assertEquals(notFound, AgentStreamErrors.explain(manager, sandboxId, notFound));
+    }
+
+    private static final class OneImage implements ImageSource {
+        @Override
+        public BootImage resolve(String version, String arch) {
+            return IMAGE;
+        }
+
+        @Override
+        public List<BootImage> list() {
+            return List.of(IMAGE);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.kelpie.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A bounded soak: several sandboxes side by side, with concurrent execs and file transfers, then all deleted. The
+ * daemon must hand back what it took: live threads and open file descriptors back to their baseline within
+ * {@value #THREAD_TOLERANCE}, heap after a full GC within {@value #HEAP_TOLERANCE_PERCENT} % of it. The figures go to
+ * docs/benchmarks.md ("Soak: leaks").
+ */
+class SoakIT {
+
+    private static final int SANDBOXES = 3;
+    /** About a minute and a half of work under TCG on a busy 2-core host. */
+    private static final int ROUNDS = 120;
+    /** Each sandbox is replaced twice, so that sandbox lifecycles are soaked too, not only calls. */
+    private static final int ROUNDS_PER_SANDBOX = 40;
+    private static final int THREAD_TOLERANCE = 2;
+    private static final int FD_TOLERANCE = 2;
+    private static final int HEAP_TOLERANCE_PERCENT = 10;
+    /**
+     * Idle pool threads end after their keep-alive (the JDK's process reapers and ForkJoin pools, grpc-java's cached
+     * executor: 30 to 60 s), so a daemon that grew its pools under load takes up to a minute to shrink back.
+     */
+    private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(180);
+    /** How long the thread count must hold still before it counts as a baseline. */
+    private static final Duration QUIET_FOR = Duration.ofSeconds(5);
+
+    @TempDir
+    static Path work;
+
+    @Test
+    void threadsFdsAndHeapReturnToTheirBaselineAfterConcurrentExecsAndTransfersInSeveralSandboxes() throws Exception {
+        String imageDir = System.getProperty("kelpie.it.imageDir", "");
+        Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");
+        try (DaemonProcess daemon = DaemonProcess.startServing(work, "soak", SandboxesIT.daemonArgs(imageDir));
+                SandboxClient client = new SandboxClient(daemon.socket)) {
+            long pid = daemon.process.pid();
+            Probes.awaitBackend(daemon, "qemu");
+            // Lazy initialisation (classes, pools, the first agent channel, jcmd's attach listener) is not a leak. One
+            // sandbox only: pool threads that several would add idle out within a minute, and must not be in the
+            // baseline then (the settle below waits for them to go).
+            new SoakWorkload(client).run(1, 1, 1);
+            DaemonHeap.usedAfterGc(pid);
+            awaitQuiet(pid);
+            DaemonFootprint baseline = DaemonFootprint.of(pid);
+            Map<String, Long> baselineThreads = DaemonFootprint.threadNames(pid);
+            Map<String, Long> baselineFds = DaemonFootprint.fdTargets(pid);
+
+            SoakWorkload soak = new SoakWorkload(client);
+            long started = System.nanoTime();
+            soak.run(SANDBOXES, ROUNDS, ROUNDS_PER_SANDBOX);
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            int peakThreads = DaemonFootprint.threads(pid);
+            assertEquals(0, client.list().size(), "every sandbox deleted");
+
+            long settling = System.nanoTime();
+            Await.until("threads and fds back within their tolerance of " + baseline, SETTLE_TIMEOUT, () ->
+                    Math.abs(DaemonFootprint.threads(pid) - baseline.threads()) <= THREAD_TOLERANCE
+                            && Math.abs(DaemonFootprint.fds(pid) - DaemonFootprint.jarFds(pid)
+                                    - baseline.fdsBesidesJars()) <= FD_TOLERANCE);
+            Duration settled = Duration.ofNanos(System.nanoTime() - settling);
+            DaemonFootprint after = DaemonFootprint.of(pid);
+
+            System.out.printf(Locale.ROOT, "soak: %d sandboxes at a time (%d in all) x %d rounds in %d s: %d execs, %d B"
+                    + " uploaded, %d B downloaded, %d B of exec output; settled %d s after the last delete%n",
+                    SANDBOXES, soak.sandboxesCreated.get(), ROUNDS, took.toSeconds(), soak.execs.get(),
+                    soak.bytesUploaded.get(), soak.bytesDownloaded.get(), soak.execOutputBytes.get(), settled.toSeconds());
+            System.out.printf(Locale.ROOT, "soak: threads %d -> peak %d -> %d; fds %d (%d jars) -> %d (%d jars);"
+                    + " heap after GC %d -> %d bytes (%+.1f %%)%n", baseline.threads(), peakThreads, after.threads(),
+                    baseline.fds(), baseline.jarFds(), after.fds(), after.jarFds(), baseline.heapBytes(),
+                    after.heapBytes(), 100.0 * (after.heapBytes() - baseline.heapBytes()) / baseline.heapBytes());
+            String detail = "threads before " + baselineThreads + ", after " + DaemonFootprint.threadNames(pid)
+                    + "; fds before " + baselineFds + ", after " + DaemonFootprint.fdTargets(pid);
+            assertTrue(Math.abs(after.threads() - baseline.threads()) <= THREAD_TOLERANCE, detail);
+            assertTrue(Math.abs(after.fdsBesidesJars() - baseline.fdsBesidesJars()) <= FD_TOLERANCE, detail);
+            assertTrue(Math.abs(after.heapBytes() - baseline.heapBytes()) * 100 <= HEAP_TOLERANCE_PERCENT
+                    * baseline.heapBytes(), "heap after GC " + baseline.heapBytes() + " -> " + after.heapBytes());
+            Leftovers.assertOnlyLiveSandboxes(work, daemon, client.list());
+        } finally {
+            Leftovers.killQemusNaming(work);
+        }
+    }
+
+    /** Waits until the daemon's thread count has held still for {@link #QUIET_FOR}: lazy work after a call is done. */
+    private static void awaitQuiet(long pid) {
+        long[] since = {System.nanoTime()};
+        int[] last = {DaemonFootprint.threads(pid)};
+        Await.until("the daemon's thread count to hold still", SETTLE_TIMEOUT, () -> {
+            int now = DaemonFootprint.threads(pid);
+            if (now != last[0]) {
+                last[0] = now;
+                since[0] = System.nanoTime();
+            }
+            return System.nanoTime() - since[0] >= QUIET_FOR.toNanos();
+        });
+    }
+}
