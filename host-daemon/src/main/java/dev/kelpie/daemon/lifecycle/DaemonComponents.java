@@ -22,6 +22,7 @@ import jakarta.inject.Singleton;
 import java.lang.management.ManagementFactory;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.concurrent.Executors;
@@ -32,6 +33,8 @@ import java.util.function.Supplier;
 public class DaemonComponents {
 
     private static final int SANDBOX_ID_BYTES = 6;
+    /** A dying qemu's sockets close before its parent reaps it; this covers the gap on a loaded host. */
+    private static final Duration VM_EXIT_VISIBLE_WITHIN = Duration.ofSeconds(2);
     private final SecureRandom random = new SecureRandom();
 
     @Produces
@@ -51,7 +54,8 @@ public class DaemonComponents {
         SandboxLimits limits = new SandboxLimits(s.maxSandboxes(), s.memoryBudgetMib().orElse(hostMemoryMib * 3 / 4),
                 s.maxVcpuCount().orElse(Runtime.getRuntime().availableProcessors()), s.maxMemoryMib(), s.maxDiskSizeMib());
         SandboxSettings settings = new SandboxSettings(platform.arch(), s.defaultVcpuCount(), s.defaultMemoryMib(),
-                s.agentReadyTimeout(), s.stopGrace(), s.maxConcurrentBoots(), s.guestReservedMib(), s.pidsLimit());
+                s.agentReadyTimeout(), s.stopGrace(), s.maxConcurrentBoots(), s.guestReservedMib(), s.pidsLimit(),
+                VM_EXIT_VISIBLE_WITHIN);
         QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
                 accelerator(config, host), json);
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));

@@ -405,6 +405,24 @@ public final class SandboxManager implements AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * {@link #unavailabilityReason}, but for a READY sandbox whose VM still looks alive it first waits up to
+     * {@link SandboxSettings#vmExitVisibleWithin()} for the VM to end: a stream that broke because the VM is dying
+     * is then explained by the death. A VM that is really alive costs the caller that wait.
+     */
+    public Optional<String> unavailabilityReasonOnceSettled(String id) throws InterruptedException {
+        Sandbox sandbox = sandboxes.get(id);
+        VmHandle vm = sandbox == null ? null : sandbox.vm;
+        if (!closed && vm != null && sandbox.record.state() == SandboxState.READY) {
+            try {
+                vm.exited().get(settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                // still alive (or its end cannot be told): the transport error stands
+            }
+        }
+        return unavailabilityReason(id);
+    }
+
     /** Records activity now, which postpones an idle timeout. */
     public void touch(String id) {
         touch(find(id));

@@ -12,6 +12,9 @@ import java.time.Duration;
  * @param guestReservedMib guest memory kept from the sandbox's processes for the kernel and the agent, so a memory hog
  *     is killed inside its cgroup while the agent keeps answering
  * @param userPidsLimit most processes the sandbox's commands may have at once (a fork bomb hits this)
+ * @param vmExitVisibleWithin how long an agent stream broken under a READY sandbox waits for its VM to be seen dead
+ *     before it is explained as a transport error: a dying VMM's sockets close before its process is reaped
  */
 public record SandboxSettings(String hostArch, int defaultVcpuCount, int defaultMemoryMib, Duration agentReadyTimeout,
-        Duration stopGrace, int maxConcurrentBoots, int guestReservedMib, int userPidsLimit) {}
+        Duration stopGrace, int maxConcurrentBoots, int guestReservedMib, int userPidsLimit,
+        Duration vmExitVisibleWithin) {}

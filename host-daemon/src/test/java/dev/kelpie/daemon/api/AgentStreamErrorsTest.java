@@ -5,11 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
-import dev.kelpie.daemon.images.BootImage;
-import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
 import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.OneImage;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -19,7 +18,6 @@ import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -34,14 +32,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AgentStreamErrorsTest {
 
-    private static final BootImage IMAGE = new BootImage("1.2.3", "x86_64", Path.of("/images/1.2.3"),
-            Path.of("/images/1.2.3/vmlinux"), "console=ttyS0", Path.of("/images/1.2.3/rootfs.ext4"),
-            Path.of("/images/1.2.3/disk-template.ext4"), 1024, "0.1.0", 1, "a".repeat(64), "b".repeat(64));
     private static final StatusRuntimeException CONNECTION_CLOSED = Status.UNAVAILABLE
             .withDescription("Network closed for unknown reason").asRuntimeException();
 
     @TempDir
     Path state;
+    private static final Duration VM_EXIT_VISIBLE_WITHIN = Duration.ofSeconds(2);
     private final FakeHypervisor hypervisor = new FakeHypervisor();
     private final InProcessAgents agents = new InProcessAgents();
     private SandboxManager manager;
@@ -52,7 +48,7 @@ class AgentStreamErrorsTest {
         manager = new SandboxManager(hypervisor, new OneImage(), agents,
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
                 new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
-                        Duration.ofSeconds(1), 2, 64, 1024), () -> "sb1", Runnable::run);
+                        Duration.ofSeconds(1), 2, 64, 1024, VM_EXIT_VISIBLE_WITHIN), () -> "sb1", Runnable::run);
         sandboxId = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0)).id();
     }
 
@@ -66,7 +62,7 @@ class AgentStreamErrorsTest {
     void aStreamThatBreaksJustBeforeItsVmIsSeenDeadIsExplainedByTheDeath() throws Exception {
         // The VM is seen dead a moment after its stream broke, as a qemu is once its parent reaped it.
         CompletableFuture.runAsync(() -> hypervisor.booted.get(0).crash(),
-                CompletableFuture.delayedExecutor(AgentStreamErrors.VM_DEATH_VISIBLE_WITHIN.toMillis() / 4,
+                CompletableFuture.delayedExecutor(VM_EXIT_VISIBLE_WITHIN.toMillis() / 4,
                         TimeUnit.MILLISECONDS));
 
         Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
@@ -81,7 +77,7 @@ class AgentStreamErrorsTest {
         Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
         assertEquals(Status.Code.UNAVAILABLE, status.getCode());
         assertEquals("agent of sandbox sb1: Network closed for unknown reason", status.getDescription());
-        assertTrue(System.nanoTime() - started >= AgentStreamErrors.VM_DEATH_VISIBLE_WITHIN.toNanos(),
+        assertTrue(System.nanoTime() - started >= VM_EXIT_VISIBLE_WITHIN.toNanos(),
                 "it waited for a death that did not come");
     }
 
@@ -96,17 +92,5 @@ class AgentStreamErrorsTest {
     void theAgentsOwnAnswerPassesThrough() {
         StatusRuntimeException notFound = Status.NOT_FOUND.withDescription("no process 7").asRuntimeException();
         assertEquals(notFound, AgentStreamErrors.explain(manager, sandboxId, notFound));
-    }
-
-    private static final class OneImage implements ImageSource {
-        @Override
-        public BootImage resolve(String version, String arch) {
-            return IMAGE;
-        }
-
-        @Override
-        public List<BootImage> list() {
-            return List.of(IMAGE);
-        }
     }
 }

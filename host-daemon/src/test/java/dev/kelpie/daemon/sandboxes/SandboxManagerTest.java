@@ -30,7 +30,7 @@ class SandboxManagerTest {
 
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
     private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
-            Duration.ofSeconds(1), 2, 64, 1024);
+            Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
 
     @TempDir
     Path state;

@@ -45,7 +45,7 @@ final class SimDaemon {
     static final SandboxLimits LIMITS = new SandboxLimits(6, 4096, 4, 1024, 4096);
     /** A short agent wait: only a re-adopted sandbox whose redial has not run yet makes a call wait for it. */
     static final SandboxSettings SETTINGS = new SandboxSettings(SimReleases.ARCH, 1, 256, Duration.ofMillis(20),
-            Duration.ofSeconds(1), 2, 64, 1024);
+            Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
     private static final Duration NEVER = Duration.ofHours(1);
     private static final AtomicLong SERVER_NAMES = new AtomicLong();
 

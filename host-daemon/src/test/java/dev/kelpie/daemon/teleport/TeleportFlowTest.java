@@ -72,7 +72,8 @@ class TeleportFlowTest {
         manager = new SandboxManager(hypervisor, new OneImage(), agents,
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), clock,
                 new SandboxLimits(4, 4096, 4, 1024, 4096),
-                new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024),
+                new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
+                        Duration.ZERO),
                 () -> "sb" + ids.incrementAndGet(), Runnable::run);
         staging = new StagingArea(state.resolve("teleport-staging"));
         store = LocalPackageStore.open("local", state.resolve("packages"));
