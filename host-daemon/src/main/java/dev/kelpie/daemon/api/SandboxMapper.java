@@ -17,14 +17,18 @@ final class SandboxMapper {
 
     private SandboxMapper() {}
 
-    static SandboxConfig toConfig(SandboxSpec spec) {
+    /**
+     * @param servedBackend the backend this daemon boots new VMs with; a spec naming another is refused
+     */
+    static SandboxConfig toConfig(SandboxSpec spec, String servedBackend) {
         if (spec.hasNetwork() && spec.getNetwork().getModeValue() > 1) {
             throw Status.UNIMPLEMENTED.withDescription("network mode " + spec.getNetwork().getMode()
                     + " is not available yet; sandboxes have no network").asRuntimeException();
         }
-        if (!spec.getBackend().isEmpty() && !spec.getBackend().equals("qemu")) {
+        if (!spec.getBackend().isEmpty() && !spec.getBackend().equals(servedBackend)) {
             throw Status.INVALID_ARGUMENT.withDescription("backend '" + spec.getBackend()
-                    + "' is not served by this daemon (it serves qemu)").asRuntimeException();
+                    + "' is not served by this daemon (it serves " + servedBackend + "; kelpied --backend chooses)")
+                    .asRuntimeException();
         }
         checkMap("spec.env", spec.getEnvMap());
         checkMap("spec.labels", spec.getLabelsMap());

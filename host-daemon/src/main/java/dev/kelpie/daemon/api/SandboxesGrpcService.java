@@ -89,7 +89,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
             long startNanos = System.nanoTime();
             SandboxRecord created = null;
             try {
-                created = manager.create(SandboxMapper.toConfig(request.getSpec()));
+                created = manager.create(SandboxMapper.toConfig(request.getSpec(), manager.backendName()));
                 return CreateSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(created)).build();
             } finally {
                 metrics.created(java.time.Duration.ofNanos(System.nanoTime() - startNanos),
@@ -115,7 +115,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     public void restore(RestoreRequest request, StreamObserver<RestoreResponse> out) {
         unary(out, () -> {
             SandboxSpec o = request.getSpecOverrides();
-            SandboxMapper.toConfig(o); // the same limits on labels as a create
+            SandboxMapper.toConfig(o, manager.backendName()); // the same limits on labels as a create
             Restorer.Restored restored = restorer.restore(request.getPackageId(), request.getStore(),
                     request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), o.getTtlMs(), o.getIdleTimeoutMs(),
                             o.getVcpuCount(), o.getMemoryMib()));

@@ -23,6 +23,13 @@ public interface KelpieConfig {
     /** The gRPC API. */
     Api api();
 
+    /**
+     * Which hypervisor backend runs new sandboxes: {@code auto} (libkrun when its probe passes, else QEMU),
+     * {@code libkrun} or {@code qemu}. {@code kelpied --backend=NAME} sets it.
+     */
+    @WithDefault("auto")
+    String backend();
+
     /** The QEMU backend. */
     Qemu qemu();
 
@@ -281,6 +288,22 @@ public interface KelpieConfig {
     interface Libkrun {
         /** libkrun library name or path; default {@code libkrun.so.1} (Linux) or {@code libkrun.1.dylib} (macOS). */
         Optional<String> library();
+
+        /**
+         * Directories searched first for libkrun and libkrunfw by each VM runner's loader; default none on Linux and
+         * {@code /opt/homebrew/lib,/usr/local/lib} on macOS (Homebrew's, which dyld does not search by itself).
+         */
+        Optional<List<Path>> libraryPath();
+
+        /**
+         * A native VM runner binary (built with GraalVM, codesigned with the hypervisor entitlement on macOS); default
+         * the runner's Java main on the daemon's own JDK.
+         */
+        Optional<Path> runner();
+
+        /** libkrun's log level in each VM's runner.log: 0 off, 1 error, 2 warn, 3 info, 4 debug, 5 trace. */
+        @WithDefault("2")
+        int logLevel();
     }
 
     interface Probe {

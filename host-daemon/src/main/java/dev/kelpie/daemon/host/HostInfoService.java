@@ -51,6 +51,7 @@ public class HostInfoService {
     private Thread probeThread;
     private final CompletableFuture<Void> probed = new CompletableFuture<>();
     private final ImageSource images;
+    private final BackendPreference preference;
 
     @Inject
     public HostInfoService(KelpieConfig config, ObjectMapper json, ImageSource images,
@@ -59,6 +60,7 @@ public class HostInfoService {
         this.images = images;
         this.json = json;
         this.daemonVersion = daemonVersion;
+        this.preference = BackendPreference.parse(config.backend());
     }
 
     /** Runs after {@code DaemonPreflight} (priority 1) holds the state directory, where the probe cache lives. */
@@ -75,7 +77,7 @@ public class HostInfoService {
                 qemuReport.accelerator(hardware));
         backends = List.of(libkrunReport, qemuReport);
         probed.complete(null);
-        LOG.infof("backend probe done: %s", BackendChoice.from(backends).reason());
+        LOG.infof("backend probe done: %s", BackendChoice.from(backends, preference).reason());
     }
 
     /** Without a configured probe kernel, the kernel of the newest local image proves the accelerators. */
@@ -99,6 +101,11 @@ public class HostInfoService {
         return report().choice();
     }
 
+    /** The accelerator QEMU uses: the best its probe proved, whichever backend serves new sandboxes. */
+    public Optional<Accelerator> qemuAccelerator() {
+        return BackendChoice.qemuAccelerator(backends);
+    }
+
     /** Interrupting the probe makes it kill any VM it booted, so no qemu outlives the daemon. */
     @PreDestroy
     void stopProbe() throws InterruptedException {
@@ -112,6 +119,6 @@ public class HostInfoService {
         List<BackendReport> current = backends;
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         return new HostReport(daemonVersion, platform.os(), platform.arch(), Runtime.getRuntime().availableProcessors(),
-                os.getTotalMemorySize() / (1024 * 1024), current, BackendChoice.from(current), config.stateDir());
+                os.getTotalMemorySize() / (1024 * 1024), current, BackendChoice.from(current, preference), config.stateDir());
     }
 }

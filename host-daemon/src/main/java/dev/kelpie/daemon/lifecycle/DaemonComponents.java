@@ -6,7 +6,19 @@ import dev.kelpie.daemon.agent.UnixSocketChannels;
 import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.host.BackendChoice;
 import dev.kelpie.daemon.host.HostInfoService;
+import dev.kelpie.daemon.agent.AgentShutdown;
+import dev.kelpie.daemon.host.BackendPreference;
+import dev.kelpie.daemon.hypervisor.BackendSwitch;
+import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.libkrun.LibkrunHypervisor;
+import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
+import dev.kelpie.daemon.hypervisor.libkrun.RunnerLauncher;
+import dev.kelpie.runner.Libkrun;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
@@ -35,6 +47,9 @@ public class DaemonComponents {
     private static final int SANDBOX_ID_BYTES = 6;
     /** A dying qemu's sockets close before its parent reaps it; this covers the gap on a loaded host. */
     private static final Duration VM_EXIT_VISIBLE_WITHIN = Duration.ofSeconds(2);
+    /** Where Homebrew installs libkrun and libkrunfw; dyld does not search them by itself. */
+    private static final List<Path> HOMEBREW_LIBRARY_DIRS = List.of(Path.of("/opt/homebrew/lib"), Path.of("/usr/local/lib"));
+    private static final Path DEV_KVM = Path.of("/dev/kvm");
     private final SecureRandom random = new SecureRandom();
 
     @Produces
@@ -56,15 +71,20 @@ public class DaemonComponents {
         SandboxSettings settings = new SandboxSettings(platform.arch(), s.defaultVcpuCount(), s.defaultMemoryMib(),
                 s.agentReadyTimeout(), s.stopGrace(), s.maxConcurrentBoots(), s.guestReservedMib(), s.pidsLimit(),
                 VM_EXIT_VISIBLE_WITHIN);
-        QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
-                accelerator(config, host), json);
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
+        QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
+                qemuAccelerator(config, host), json);
+        LibkrunHypervisor libkrun = new LibkrunHypervisor(libkrunSettings(config.libkrun(), platform),
+                config.libkrun().runner().map(RunnerLauncher::nativeRunner).orElseGet(RunnerLauncher::javaRunner),
+                new AgentShutdown(dialer), json, platform.isMacOs());
+        Hypervisor hypervisor = new BackendSwitch(Map.of(qemu.name(), qemu, libkrun.name(), libkrun),
+                () -> selectedBackend(config, host));
         Supplier<String> ids = () -> {
             byte[] bytes = new byte[SANDBOX_ID_BYTES];
             random.nextBytes(bytes);
             return HexFormat.of().formatHex(bytes);
         };
-        return new SandboxManager(qemu, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
+        return new SandboxManager(hypervisor, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
                 Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor());
     }
 
@@ -77,18 +97,38 @@ public class DaemonComponents {
     }
 
     /** The configured accelerator, else the best one the startup probe proved (waiting for a probe still running). */
-    private static Supplier<Accelerator> accelerator(KelpieConfig config, HostInfoService host) {
+    private static Supplier<Accelerator> qemuAccelerator(KelpieConfig config, HostInfoService host) {
         return () -> {
             if (config.qemu().accelerator().isPresent()) {
                 return Accelerator.valueOf(config.qemu().accelerator().get().toUpperCase(Locale.ROOT));
             }
-            try {
-                BackendChoice choice = host.awaitChoice(config.probe().bootTimeout().multipliedBy(3));
-                return choice.accelerator().orElseThrow(() -> new VmException("no accelerator to run VMs: " + choice.reason()));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new VmException("interrupted while waiting for the accelerator probe");
-            }
+            BackendChoice choice = awaitChoice(config, host);
+            return host.qemuAccelerator().orElseThrow(() -> new VmException("no accelerator to run VMs: " + choice.reason()));
         };
+    }
+
+    /** The backend new VMs use: the configured one, or the probe's pick (waiting for a probe still running). */
+    private static Optional<String> selectedBackend(KelpieConfig config, HostInfoService host) {
+        BackendPreference preference = BackendPreference.parse(config.backend());
+        if (preference != BackendPreference.AUTO) {
+            return Optional.of(preference.configValue());
+        }
+        return awaitChoice(config, host).backend();
+    }
+
+    private static BackendChoice awaitChoice(KelpieConfig config, HostInfoService host) {
+        try {
+            return host.awaitChoice(config.probe().bootTimeout().multipliedBy(3));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmException("interrupted while waiting for the backend probe");
+        }
+    }
+
+    private static LibkrunSettings libkrunSettings(KelpieConfig.Libkrun config, HostPlatform platform) {
+        List<Path> homebrew = platform.isMacOs() ? HOMEBREW_LIBRARY_DIRS : List.of();
+        return new LibkrunSettings(config.library().orElse(Libkrun.defaultLibrary(platform.isMacOs())),
+                config.libraryPath().orElse(homebrew), config.logLevel(),
+                platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM, DEV_KVM);
     }
 }

@@ -1,21 +1,23 @@
 package dev.kelpie.daemon.hypervisor.probe;
 
+import dev.kelpie.runner.KrunErrors;
+import dev.kelpie.runner.KrunFunction;
+import dev.kelpie.runner.Libkrun;
+import dev.kelpie.runner.LibkrunUnavailableException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * Checks whether libkrun can be loaded through the FFM API and has the entry points Kelpie needs. Loading happens
- * in a confined arena that is closed again: the daemon never keeps libkrun mapped, since VMs run in their own
- * runner processes.
+ * Checks whether libkrun can run Kelpie's VMs here, through the same FFM bindings the VM runner uses: the library
+ * loads, has every required function, and supports block devices ({@code krun_has_feature(BLK)} where it exists).
+ * Missing optional functions are reported as degradations. Loading happens in a confined arena that is closed again:
+ * the daemon never keeps libkrun mapped, and never configures a VM itself (that happens in runner processes).
  */
 public final class LibkrunProbe {
 
     static final String BACKEND_NAME = "libkrun";
-    /** Symbols without which no VM can be configured and started. */
-    static final List<String> REQUIRED_SYMBOLS = List.of("krun_create_ctx", "krun_set_vm_config", "krun_set_kernel",
-            "krun_start_enter");
+    private static final long FEATURE_BLK = 1;
 
     private final HostPlatform platform;
 
@@ -28,28 +30,32 @@ public final class LibkrunProbe {
      * @param hardware what is known about the accelerator libkrun would use (KVM or HVF); libkrun has no emulation
      */
     public BackendReport probe(Optional<String> configuredLibrary, Optional<AcceleratorReport> hardware) {
-        String library = configuredLibrary.orElse(platform.isMacOs() ? "libkrun.1.dylib" : "libkrun.so.1");
+        String library = configuredLibrary.orElse(Libkrun.defaultLibrary(platform.isMacOs()));
+        String degraded;
         try (Arena arena = Arena.ofConfined()) {
-            SymbolLookup lookup = SymbolLookup.libraryLookup(library, arena);
-            List<String> missing = REQUIRED_SYMBOLS.stream().filter(s -> lookup.find(s).isEmpty()).toList();
-            if (!missing.isEmpty()) {
-                return report(library, ProbeResult.unavailable(library + " lacks " + String.join(", ", missing)
-                        + " (libkrun 1.x is required)"), hardware);
+            Libkrun krun = Libkrun.load(library, arena);
+            Optional<String> missing = krun.describeMissingRequired();
+            if (missing.isPresent()) {
+                return report(library, ProbeResult.unavailable(missing.get() + " (libkrun 1.x is required)"), hardware);
             }
-        } catch (IllegalArgumentException e) {
-            return report(library, ProbeResult.unavailable(library + " cannot be loaded (install libkrun and libkrunfw,"
-                    + " or set kelpie.libkrun.library): " + e.getMessage()), hardware);
+            if (krun.has(KrunFunction.HAS_FEATURE) && krun.call(KrunFunction.HAS_FEATURE, FEATURE_BLK) != 1) {
+                return report(library, ProbeResult.unavailable(KrunErrors.withoutBlockDevices()), hardware);
+            }
+            List<KrunFunction> optional = krun.missingOptional();
+            degraded = optional.isEmpty() ? "" : "without " + String.join(", ", optional.stream().map(KrunFunction::symbol).toList())
+                    + " (older libkrun: degraded, see ADR 0021)";
+        } catch (LibkrunUnavailableException e) {
+            return report(library, ProbeResult.unavailable(e.getMessage()), hardware);
         }
         if (hardware.isEmpty()) {
             return report(library, ProbeResult.unavailable("libkrun needs KVM or Hypervisor.framework; neither applies here"), hardware);
         }
         ProbeResult accel = hardware.get().result();
+        String name = hardware.get().accelerator().qemuName();
         ProbeResult result = switch (accel.status()) {
-            case AVAILABLE -> ProbeResult.available("");
-            case UNTESTED -> ProbeResult.untested("loadable, but " + hardware.get().accelerator().qemuName()
-                    + " is untested: " + accel.reason());
-            case UNAVAILABLE -> ProbeResult.unavailable("loadable, but " + hardware.get().accelerator().qemuName()
-                    + " does not work: " + accel.reason());
+            case AVAILABLE -> ProbeResult.available(degraded);
+            case UNTESTED -> ProbeResult.untested("loadable, but " + name + " is untested: " + accel.reason());
+            case UNAVAILABLE -> ProbeResult.unavailable("loadable, but " + name + " does not work: " + accel.reason());
         };
         return report(library, result, hardware);
     }

@@ -1,19 +1,14 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.hypervisor.ConsoleTail;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmRecord;
-import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -21,9 +16,6 @@ import java.util.concurrent.TimeoutException;
 
 /** A VM in a daemonized qemu process, controlled over QMP and watched through its process handle. */
 final class QemuVm implements VmHandle {
-
-    /** The console tail is read from the end of the log; more than this is never needed for a report. */
-    private static final int CONSOLE_TAIL_MAX_BYTES = 64 * 1024;
 
     private final VmRecord record;
     private final ProcessHandle process;
@@ -104,16 +96,7 @@ final class QemuVm implements VmHandle {
 
     @Override
     public String consoleTail(int lines) {
-        try (RandomAccessFile file = new RandomAccessFile(record.consoleLog().toFile(), "r")) {
-            long start = Math.max(0, file.length() - CONSOLE_TAIL_MAX_BYTES);
-            byte[] bytes = new byte[(int) (file.length() - start)];
-            file.seek(start);
-            file.readFully(bytes);
-            List<String> all = Arrays.asList(new String(bytes, StandardCharsets.UTF_8).split("\r?\n"));
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return Files.exists(record.consoleLog()) ? "(console log unreadable: " + e.getMessage() + ")" : "(no console output)";
-        }
+        return ConsoleTail.read(record.consoleLog(), lines);
     }
 
     @Override

@@ -1,0 +1,169 @@
+package dev.kelpie.daemon.hypervisor.libkrun;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.hypervisor.GuestShutdown;
+import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.ProcessIdentity;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
+import dev.kelpie.daemon.hypervisor.SparseFiles;
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
+import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.VmRecord;
+import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.runner.RunnerConfig;
+import dev.kelpie.runner.VmRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs each VM through libkrun in a runner process of its own (ADR 0021): the daemon writes {@code runner.json}, starts
+ * the runner in its own session with its output on {@code runner.log}, and the VM is up once libkrun has created the
+ * agent's socket, which it does only after the guest's vsock device came up. A runner that ends before that failed to
+ * configure or enter the VM; its last {@code error:} line says why, in the words of the runner's errno table.
+ */
+public final class LibkrunHypervisor implements Hypervisor {
+
+    static final String NAME = "libkrun";
+    /** The guest port the agent listens on by default (guest-agent's {@code DEFAULT_VSOCK_PORT}). */
+    static final int AGENT_VSOCK_PORT = 1024;
+    /** libkrun builds a VM in well under a second under KVM; a loaded host, or the test double's TCG, takes longer. */
+    static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration SETUP_POLL_INTERVAL = Duration.ofMillis(20);
+    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
+    private static final int RUNNER_LOG_TAIL_LINES = 20;
+
+    private final LibkrunSettings settings;
+    private final RunnerLauncher launcher;
+    private final GuestShutdown guestShutdown;
+    private final ObjectMapper json;
+    private final boolean macOs;
+
+    public LibkrunHypervisor(LibkrunSettings settings, RunnerLauncher launcher, GuestShutdown guestShutdown,
+            ObjectMapper json, boolean macOs) {
+        this.settings = settings;
+        this.launcher = launcher;
+        this.guestShutdown = guestShutdown;
+        this.json = json;
+        this.macOs = macOs;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public VmHandle boot(VmSpec spec) throws InterruptedException {
+        LibkrunRuntimeFiles files = new LibkrunRuntimeFiles(spec.runtimeDir());
+        Process runner;
+        try {
+            Files.createDirectories(files.dir());
+            SparseFiles.copy(spec.image().diskTemplate(), files.writableDisk());
+            Files.deleteIfExists(files.agentSocket());
+            Files.deleteIfExists(files.runnerLog());
+            runnerConfig(spec, files).write(files.runnerConfig(), json);
+            runner = launcher.start(files.runnerConfig(), files.runnerLog(), settings.libraryPath(), macOs);
+        } catch (IOException e) {
+            throw new VmException("starting the libkrun runner in " + files.dir() + " failed: " + e.getMessage(), e);
+        }
+        try {
+            awaitVmUp(runner, files);
+        } catch (VmException | InterruptedException e) {
+            runner.destroyForcibly();
+            runner.waitFor(KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            throw e;
+        }
+        ProcessIdentity identity = ProcessIdentity.of(runner.pid())
+                .orElseThrow(() -> new VmException("the libkrun runner (pid " + runner.pid() + ") ended right after setup: "
+                        + runnerFailure(files, -1)));
+        VmRecord record = new VmRecord(NAME, spec.vmId(), runner.pid(), identity.startMillis(),
+                settings.accelerator().qemuName(), files.dir(), files.agentSocket(), null, files.consoleLog());
+        return new LibkrunVm(record, runner.toHandle(), guestShutdown);
+    }
+
+    RunnerConfig runnerConfig(VmSpec spec, LibkrunRuntimeFiles files) {
+        // No rlimits: libkrun applies them only through its own init, and Kelpie's agent is the guest's init (it limits
+        // user processes with cgroups). The guest init's environment is empty, never the host's.
+        return new RunnerConfig(settings.library(), settings.logLevel(), spec.image().arch(), spec.vcpuCount(),
+                spec.memoryMib(), spec.image().kernel(), LibkrunKernelCmdline.of(spec.image().kernelCmdline()),
+                spec.image().rootfs(), files.writableDisk(), AGENT_VSOCK_PORT, files.agentSocket(), files.consoleLog(),
+                List.of(), List.of(), settings.kvmDevice());
+    }
+
+    /** Waits until libkrun created the agent's socket (the VM is built and its guest booting), or the runner ended. */
+    private static void awaitVmUp(Process runner, LibkrunRuntimeFiles files) throws InterruptedException {
+        long deadline = System.nanoTime() + SETUP_TIMEOUT.toNanos();
+        while (!Files.exists(files.agentSocket())) {
+            if (runner.waitFor(SETUP_POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new VmException(runnerFailure(files, runner.exitValue()));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new VmException("the libkrun runner did not bring the VM up within " + SETUP_TIMEOUT.toSeconds()
+                        + " s (no agent socket " + files.agentSocket() + "); runner.log: " + runnerLogTail(files));
+            }
+        }
+    }
+
+    /** The runner's own explanation when it gave one, else its status and log. */
+    private static String runnerFailure(LibkrunRuntimeFiles files, int status) {
+        String log = readQuietly(files.runnerLog());
+        Optional<String> error = log.lines().filter(l -> l.startsWith(VmRunner.ERROR_PREFIX))
+                .map(l -> l.substring(VmRunner.ERROR_PREFIX.length())).reduce((first, second) -> second);
+        if (error.isPresent()) {
+            return "libkrun: " + error.get();
+        }
+        return "the libkrun runner exited" + (status >= 0 ? " with status " + status : "") + " before the VM came up;"
+                + " runner.log: " + runnerLogTail(files);
+    }
+
+    private static String runnerLogTail(LibkrunRuntimeFiles files) {
+        List<String> lines = readQuietly(files.runnerLog()).strip().lines().toList();
+        String tail = String.join("\n", lines.subList(Math.max(0, lines.size() - RUNNER_LOG_TAIL_LINES), lines.size()));
+        return tail.isEmpty() ? "(empty)" : tail;
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    @Override
+    public VmHandle restore(VmSpec spec, SavedVmState state) {
+        throw new VmOperationUnsupportedException("libkrun 1.x cannot load a saved VM state; restore a checkpoint package"
+                + " on this daemon, or the vm package on a daemon running the qemu backend");
+    }
+
+    /** libkrun 1.x has no version call; its VMs cannot be saved, so the platform only labels checkpoint packages. */
+    @Override
+    public VmPlatform platform(String arch) {
+        return new VmPlatform(NAME, "1", "krun", "host", arch);
+    }
+
+    @Override
+    public Optional<VmHandle> adopt(VmRecord record) {
+        if (!record.hypervisor().equals(NAME)) {
+            return Optional.empty();
+        }
+        return new ProcessIdentity(record.pid(), record.processStartMillis()).live()
+                .map(process -> new LibkrunVm(record, process, guestShutdown));
+    }
+
+    /** A runner names its {@code runner.json} on its command line, which identifies it without a pid file. */
+    @Override
+    public void killLeftovers(Path runtimeDir) {
+        String config = new LibkrunRuntimeFiles(runtimeDir).runnerConfig().toString();
+        ProcessHandle.allProcesses()
+                .filter(p -> p.info().arguments().map(args -> List.of(args).contains(config)).orElse(false))
+                .forEach(ProcessHandle::destroyForcibly);
+    }
+}

@@ -1,0 +1,31 @@
+package dev.kelpie.daemon.hypervisor.libkrun;
+
+import java.nio.file.Path;
+
+/** The files of one libkrun VM in its runtime directory, named once for boot, adoption and leftover cleanup. */
+record LibkrunRuntimeFiles(Path dir) {
+
+    /** The sandbox's own disk: a sparse copy of the image's template. */
+    Path writableDisk() {
+        return dir.resolve("rw.ext4");
+    }
+
+    /** Created by libkrun once the guest's vsock device is up; must not exist before (libkrun answers EEXIST). */
+    Path agentSocket() {
+        return dir.resolve("agent.sock");
+    }
+
+    Path consoleLog() {
+        return dir.resolve("console.log");
+    }
+
+    /** What the daemon tells the runner; its path on the runner's command line identifies the runner. */
+    Path runnerConfig() {
+        return dir.resolve("runner.json");
+    }
+
+    /** The runner's stdout and stderr: libkrun's log, the runner's notes and its one-line error. */
+    Path runnerLog() {
+        return dir.resolve("runner.log");
+    }
+}

@@ -1,0 +1,108 @@
+package dev.kelpie.daemon.hypervisor.libkrun;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.annotation.JsonAutoDetect;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.runner.VmRunner;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Starts VM runner processes: a native runner binary when one is configured (fast start, small footprint, and on macOS
+ * the binary that carries the hypervisor entitlement), otherwise the runner's Java main on this daemon's own JDK with
+ * a small heap. Either way the runner gets its own session (so a terminal's Ctrl-C or the daemon's process group
+ * signals do not reach it), stdio on files only, and the loader path for libkrunfw.
+ */
+public final class RunnerLauncher {
+
+    /** Enough for the runner: it reads one small JSON file and makes a few dozen downcalls. */
+    static final String RUNNER_MAX_HEAP = "-Xmx32m";
+    private static final List<Path> SETSID_LOCATIONS = List.of(Path.of("/usr/bin/setsid"), Path.of("/bin/setsid"));
+
+    private final List<String> command;
+
+    private RunnerLauncher(List<String> command) {
+        this.command = List.copyOf(command);
+    }
+
+    /** A native runner, e.g. {@code /opt/kelpie/bin/kelpie-vm-runner}. */
+    public static RunnerLauncher nativeRunner(Path binary) {
+        return new RunnerLauncher(List.of(binary.toString()));
+    }
+
+    /** The runner's Java main from the jars this daemon loaded it from, on the daemon's own java. */
+    public static RunnerLauncher javaRunner() {
+        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String classPath = Stream.of(VmRunner.class, ObjectMapper.class, JsonFactory.class, JsonAutoDetect.class)
+                .map(RunnerLauncher::codeLocation).distinct().collect(Collectors.joining(File.pathSeparator));
+        // -Xrs: libkrun handles SIGINT itself, and SIGTERM must end the VM at once rather than run JVM shutdown hooks.
+        return new RunnerLauncher(List.of(java, "-Xrs", RUNNER_MAX_HEAP, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Xshare:auto", "--enable-native-access=ALL-UNNAMED", "-cp", classPath, VmRunner.class.getName()));
+    }
+
+    List<String> command() {
+        return command;
+    }
+
+    /**
+     * Starts a runner for {@code config}; its stdout and stderr are appended to {@code log}, its stdin is empty.
+     *
+     * @param libraryPath directories put first on the runner's loader path
+     */
+    Process start(Path config, Path log, List<Path> libraryPath, boolean macOs) throws IOException {
+        List<String> argv = new ArrayList<>();
+        SETSID_LOCATIONS.stream().filter(Files::isExecutable).findFirst().ifPresent(s -> argv.add(s.toString()));
+        argv.addAll(command);
+        argv.add(config.toString());
+        ProcessBuilder builder = new ProcessBuilder(argv).directory(config.getParent().toFile())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        if (!libraryPath.isEmpty()) {
+            prependLibraryPath(builder.environment(), macOs ? "DYLD_FALLBACK_LIBRARY_PATH" : "LD_LIBRARY_PATH", libraryPath);
+        }
+        return builder.start();
+    }
+
+    private static void prependLibraryPath(Map<String, String> env, String variable, List<Path> dirs) {
+        String joined = dirs.stream().map(Path::toString).collect(Collectors.joining(File.pathSeparator));
+        String current = env.get(variable);
+        env.put(variable, current == null || current.isEmpty() ? joined : joined + File.pathSeparator + current);
+    }
+
+    /**
+     * The jar or class directory a class was loaded from. Asked through its resource URL, not its protection domain:
+     * Quarkus' class loader serves classes from its own jar index and does not always fill in a code source.
+     */
+    static String codeLocation(Class<?> type) {
+        String resource = type.getName().replace('.', '/') + ".class";
+        URL url = type.getClassLoader().getResource(resource);
+        if (url == null) {
+            throw new IllegalStateException("cannot find where " + type.getName() + " was loaded from");
+        }
+        String text = url.toString();
+        try {
+            if (text.startsWith("jar:")) {
+                String jar = text.substring("jar:".length(), text.indexOf("!/"));
+                return Path.of(URI.create(jar)).toString();
+            }
+            Path file = Path.of(url.toURI());
+            Path root = file;
+            for (int i = 0; i < resource.split("/").length; i++) {
+                root = root.getParent();
+            }
+            return root.toString();
+        } catch (URISyntaxException | IllegalArgumentException e) {
+            throw new IllegalStateException("cannot turn " + text + " into a class path entry: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+package dev.kelpie.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.Sandbox;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SnapshotKind;
+import dev.kelpie.api.v1.SnapshotRequest;
+import dev.kelpie.runner.KrunDouble;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The packaged daemon on {@code --backend=libkrun}, with the libkrun double as its library: nothing else differs from
+ * a qemu daemon. The double records each runner's calls and runs the configured guest under QEMU TCG, so a sandbox
+ * really boots, runs commands and is deleted; killing its runner fails it as a dead qemu does.
+ */
+class LibkrunBackendIT {
+
+    @TempDir
+    static Path work;
+    static Path library;
+    static Path recordDir;
+    static String imageDir;
+    static DaemonProcess daemon;
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        imageDir = System.getProperty("kelpie.it.imageDir", "");
+        Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");
+        library = KrunDouble.build(work.resolve("krun-double"), KrunDouble.Variant.FULL);
+        recordDir = Files.createDirectories(work.resolve("record"));
+        daemon = start("libkrun", Map.of());
+    }
+
+    private static DaemonProcess start(String name, Map<String, String> doubleEnv) throws Exception {
+        Path dir = Files.createDirectories(work.resolve(name));
+        List<String> args = new ArrayList<>(List.of(SandboxesIT.daemonArgs(imageDir)));
+        args.addAll(List.of("--backend=libkrun", "-Dkelpie.libkrun.library=" + library, "-Dkelpie.sandboxes.stop-grace=2s"));
+        Map<String, String> env = new java.util.HashMap<>(doubleEnv);
+        env.put(KrunDouble.RECORD_DIR_ENV, recordDir.toString());
+        DaemonProcess d = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"), dir.resolve("daemon.log"),
+                env, args.toArray(String[]::new));
+        d.awaitServing();
+        return d;
+    }
+
+    @AfterAll
+    static void stopDaemon() throws Exception {
+        if (daemon != null) {
+            try (SandboxClient client = new SandboxClient(daemon.socket)) {
+                client.deleteAll();
+            } finally {
+                daemon.close();
+                // VMs outlive daemons by design: a failed test must not leave its runners and their QEMUs behind.
+                ProcessHandle.allProcesses().filter(p -> p.info().commandLine().map(c -> c.contains(work.toString()))
+                        .orElse(false)).forEach(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
+    @Test
+    void aSandboxBootsRunsCommandsAndIsDeletedThroughTheRunner() throws Exception {
+        JsonNode info = Probes.info(daemon);
+        assertEquals("libkrun", info.path("selectedBackend").asText(), info.toString());
+        assertTrue(info.path("selectionReason").asText().startsWith("libkrun, as kelpie.backend=libkrun asks"), info.toString());
+
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            Sandbox sandbox = client.create(SandboxSpec.getDefaultInstance());
+            assertEquals(SandboxState.SANDBOX_STATE_READY, sandbox.getState(), sandbox.toString());
+            assertEquals("libkrun", sandbox.getBackend());
+            String id = sandbox.getId();
+            assertEquals("hello from libkrun\n", client.sh(id, "echo hello from libkrun"));
+
+            Path vm = runtimeDir(id);
+            long runner = runnerPid(id);
+            assertEquals(expectedCalls(vm), callsOf(runner), "what the runner asked libkrun for");
+
+            StatusRuntimeException vmSnapshot = assertThrows(StatusRuntimeException.class, () -> client.sandboxes().snapshot(
+                    SnapshotRequest.newBuilder().setSandboxId(id).setKind(SnapshotKind.SNAPSHOT_KIND_VM).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, vmSnapshot.getStatus().getCode(), vmSnapshot.toString());
+            assertTrue(vmSnapshot.getStatus().getDescription().contains("take a checkpoint snapshot instead"), vmSnapshot.toString());
+            assertEquals("still here\n", client.sh(id, "echo still here"), "a refused vm snapshot leaves the sandbox running");
+
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)));
+            assertFalse(Files.exists(vm), "the runtime directory is removed");
+            assertEquals(Set.of(), processesNaming(vm), "neither the runner nor its VM outlives the delete");
+        }
+    }
+
+    @Test
+    void killingTheRunnerFailsTheSandboxLikeADeadQemu() throws Exception {
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            String id = client.create(SandboxSpec.getDefaultInstance()).getId();
+            Path vm = runtimeDir(id);
+            ProcessHandle.of(runnerPid(id)).orElseThrow().destroyForcibly();
+
+            Await.until("the sandbox to be marked failed", Duration.ofSeconds(60),
+                    () -> client.get(id).getState() == SandboxState.SANDBOX_STATE_FAILED);
+            assertTrue(client.get(id).getFailureReason().contains("exited unexpectedly"), client.get(id).getFailureReason());
+            Await.until("the runtime directory to be removed", Duration.ofSeconds(30), () -> !Files.exists(vm));
+            Await.until("the VM to die with its runner", Duration.ofSeconds(30), () -> processesNaming(vm).isEmpty());
+            var refused = client.start(id, SandboxesIT.sh("true")).await(Await.scaled(SandboxClient.CALL_TIMEOUT)).status();
+            assertEquals(Status.Code.FAILED_PRECONDITION, refused.getCode(), refused.toString());
+
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)), "Delete removes it");
+        }
+    }
+
+    @Test
+    void aRunnerThatCannotStartTheVmFailsTheCreateWithItsReasonAndLeavesNothing() throws Exception {
+        DaemonProcess failing = start("libkrun-failing", Map.of(KrunDouble.FAIL_ENV, "krun_start_enter:2"));
+        try (SandboxClient client = new SandboxClient(failing.socket)) {
+            StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
+                    () -> client.create(SandboxSpec.getDefaultInstance()));
+            assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.toString());
+            assertTrue(refused.getStatus().getDescription().contains(
+                    "libkrun: libkrun could not find what the VM needs: libkrunfw (libkrunfw.so.5"), refused.toString());
+            assertEquals(List.of(), client.list(), "no sandbox is left of a failed create");
+            assertEquals(Set.of(), childNames(failing.stateDir.resolve("vms")), "no runtime directory either");
+        } finally {
+            failing.close();
+        }
+        assertEquals(Set.of(), processesNaming(work.resolve("libkrun-failing")), "no runner or VM is left");
+    }
+
+    private static List<String> expectedCalls(Path vm) throws Exception {
+        JsonNode meta = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of(imageDir, "metadata.json").toFile());
+        String cmdline = "console=hvc0 " + meta.path("kernel_cmdline").asText().replaceAll("console=\\S+\\s*", "").strip();
+        return List.of(
+                "krun_init_log(-1, 2, 2, 1) = 0",
+                "krun_has_feature(1) = 1",
+                "krun_create_ctx() = 0",
+                "krun_set_vm_config(0, 1, 256) = 0",
+                "krun_set_kernel(0, \"" + Path.of(imageDir, "vmlinux") + "\", 1, NULL, \"" + cmdline + "\") = 0",
+                "krun_add_disk2(0, \"root\", \"" + Path.of(imageDir, "rootfs.ext4") + "\", 0, true) = 0",
+                "krun_add_disk2(0, \"rw\", \"" + vm.resolve("rw.ext4") + "\", 0, false) = 0",
+                "krun_add_vsock_port2(0, 1024, \"" + vm.resolve("agent.sock") + "\", true) = 0",
+                "krun_set_port_map(0, []) = 0",
+                "krun_set_console_output(0, \"" + vm.resolve("console.log") + "\") = 0",
+                "krun_set_env(0, []) = 0",
+                "krun_start_enter(0) = 0");
+    }
+
+    private static List<String> callsOf(long runnerPid) throws Exception {
+        return Files.readAllLines(recordDir.resolve("calls-" + runnerPid + ".log")).stream()
+                .filter(l -> !l.startsWith("#")).toList();
+    }
+
+    private static Path runtimeDir(String sandboxId) {
+        return daemon.stateDir.resolve("vms").resolve(sandboxId);
+    }
+
+    /** The process whose command line names the sandbox's runner.json: the runner (its QEMU child names other files). */
+    private static long runnerPid(String sandboxId) {
+        String config = runtimeDir(sandboxId).resolve("runner.json").toString();
+        List<ProcessHandle> runners = ProcessHandle.allProcesses()
+                .filter(p -> p.info().arguments().map(a -> List.of(a).contains(config)).orElse(false)).toList();
+        assertEquals(1, runners.size(), "one runner for " + sandboxId + ": " + runners);
+        return runners.getFirst().pid();
+    }
+
+    private static Set<String> processesNaming(Path dir) {
+        long self = ProcessHandle.current().pid();
+        Set<Long> daemons = daemon == null ? Set.of() : Set.of(daemon.process.pid());
+        return ProcessHandle.allProcesses().filter(p -> p.pid() != self && !daemons.contains(p.pid()))
+                .filter(p -> p.info().commandLine().map(c -> c.contains(dir.toString())).orElse(false))
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
+                .collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    private static Set<String> childNames(Path dir) throws Exception {
+        return Leftovers.childNames(dir);
+    }
+}
