@@ -55,13 +55,13 @@ public final class KrunErrors {
         if (errno == Errno.EACCES || errno == Errno.EPERM) {
             return host.macOs()
                     ? "permission denied starting the VM: the runner may lack the com.apple.security.hypervisor"
-                            + " entitlement (sign it: deploy/launchd/sign-runner.sh), or a disk is not readable"
+                            + " entitlement (sign it: deploy/launchd/install.sh sign RUNNER), or a disk is not readable"
                     : "permission denied starting the VM: " + c.kvmDevice() + " or a disk is not accessible to the"
                             + " daemon's user (add it to the kvm group)";
         }
         if (errno == Errno.EINVAL && host.macOs()) {
             return "Hypervisor.framework would not build the VM: the runner probably lacks the"
-                    + " com.apple.security.hypervisor entitlement (sign it: deploy/launchd/sign-runner.sh; re-signing"
+                    + " com.apple.security.hypervisor entitlement (sign it: deploy/launchd/install.sh sign RUNNER; re-signing"
                     + " without --entitlements drops it), or this Mac is not Apple silicon; runner.log has libkrun's reason";
         }
         if (errno == Errno.EINVAL && !host.kvmAccessible()) {

@@ -26,7 +26,7 @@ class KrunErrorsTest {
     void onMacOsAnEinvalStartIsTheMissingEntitlement() {
         String message = explain(KrunFunction.START_ENTER, 22, MAC);
         assertTrue(message.startsWith("Hypervisor.framework would not build the VM: the runner probably lacks the"
-                + " com.apple.security.hypervisor entitlement (sign it: deploy/launchd/sign-runner.sh"), message);
+                + " com.apple.security.hypervisor entitlement (sign it: deploy/launchd/install.sh sign RUNNER"), message);
         assertTrue(message.endsWith("[krun_start_enter returned -22 (EINVAL: invalid argument)]"), message);
     }
 

@@ -51,4 +51,23 @@ class BackendChoiceTest {
         assertEquals(Optional.empty(), none.backend());
         assertTrue(none.reason().contains("qemu-system-x86_64 not found"), none.reason());
     }
+
+    @Test
+    void aConfiguredLibkrunServesEvenWhenItsProbeFailsAndTheReasonKeepsWhy() {
+        var choice = BackendChoice.from(List.of(libkrun(ProbeResult.unavailable("loadable, but kvm does not work")),
+                qemu(WORKS, WORKS)), BackendPreference.LIBKRUN);
+        assertEquals(Optional.of("libkrun"), choice.backend());
+        assertEquals("libkrun, as kelpie.backend=libkrun asks; its probe says: loadable, but kvm does not work", choice.reason());
+        assertEquals(Optional.of(Accelerator.KVM), BackendChoice.qemuAccelerator(List.of(libkrun(WORKS), qemu(WORKS, WORKS))),
+                "QEMU keeps its own accelerator whichever backend serves");
+    }
+
+    @Test
+    void aConfiguredQemuServesEvenWhereLibkrunWorks() {
+        var choice = BackendChoice.from(List.of(libkrun(WORKS), qemu(ProbeResult.unavailable("no /dev/kvm"), WORKS)),
+                BackendPreference.QEMU);
+        assertEquals(Optional.of("qemu"), choice.backend());
+        assertEquals(Optional.of(Accelerator.TCG), choice.accelerator());
+        assertTrue(choice.reason().startsWith("qemu with tcg; as kelpie.backend=qemu asks"), choice.reason());
+    }
 }
