@@ -10,6 +10,7 @@ import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.runner.RunnerConfig;
@@ -36,7 +37,6 @@ public final class LibkrunHypervisor implements Hypervisor {
     /** libkrun builds a VM in well under a second under KVM; a loaded host, or the test double's TCG, takes longer. */
     static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
     static final Duration SETUP_POLL_INTERVAL = Duration.ofMillis(20);
-    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
     private static final int RUNNER_LOG_TAIL_LINES = 20;
 
     private final LibkrunSettings settings;
@@ -77,7 +77,7 @@ public final class LibkrunHypervisor implements Hypervisor {
             awaitVmUp(runner, files);
         } catch (VmException | InterruptedException e) {
             runner.destroyForcibly();
-            runner.waitFor(KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            runner.waitFor(VmProcess.KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             throw e;
         }
         ProcessIdentity identity = ProcessIdentity.of(runner.pid())

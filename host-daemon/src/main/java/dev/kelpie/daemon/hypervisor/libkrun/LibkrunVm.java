@@ -2,19 +2,16 @@ package dev.kelpie.daemon.hypervisor.libkrun;
 
 import dev.kelpie.daemon.hypervisor.ConsoleTail;
 import dev.kelpie.daemon.hypervisor.GuestShutdown;
-import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
+import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * A VM inside a runner process. libkrun 1.x has no control channel: no pause, no snapshot, no stop. A stop asks the
@@ -25,18 +22,15 @@ final class LibkrunVm implements VmHandle {
 
     /** After SIGTERM a runner ends within milliseconds; this only bounds a wedged one before SIGKILL. */
     static final Duration TERM_GRACE = Duration.ofSeconds(2);
-    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
 
     private final VmRecord record;
-    private final ProcessHandle process;
+    private final VmProcess runner;
     private final GuestShutdown guestShutdown;
-    private final CompletableFuture<Void> exited;
 
     LibkrunVm(VmRecord record, ProcessHandle process, GuestShutdown guestShutdown) {
         this.record = record;
-        this.process = process;
+        this.runner = new VmProcess(record, process);
         this.guestShutdown = guestShutdown;
-        this.exited = process.onExit().thenApply(p -> null);
     }
 
     @Override
@@ -46,12 +40,12 @@ final class LibkrunVm implements VmHandle {
 
     @Override
     public boolean isAlive() {
-        return process.isAlive();
+        return runner.isAlive();
     }
 
     @Override
     public CompletableFuture<Void> exited() {
-        return exited;
+        return runner.exited();
     }
 
     @Override
@@ -71,7 +65,7 @@ final class LibkrunVm implements VmHandle {
 
     @Override
     public void stop(Duration grace) throws InterruptedException {
-        if (!process.isAlive()) {
+        if (!runner.isAlive()) {
             return;
         }
         long deadline = System.nanoTime() + grace.toNanos();
@@ -80,37 +74,18 @@ final class LibkrunVm implements VmHandle {
         } catch (VmException e) {
             // An agent that cannot be asked (crashed guest, wedged agent) leaves the signals below to end the VM.
         }
-        if (awaitExit(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+        if (runner.awaitExit(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
             return;
         }
-        liveProcess().ifPresent(ProcessHandle::destroy);
-        if (awaitExit(TERM_GRACE)) {
-            return;
-        }
-        kill();
-        if (!awaitExit(KILL_TIMEOUT)) {
-            throw new VmException("libkrun runner pid " + record.pid() + " did not end after SIGKILL");
+        runner.terminate();
+        if (!runner.awaitExit(TERM_GRACE)) {
+            runner.killAndAwait("libkrun runner");
         }
     }
 
     @Override
     public void kill() {
-        liveProcess().ifPresent(ProcessHandle::destroyForcibly);
-    }
-
-    private java.util.Optional<ProcessHandle> liveProcess() {
-        return new ProcessIdentity(record.pid(), record.processStartMillis()).live();
-    }
-
-    private boolean awaitExit(Duration within) throws InterruptedException {
-        try {
-            exited.get(within.toMillis(), TimeUnit.MILLISECONDS);
-            return true;
-        } catch (TimeoutException e) {
-            return false;
-        } catch (ExecutionException e) {
-            return !process.isAlive();
-        }
+        runner.kill();
     }
 
     /** The guest console; a libkrun without {@code krun_set_console_output} wrote it into the runner's log instead. */

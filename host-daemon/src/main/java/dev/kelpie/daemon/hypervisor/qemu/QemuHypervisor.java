@@ -8,6 +8,7 @@ import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
@@ -40,8 +41,6 @@ public final class QemuHypervisor implements Hypervisor {
     static final String NAME = "qemu";
     /** qemu sets up a VM in well under a second; a loaded 2-core host under TCG can take several. */
     static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
-    /** SIGKILL ends qemu within milliseconds; waiting longer only delays an error report. */
-    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
 
     private final Function<String, String> binaryForArch;
     private final Supplier<Accelerator> accelerator;
@@ -198,7 +197,7 @@ public final class QemuHypervisor implements Hypervisor {
         vm.kill();
         killLeftovers(files.dir());
         try {
-            vm.exited().get(KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            vm.exited().get(VmProcess.KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
             // Reported by the caller's error either way; a qemu that survives SIGKILL is beyond this daemon.
         }
