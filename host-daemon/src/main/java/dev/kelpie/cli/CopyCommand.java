@@ -1,13 +1,9 @@
 package dev.kelpie.cli;
 
-import com.google.protobuf.ByteString;
 import dev.kelpie.api.v1.ReadFileRequest;
 import dev.kelpie.api.v1.ReadFileResponse;
 import dev.kelpie.api.v1.SandboxesGrpc;
-import dev.kelpie.api.v1.WriteFileRequest;
-import dev.kelpie.api.v1.WriteFileResponse;
 import dev.kelpie.api.v1.WriteFileStart;
-import io.grpc.stub.StreamObserver;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -17,8 +13,6 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -68,38 +62,11 @@ final class CopyCommand implements Callable<Integer> {
     private void upload(Path local, Remote to) throws Exception {
         long size = Files.size(local);
         String sha256 = sha256(local);
-        CompletableFuture<WriteFileResponse> done = new CompletableFuture<>();
-        StreamObserver<WriteFileRequest> upload = SandboxesGrpc.newStub(cli.channel()).writeFile(new StreamObserver<>() {
-            @Override
-            public void onNext(WriteFileResponse value) {
-                done.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                done.complete(null);
-            }
-        });
-        upload.onNext(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(to.sandboxId())
-                .setPath(to.path()).setSizeBytes(size).setSha256(sha256).setCreateParents(true)
-                .setMode(Files.isExecutable(local) ? 0755 : 0644)).build());
+        WriteFileStart start = WriteFileStart.newBuilder().setSandboxId(to.sandboxId()).setPath(to.path())
+                .setSizeBytes(size).setSha256(sha256).setCreateParents(true)
+                .setMode(Files.isExecutable(local) ? 0755 : 0644).build();
         try (InputStream in = Files.newInputStream(local)) {
-            byte[] buffer = new byte[CHUNK_BYTES];
-            int n;
-            while ((n = in.read(buffer)) > 0 && !done.isDone()) {
-                upload.onNext(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(buffer, 0, n)).build());
-            }
-        }
-        upload.onCompleted();
-        try {
-            done.get();
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
+            FileUpload.send(SandboxesGrpc.newStub(cli.channel()), start, in, CHUNK_BYTES);
         }
     }
 

@@ -214,6 +214,11 @@ public final class SandboxManager implements AutoCloseable {
                 LOG.errorf("VM %s (%s) did not end after SIGKILL", id, vm.describe());
             }
         }
+        removeRuntime(id);
+    }
+
+    /** Ends any VMM process left in a VM's runtime directory, then removes the directory: sockets, disk, logs. */
+    private void removeRuntime(String id) {
         hypervisor.killLeftovers(store.runtimeDir(id));
         store.deleteRuntimeDir(id);
     }
@@ -505,8 +510,7 @@ public final class SandboxManager implements AutoCloseable {
         if (vm != null) {
             vm.stop(settings.stopGrace());
         }
-        hypervisor.killLeftovers(store.runtimeDir(id));
-        store.deleteRuntimeDir(id);
+        removeRuntime(id);
         store.delete(id);
         sandboxes.remove(id);
         SandboxRecord last = sandbox.record;
@@ -582,8 +586,7 @@ public final class SandboxManager implements AutoCloseable {
                 String reason = record.state() == SandboxState.CREATING
                         ? "the daemon stopped while the sandbox was being created"
                         : "its VM ended while the daemon was down";
-                hypervisor.killLeftovers(store.runtimeDir(record.id()));
-                store.deleteRuntimeDir(record.id());
+                removeRuntime(record.id());
                 update(sandbox, r -> r.failed(reason));
                 LOG.warnf("sandbox %s: %s", record.id(), reason);
                 continue;
@@ -598,8 +601,7 @@ public final class SandboxManager implements AutoCloseable {
         }
         for (String dirId : store.runtimeDirIds()) {
             if (!sandboxes.containsKey(dirId) || !sandboxes.get(dirId).record.state().holdsVm()) {
-                hypervisor.killLeftovers(store.runtimeDir(dirId));
-                store.deleteRuntimeDir(dirId);
+                removeRuntime(dirId);
             }
         }
     }
@@ -611,8 +613,7 @@ public final class SandboxManager implements AutoCloseable {
     private void finishDelete(SandboxRecord record) {
         Optional<VmHandle> vm = record.vm() == null ? Optional.empty() : hypervisor.adopt(record.vm());
         vm.ifPresent(VmHandle::kill);
-        hypervisor.killLeftovers(store.runtimeDir(record.id()));
-        store.deleteRuntimeDir(record.id());
+        removeRuntime(record.id());
         store.delete(record.id());
         LOG.infof("sandbox %s: finished its delete, which the previous daemon began", record.id());
     }
@@ -657,8 +658,7 @@ public final class SandboxManager implements AutoCloseable {
         }
         LOG.errorf("sandbox %s failed: %s", sandbox.id(), reason);
         vm.kill();
-        hypervisor.killLeftovers(store.runtimeDir(sandbox.id()));
-        store.deleteRuntimeDir(sandbox.id());
+        removeRuntime(sandbox.id());
     }
 
     /**

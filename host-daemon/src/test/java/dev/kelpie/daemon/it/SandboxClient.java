@@ -1,5 +1,8 @@
 package dev.kelpie.daemon.it;
 
+import dev.kelpie.cli.FileUpload;
+import java.io.ByteArrayInputStream;
+
 import dev.kelpie.api.v1.AttachRequest;
 import dev.kelpie.api.v1.AttachResponse;
 import dev.kelpie.api.v1.AttachStart;
@@ -17,19 +20,15 @@ import dev.kelpie.api.v1.ReadFileRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxesGrpc;
-import dev.kelpie.api.v1.WriteFileRequest;
 import dev.kelpie.api.v1.WriteFileResponse;
 import dev.kelpie.api.v1.WriteFileStart;
 import dev.kelpie.daemon.agent.StreamCollector;
 import dev.kelpie.daemon.agent.UnixSocketChannels;
-import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** A grpc-java client of one daemon, for tests that drive several daemons at once. */
@@ -75,31 +74,10 @@ final class SandboxClient implements AutoCloseable {
 
     /** Uploads {@code content} to {@code path} through WriteFile and returns what the daemon says it wrote. */
     WriteFileResponse upload(String sandboxId, String path, byte[] content) throws Exception {
-        CompletableFuture<WriteFileResponse> written = new CompletableFuture<>();
-        StreamObserver<WriteFileRequest> upload = SandboxesGrpc.newStub(channel).writeFile(new StreamObserver<>() {
-            @Override
-            public void onNext(WriteFileResponse value) {
-                written.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                written.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                written.complete(null);
-            }
-        });
-        upload.onNext(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(sandboxId)
-                .setPath(path).setCreateParents(true).setSizeBytes(content.length)).build());
-        for (int off = 0; off < content.length; off += UPLOAD_CHUNK_BYTES) {
-            upload.onNext(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(content, off,
-                    Math.min(UPLOAD_CHUNK_BYTES, content.length - off))).build());
-        }
-        upload.onCompleted();
-        return written.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
+        return FileUpload.send(SandboxesGrpc.newStub(channel).withDeadlineAfter(Await.scaled(CALL_TIMEOUT).toMillis(),
+                TimeUnit.MILLISECONDS), WriteFileStart.newBuilder().setSandboxId(sandboxId).setPath(path)
+                .setCreateParents(true).setSizeBytes(content.length).build(), new ByteArrayInputStream(content),
+                UPLOAD_CHUNK_BYTES);
     }
 
     /** Downloads a whole file through ReadFile. */

@@ -254,16 +254,11 @@ class SandboxesIT {
 
         // WriteFile then ReadFile round-trips the bytes.
         byte[] content = "file content\n".repeat(10_000).getBytes(StandardCharsets.UTF_8);
-        CompletableFuture<WriteFileResponse> written = new CompletableFuture<>();
-        StreamObserver<WriteFileRequest> upload = async().writeFile(observerOf(written));
-        upload.onNext(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(sandbox.getId())
-                .setPath("/workspace/dir/f.txt").setCreateParents(true).setSizeBytes(content.length)).build());
-        for (int off = 0; off < content.length; off += 32 * 1024) {
-            upload.onNext(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(content, off,
-                    Math.min(32 * 1024, content.length - off))).build());
-        }
-        upload.onCompleted();
-        assertEquals(content.length, written.get(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS).getSizeBytes());
+        WriteFileResponse written = dev.kelpie.cli.FileUpload.send(async().withDeadlineAfter(
+                Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS), WriteFileStart.newBuilder()
+                .setSandboxId(sandbox.getId()).setPath("/workspace/dir/f.txt").setCreateParents(true)
+                .setSizeBytes(content.length).build(), new java.io.ByteArrayInputStream(content), 32 * 1024);
+        assertEquals(content.length, written.getSizeBytes());
         ByteArrayOutputStream read = new ByteArrayOutputStream();
         sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandbox.getId()).setPath("dir/f.txt").build())
                 .forEachRemaining((ReadFileResponse r) -> read.writeBytes(r.getData().toByteArray()));
@@ -273,25 +268,6 @@ class SandboxesIT {
                 () -> sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandbox.getId()).setPath("/nope").build())
                         .forEachRemaining(r -> { }));
         assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode(), missing.getStatus().toString());
-    }
-
-    private static <T> StreamObserver<T> observerOf(CompletableFuture<T> future) {
-        return new StreamObserver<>() {
-            @Override
-            public void onNext(T value) {
-                future.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                future.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                future.complete(null);
-            }
-        };
     }
 
     @Test

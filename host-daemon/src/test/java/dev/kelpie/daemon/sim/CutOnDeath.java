@@ -26,12 +26,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class CutOnDeath implements ClientInterceptor {
 
+    private final Faults.Life life;
     private final boolean tellTheCaller;
     private final Set<CutCall<?, ?>> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
 
     /** @param tellTheCaller whether a cut call's caller hears UNAVAILABLE (an API client) or nothing (the daemon) */
     CutOnDeath(Faults.Life life, boolean tellTheCaller) {
+        this.life = life;
         this.tellTheCaller = tellTheCaller;
         life.crashed().thenRun(this::cutAll);
     }
@@ -104,28 +106,28 @@ final class CutOnDeath implements ClientInterceptor {
             super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
                 @Override
                 public void onHeaders(Metadata headers) {
-                    if (!closed.get()) {
+                    if (delivers()) {
                         super.onHeaders(headers);
                     }
                 }
 
                 @Override
                 public void onMessage(A message) {
-                    if (!closed.get()) {
+                    if (delivers()) {
                         super.onMessage(message);
                     }
                 }
 
                 @Override
                 public void onReady() {
-                    if (!closed.get()) {
+                    if (delivers()) {
                         super.onReady();
                     }
                 }
 
                 @Override
                 public void onClose(Status status, Metadata trailers) {
-                    if (closed.compareAndSet(false, true)) {
+                    if (!life.dead() && closed.compareAndSet(false, true)) {
                         open.remove(CutCall.this);
                         super.onClose(status, trailers);
                     }
@@ -134,6 +136,15 @@ final class CutOnDeath implements ClientInterceptor {
             if (cut) {
                 cut();
             }
+        }
+
+        /**
+         * Whether a callback may reach the caller. Also asked of the life itself, not only of this call's flag: a call
+         * the cut missed (it raced the death) must not run the dead daemon's code either, which could wait forever
+         * for a lock one of its frozen threads holds.
+         */
+        private boolean delivers() {
+            return !closed.get() && !life.dead();
         }
 
         void cut() {

@@ -9,6 +9,7 @@ import dev.kelpie.daemon.images.DamagedImageException;
 import dev.kelpie.daemon.images.cache.BlobHashing;
 import dev.kelpie.daemon.images.cache.StagedFile;
 import dev.kelpie.teleport.store.FileTrees;
+import dev.kelpie.teleport.testing.FuzzScratch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -35,23 +36,19 @@ import org.junit.jupiter.api.BeforeAll;
 class ImageArchiveFuzzTest {
 
     private static final String ARCHIVE_NAME = "archive.tar.zst";
-    /**
-     * Every input creates and removes a few files: on tmpfs that costs microseconds, on a journaled disk tens of
-     * milliseconds, which would leave a short run a few hundred inputs (teleport's FuzzScratch does the same).
-     */
-    private static final Path TMPFS = Path.of("/dev/shm");
+    /** Every input creates and removes a few files: on tmpfs where the machine has one (see FuzzScratch). */
+    private static FuzzScratch scratchDir;
     private static Path scratch;
 
     @BeforeAll
     static void createScratch() throws IOException {
-        String prefix = "kelpie-fuzz-image-archive";
-        scratch = Files.isDirectory(TMPFS) && Files.isWritable(TMPFS) ? Files.createTempDirectory(TMPFS, prefix)
-                : Files.createTempDirectory(prefix);
+        scratchDir = FuzzScratch.create("kelpie-fuzz-image-archive");
+        scratch = scratchDir.dir();
     }
 
     @AfterAll
     static void removeScratch() throws IOException {
-        FileTrees.delete(scratch);
+        scratchDir.close();
     }
 
     @FuzzTest(maxDuration = "15s")
