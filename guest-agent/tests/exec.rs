@@ -149,11 +149,14 @@ async fn signals_are_delivered() {
     let mut client = agent.client().await;
     for (i, signal) in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL, libc::SIGHUP, libc::SIGUSR1].iter().enumerate() {
         let mut call = client.call("Exec").await;
-        let mut s = start(&["sh", "-c", "echo ready; exec sleep 1000"]);
+        // No shell in front: dash -c catches SIGINT itself, and one arriving between a readiness echo and its
+        // `exec sleep` was swallowed, leaving sleep to run on (seen once on a loaded host). The target is sleep
+        // from its Started event on; a signal landing before its execve is pending and kills it all the same.
+        let mut s = start(&["sleep", "1000"]);
         s.id = format!("sig{}", i);
         call.send(&exec_start(s));
         let mut outcome = Outcome::default();
-        within(WAIT, read_until(&mut call, &mut outcome, "ready")).await;
+        within(WAIT, read_until_started(&mut call, &mut outcome)).await;
         if i % 2 == 0 {
             call.send(&exec_input(Input::Signal(proto::SignalDelivery { signal: *signal })));
         } else {

@@ -366,6 +366,14 @@ pub async fn read_until(call: &mut Call, outcome: &mut Outcome, needle: &str) {
     }
 }
 
+/// Reads events until the process has started.
+pub async fn read_until_started(call: &mut Call, outcome: &mut Outcome) {
+    while outcome.started.is_none() {
+        let response = call.message::<proto::ExecResponse>().await.expect("status").expect("stream ended early");
+        record(outcome, response.event.expect("event"));
+    }
+}
+
 pub fn alive(pid: i32) -> bool {
     // A zombie still answers kill(0); the agent reaps its children, so a dead one disappears.
     // /proc/PID/stat state Z means it is dead but not yet reaped.

@@ -14,9 +14,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,7 +48,9 @@ class SimulationTest {
         watchdog.shutdownNow();
     }
 
+    /** Far above the ~2 minutes 500 seeds take on a loaded host: a hang fails here instead of stalling the build. */
     @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void everySeedKeepsEveryInvariant() throws Exception {
         String replay = System.getProperty("kelpie.sim.seed");
         if (replay != null && !replay.isBlank()) {
