@@ -32,7 +32,7 @@ public final class FileUpload {
             while (!upload.answered() && (n = data.readNBytes(buffer, 0, buffer.length)) > 0) {
                 upload.send(WriteFileRequest.newBuilder().setData(ByteString.copyFrom(buffer, 0, n)).build());
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | InterruptedException e) {
             upload.cancel(e);
             throw e;
         }

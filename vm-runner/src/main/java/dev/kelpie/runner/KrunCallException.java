@@ -1,23 +1,32 @@
 package dev.kelpie.runner;
 
-/** A libkrun call returned {@code -errno}. */
+/**
+ * A libkrun call failed: returned {@code -errno}, or for {@code krun_start_enter} returned at all (it never returns
+ * once a VM runs).
+ */
 public final class KrunCallException extends Exception {
 
     private final KrunFunction function;
-    private final int errno;
+    private final int result;
 
-    public KrunCallException(KrunFunction function, int errno) {
-        super(function.symbol() + " returned -" + errno);
+    /** @param result what the call returned */
+    public KrunCallException(KrunFunction function, int result) {
+        super(function.symbol() + " returned " + result);
         this.function = function;
-        this.errno = errno;
+        this.result = result;
+    }
+
+    /** What the call returned. */
+    public int result() {
+        return result;
     }
 
     public KrunFunction function() {
         return function;
     }
 
-    /** The positive errno. */
+    /** The positive errno, or 0 for a result that is none (a non-negative return of krun_start_enter). */
     public int errno() {
-        return errno;
+        return result < 0 ? -result : 0;
     }
 }

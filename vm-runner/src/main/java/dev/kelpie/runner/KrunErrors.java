@@ -9,8 +9,16 @@ public final class KrunErrors {
 
     private KrunErrors() {}
 
+    /** For a library whose {@code krun_has_feature} says it has no block devices, or that lacks the disk functions. */
+    public static final String WITHOUT_BLOCK_DEVICES = "this libkrun was built without block-device support (BLK=1);"
+            + " Kelpie's images boot from disk images, so install a libkrun built with it (Fedora's and Homebrew's are)";
+
     public static String explain(KrunCallException failure, RunnerConfig config, HostFacts host) {
         int errno = failure.errno();
+        if (errno == 0) {
+            return "libkrun returned from " + failure.function().symbol() + " without running the VM [it returned "
+                    + failure.result() + "]";
+        }
         String call = failure.function().symbol() + " returned " + Errno.describe(errno, host.macOs());
         return explanation(failure.function(), Errno.of(errno, host.macOs()).orElse(null), config, host) + " [" + call + "]";
     }
@@ -28,7 +36,7 @@ public final class KrunErrors {
                     : "libkrun refused the kernel " + c.kernel() + " (" + VmSetup.kernelFormatName(c.arch())
                             + ") or its command line";
             case ADD_DISK, ADD_DISK2 -> errno == Errno.ENOTSUP
-                    ? noBlockDevices()
+                    ? WITHOUT_BLOCK_DEVICES
                     : "libkrun refused a disk (" + c.rootDisk() + " or " + c.writableDisk() + ")";
             case ADD_VSOCK_PORT2 -> switch (errno) {
                 case EEXIST -> "the agent socket " + c.agentSocket() + " already exists: another VM may still run in"
@@ -42,15 +50,18 @@ public final class KrunErrors {
             case SET_RLIMITS -> "libkrun refused the guest rlimits " + c.rlimits();
             case SET_ENV -> "libkrun refused the guest environment";
             case START_ENTER -> startFailure(errno, c, host);
-            case INIT_LOG, SET_LOG_LEVEL, HAS_FEATURE, GET_MAX_VCPUS, FREE_CTX -> "libkrun failed " + f.symbol();
+            case INIT_LOG, SET_LOG_LEVEL, HAS_FEATURE, FREE_CTX -> "libkrun failed " + f.symbol();
         };
     }
 
     private static String startFailure(Errno errno, RunnerConfig c, HostFacts host) {
         if (errno == Errno.ENOENT) {
-            return "libkrun could not find what the VM needs: libkrunfw (" + (host.macOs() ? "libkrunfw.5.dylib" : "libkrunfw.so.5")
-                    + "; install it beside libkrun or set kelpie.libkrun.library-path) or a file the configuration"
-                    + " names (" + c.kernel() + ", " + c.rootDisk() + ", " + c.writableDisk() + ")";
+            // With an external kernel libkrun needs no libkrunfw to start; releases that load it anyway fail here
+            // without it, as does a context libkrun no longer knows.
+            return "libkrun could not find what the VM needs: a file the configuration names (" + c.kernel() + ", "
+                    + c.rootDisk() + ", " + c.writableDisk() + "), libkrunfw where this release loads it even for an"
+                    + " external kernel (" + (host.macOs() ? "libkrunfw.5.dylib" : "libkrunfw.so.5") + "; install it"
+                    + " beside libkrun or set kelpie.libkrun.library-path), or the VM context itself";
         }
         if (errno == Errno.EACCES || errno == Errno.EPERM) {
             return host.macOs()
@@ -69,15 +80,5 @@ public final class KrunErrors {
                     + " daemon's user to the kvm group)";
         }
         return "libkrun could not build the VM; runner.log has its reason";
-    }
-
-    private static String noBlockDevices() {
-        return "this libkrun was built without block-device support (BLK=1); Kelpie's images boot from disk images,"
-                + " so install a libkrun built with it (Fedora's and Homebrew's are)";
-    }
-
-    /** The message for a library whose {@code krun_has_feature} says it has no block devices. */
-    public static String withoutBlockDevices() {
-        return noBlockDevices();
     }
 }

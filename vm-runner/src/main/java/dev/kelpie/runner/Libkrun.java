@@ -14,9 +14,12 @@ import java.util.stream.Stream;
 /**
  * libkrun 1.x loaded through the FFM API. Every symbol is looked up as optional: releases and build features (BLK,
  * NET) differ in what they export, so a missing function is a fact to degrade on, not a load failure. Only a missing
- * {@linkplain KrunFunction#required() required} function makes the library unusable.
+ * {@linkplain KrunFunction.Need#REQUIRED required} function, or no block devices, makes the library unusable.
  */
 public final class Libkrun {
+
+    /** {@code KRUN_FEATURE_BLK}. */
+    static final long FEATURE_BLK = 1;
 
     private final String library;
     private final Map<KrunFunction, MethodHandle> handles;
@@ -64,15 +67,26 @@ public final class Libkrun {
 
     /** Required functions this library lacks; a VM can be started only when this is empty. */
     public List<KrunFunction> missingRequired() {
-        Stream<KrunFunction> missing = Stream.of(KrunFunction.values()).filter(f -> f.required() && !has(f));
+        Stream<KrunFunction> missing = Stream.of(KrunFunction.values()).filter(f -> f.need() == KrunFunction.Need.REQUIRED && !has(f));
         Stream<KrunFunction> noDisk = has(KrunFunction.ADD_DISK) || has(KrunFunction.ADD_DISK2)
                 ? Stream.empty() : Stream.of(KrunFunction.ADD_DISK2);
         return Stream.concat(missing, noDisk).toList();
     }
 
-    /** Optional functions this library lacks. */
-    public List<KrunFunction> missingOptional() {
-        return Stream.of(KrunFunction.values()).filter(f -> !f.required() && !has(f)).toList();
+    /** Functions this library lacks that the runner works around: what a probe reports as degraded. */
+    public List<KrunFunction> missingFallbacks() {
+        return Stream.of(KrunFunction.values()).filter(f -> f.need() == KrunFunction.Need.FALLBACK && !has(f)).toList();
+    }
+
+    /**
+     * Whether VMs can have block devices: {@code krun_has_feature(BLK)} where the library has it (1.17.3+), else the
+     * presence of the disk functions (a build without BLK=1 lacks them).
+     */
+    public boolean supportsBlockDevices() {
+        if (has(KrunFunction.HAS_FEATURE)) {
+            return call(KrunFunction.HAS_FEATURE, FEATURE_BLK) == 1;
+        }
+        return has(KrunFunction.ADD_DISK2) || has(KrunFunction.ADD_DISK);
     }
 
     /** One line naming what is missing, e.g. for a probe report; empty when nothing required is. */

@@ -12,8 +12,10 @@ import java.nio.file.Path;
  * the VM hard) and native access enabled.
  *
  * <p>Its stderr is the daemon's {@code runner.log}: libkrun's log, notes on degraded functions, and on failure one line
- * {@value #ERROR_PREFIX}MESSAGE that the daemon shows the user. Exit status: the guest's once it ran, otherwise one of
- * the {@code EXIT_*} codes.
+ * {@value #ERROR_PREFIX}MESSAGE that the daemon shows the user. Exit status: once the VM ran, whatever libkrun
+ * {@code _exit}s with (a workload status only where libkrun's own init reports one; Kelpie's agent is the guest's init,
+ * so normally 0); before that, one of the {@code EXIT_*} codes. The daemon tells the two apart by whether the VM came
+ * up (its agent socket exists), not by the number.
  */
 public final class VmRunner {
 
@@ -25,6 +27,8 @@ public final class VmRunner {
     public static final int EXIT_BAD_CONFIG = 65;
     /** libkrun cannot be loaded or lacks what Kelpie needs (EX_UNAVAILABLE). */
     public static final int EXIT_LIBKRUN_UNAVAILABLE = 69;
+    /** The runner itself failed unexpectedly (EX_SOFTWARE). */
+    public static final int EXIT_RUNNER_FAILED = 70;
     /** A libkrun call failed, including krun_start_enter (EX_OSERR). */
     public static final int EXIT_KRUN_FAILED = 71;
 
@@ -38,14 +42,22 @@ public final class VmRunner {
         if (args.length != 1 || args[0].startsWith("-")) {
             return fail(EXIT_USAGE, "usage: kelpie-vm-runner CONFIG.json");
         }
+        try {
+            return runVm(Path.of(args[0]));
+        } catch (RuntimeException e) {
+            return fail(EXIT_RUNNER_FAILED, "the runner failed: " + e);
+        }
+    }
+
+    private static int runVm(Path configFile) {
+        OwnSession.enter();
         RunnerConfig config;
         try {
-            config = RunnerConfig.read(Path.of(args[0]), new ObjectMapper());
+            config = RunnerConfig.read(configFile, new ObjectMapper());
         } catch (IOException | IllegalArgumentException e) {
-            return fail(EXIT_BAD_CONFIG, "cannot read the runner config " + args[0] + ": " + e.getMessage());
+            return fail(EXIT_BAD_CONFIG, "cannot read the runner config " + configFile + ": " + e.getMessage());
         }
-        // Global: libkrun keeps pointers into nothing we allocate after a call returns, but the process ends in
-        // krun_start_enter, so nothing is ever freed anyway.
+        // Global: the process ends inside krun_start_enter, so nothing allocated here would ever be freed anyway.
         Arena arena = Arena.global();
         try {
             Libkrun krun = Libkrun.load(config.library(), arena);

@@ -40,7 +40,6 @@ public final class VmSetup {
     static final int LOG_TARGET_STDERR = -1;
     static final int LOG_STYLE_NEVER = 2;
     static final int LOG_OPTION_NO_ENV = 1;
-    static final long FEATURE_BLK = 1;
     static final int DISK_FORMAT_RAW = 0;
     static final int KERNEL_FORMAT_RAW = 0;
     static final int KERNEL_FORMAT_ELF = 1;
@@ -118,8 +117,7 @@ public final class VmSetup {
      * returns only when the VM could not be built.
      */
     public KrunCallException enter(int ctx) {
-        int rc = krun.call(START_ENTER, ctx);
-        return new KrunCallException(START_ENTER, rc < 0 ? -rc : rc);
+        return new KrunCallException(START_ENTER, krun.call(START_ENTER, ctx));
     }
 
     private void startLogging() {
@@ -133,12 +131,11 @@ public final class VmSetup {
     }
 
     private void requireBlockDevices() {
-        if (krun.has(HAS_FEATURE)) {
-            if (krun.call(HAS_FEATURE, FEATURE_BLK) != 1) {
-                throw new LibkrunUnavailableException(KrunErrors.withoutBlockDevices());
-            }
-        } else {
+        if (!krun.has(HAS_FEATURE)) {
             notes.add("krun_has_feature is missing (libkrun < 1.17.3): block support judged by the disk functions");
+        }
+        if (!krun.supportsBlockDevices()) {
+            throw new LibkrunUnavailableException(KrunErrors.WITHOUT_BLOCK_DEVICES);
         }
     }
 
@@ -158,7 +155,7 @@ public final class VmSetup {
     private int check(KrunFunction f, Object... args) throws KrunCallException {
         int rc = krun.call(f, args);
         if (rc < 0) {
-            throw new KrunCallException(f, -rc);
+            throw new KrunCallException(f, rc);
         }
         return rc;
     }

@@ -19,7 +19,13 @@ class KrunErrorsTest {
             Path.of("/vm/agent.sock"), Path.of("/vm/console.log"), List.of(), List.of(), Path.of("/dev/kvm"));
 
     private static String explain(KrunFunction f, int errno, HostFacts host) {
-        return KrunErrors.explain(new KrunCallException(f, errno), CONFIG, host);
+        return KrunErrors.explain(new KrunCallException(f, -errno), CONFIG, host);
+    }
+
+    @Test
+    void aStartThatReturnsWithoutAnErrnoSaysSo() {
+        assertEquals("libkrun returned from krun_start_enter without running the VM [it returned 0]",
+                KrunErrors.explain(new KrunCallException(KrunFunction.START_ENTER, 0), CONFIG, MAC));
     }
 
     @Test
@@ -32,14 +38,14 @@ class KrunErrorsTest {
 
     @Test
     void onMacOsAPermissionErrorAlsoPointsAtTheEntitlement() {
-        assertTrue(explain(KrunFunction.START_ENTER, 1, MAC).contains("lack the com.apple.security.hypervisor")
-                || explain(KrunFunction.START_ENTER, 1, MAC).contains("may lack the com.apple.security.hypervisor"));
+        assertTrue(explain(KrunFunction.START_ENTER, 1, MAC).startsWith("permission denied starting the VM: the runner may"
+                + " lack the com.apple.security.hypervisor entitlement"), explain(KrunFunction.START_ENTER, 1, MAC));
         assertTrue(explain(KrunFunction.START_ENTER, 13, MAC).contains("entitlement"));
     }
 
     @Test
     void onMacOsLibkrunfwIsTheDylib() {
-        assertTrue(explain(KrunFunction.START_ENTER, 2, MAC).contains("libkrunfw (libkrunfw.5.dylib;"));
+        assertTrue(explain(KrunFunction.START_ENTER, 2, MAC).contains("for an external kernel (libkrunfw.5.dylib;"));
     }
 
     @Test

@@ -29,9 +29,10 @@ class NativeImageMetadataTest {
             call.path("parameterTypes").forEach(t -> types.add(t.asText()));
             registered.add(call.path("returnType").asText() + "(" + String.join(",", types) + ")");
         }
-        Set<String> needed = Stream.of(KrunFunction.values()).map(f -> jni(f.descriptor().returnLayout().orElseThrow())
-                + "(" + f.descriptor().argumentLayouts().stream().map(NativeImageMetadataTest::jni).collect(Collectors.joining(","))
-                + ")").collect(Collectors.toCollection(TreeSet::new));
+        Set<String> needed = Stream.concat(Stream.of(KrunFunction.values()).map(KrunFunction::descriptor),
+                Stream.of(OwnSession.SETSID)).map(d -> jni(d.returnLayout().orElseThrow()) + "("
+                        + d.argumentLayouts().stream().map(NativeImageMetadataTest::jni).collect(Collectors.joining(",")) + ")")
+                .collect(Collectors.toCollection(TreeSet::new));
         assertEquals(needed, registered);
     }
 

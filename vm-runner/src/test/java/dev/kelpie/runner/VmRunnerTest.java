@@ -54,7 +54,7 @@ class VmRunnerTest {
     }
 
     @Test
-    void aConfigurationMakesExactlyTheseCallsAndTheGuestStatusBecomesTheExitStatus() throws Exception {
+    void aConfigurationMakesExactlyTheseCallsAndLibkrunsExitStatusBecomesTheRunners() throws Exception {
         // 200 vCPUs: a uint8_t bound with the wrong width or sign would show up as another number.
         var out = run(config(full, 200, List.of("6=1024:1024"), Path.of("/dev/kvm")), Map.of(KrunDouble.QEMU_ENV, "/bin/true"));
         String w = work.toString();
@@ -75,7 +75,8 @@ class VmRunnerTest {
         assertEquals(0, out.status(), out.stderr());
 
         var failing = run(config(full, 1, List.of(), Path.of("/dev/kvm")), Map.of(KrunDouble.QEMU_ENV, "/bin/false"));
-        assertEquals(1, failing.status(), "the guest's status: " + failing.stderr());
+        assertEquals(1, failing.status(), "what libkrun (here the double, for QEMU) _exit()ed with, untouched: "
+                + failing.stderr());
         assertTrue(failing.calls().stream().noneMatch(c -> c.startsWith("krun_set_rlimits")), "no rlimits, no call");
     }
 
@@ -163,7 +164,8 @@ class VmRunnerTest {
                 Arguments.of("krun_set_console_output:22", "libkrun refused the console file"),
                 Arguments.of("krun_set_rlimits:22", "libkrun refused the guest rlimits [6=1024:1024]"),
                 Arguments.of("krun_set_env:22", "libkrun refused the guest environment"),
-                Arguments.of("krun_start_enter:2", "libkrun could not find what the VM needs: libkrunfw (libkrunfw.so.5"),
+                Arguments.of("krun_start_enter:2", "libkrun could not find what the VM needs: a file the configuration names"
+                        + " (/img/vmlinux, /img/rootfs.ext4, "),
                 Arguments.of("krun_start_enter:13", "permission denied starting the VM: /nonexistent/kvm or a disk"),
                 Arguments.of("krun_start_enter:1", "permission denied starting the VM: /nonexistent/kvm or a disk"),
                 Arguments.of("krun_start_enter:22", "no access to /nonexistent/kvm: libkrun needs KVM"),

@@ -38,7 +38,16 @@ public final class AgentShutdown implements GuestShutdown {
         } catch (StatusRuntimeException e) {
             throw new VmException("the agent refused to power off: " + e.getStatus(), e);
         } finally {
+            closeQuietly(channel);
+        }
+    }
+
+    /** The power-off was asked for (or failed) already; a channel that will not close changes neither. */
+    private static void closeQuietly(ManagedChannel channel) throws InterruptedException {
+        try {
             AgentDialer.close(channel);
+        } catch (AgentUnavailableException e) {
+            channel.shutdownNow();
         }
     }
 }

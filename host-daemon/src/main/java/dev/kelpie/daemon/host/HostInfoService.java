@@ -7,6 +7,7 @@ import dev.kelpie.daemon.hypervisor.probe.BackendReport;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.probe.KernelBootProbe;
+import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
 import dev.kelpie.daemon.hypervisor.probe.LibkrunProbe;
 import dev.kelpie.daemon.hypervisor.probe.ProbeCache;
 import dev.kelpie.daemon.hypervisor.probe.ProbeResult;
@@ -73,7 +74,9 @@ public class HostInfoService {
                 new ProbeCache(config.stateDir(), json), platform, DEV_KVM);
         BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel().or(this::newestImageKernel));
         Accelerator hardware = platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM;
-        BackendReport libkrunReport = new LibkrunProbe(platform).probe(config.libkrun().library(),
+        KelpieConfig.Libkrun k = config.libkrun();
+        LibkrunSettings libkrun = LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform);
+        BackendReport libkrunReport = new LibkrunProbe(platform).probe(libkrun.library(), k.runner().isPresent(),
                 qemuReport.accelerator(hardware));
         backends = List.of(libkrunReport, qemuReport);
         probed.complete(null);

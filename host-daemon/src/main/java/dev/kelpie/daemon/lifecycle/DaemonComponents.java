@@ -14,9 +14,6 @@ import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.libkrun.LibkrunHypervisor;
 import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
 import dev.kelpie.daemon.hypervisor.libkrun.RunnerLauncher;
-import dev.kelpie.runner.Libkrun;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
@@ -47,9 +44,6 @@ public class DaemonComponents {
     private static final int SANDBOX_ID_BYTES = 6;
     /** A dying qemu's sockets close before its parent reaps it; this covers the gap on a loaded host. */
     private static final Duration VM_EXIT_VISIBLE_WITHIN = Duration.ofSeconds(2);
-    /** Where Homebrew installs libkrun and libkrunfw; dyld does not search them by itself. */
-    private static final List<Path> HOMEBREW_LIBRARY_DIRS = List.of(Path.of("/opt/homebrew/lib"), Path.of("/usr/local/lib"));
-    private static final Path DEV_KVM = Path.of("/dev/kvm");
     private final SecureRandom random = new SecureRandom();
 
     @Produces
@@ -74,7 +68,8 @@ public class DaemonComponents {
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
         QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
                 qemuAccelerator(config, host), json);
-        LibkrunHypervisor libkrun = new LibkrunHypervisor(libkrunSettings(config.libkrun(), platform),
+        KelpieConfig.Libkrun k = config.libkrun();
+        LibkrunHypervisor libkrun = new LibkrunHypervisor(LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform),
                 config.libkrun().runner().map(RunnerLauncher::nativeRunner).orElseGet(RunnerLauncher::javaRunner),
                 new AgentShutdown(dialer), json, platform.isMacOs());
         Hypervisor hypervisor = new BackendSwitch(Map.of(qemu.name(), qemu, libkrun.name(), libkrun),
@@ -123,12 +118,5 @@ public class DaemonComponents {
             Thread.currentThread().interrupt();
             throw new VmException("interrupted while waiting for the backend probe");
         }
-    }
-
-    private static LibkrunSettings libkrunSettings(KelpieConfig.Libkrun config, HostPlatform platform) {
-        List<Path> homebrew = platform.isMacOs() ? HOMEBREW_LIBRARY_DIRS : List.of();
-        return new LibkrunSettings(config.library().orElse(Libkrun.defaultLibrary(platform.isMacOs())),
-                config.libraryPath().orElse(homebrew), config.logLevel(),
-                platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM, DEV_KVM);
     }
 }

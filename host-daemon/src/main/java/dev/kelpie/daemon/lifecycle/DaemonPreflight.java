@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.lifecycle;
 
 import dev.kelpie.daemon.config.KelpieConfig;
+import dev.kelpie.daemon.host.BackendPreference;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -36,6 +37,7 @@ public class DaemonPreflight {
             if (exposure.isPresent()) {
                 throw new DaemonStartupException(exposure.get());
             }
+            checkBackend();
             lock = StateDirectoryLock.acquire(config.stateDir());
             if (socketEnabled) {
                 ApiSocketPath.prepare(config.api().socket());
@@ -46,6 +48,15 @@ public class DaemonPreflight {
             throw e;
         }
         LOG.infof("state directory %s locked by pid %d", config.stateDir(), ProcessHandle.current().pid());
+    }
+
+    /** A backend name that means nothing stops the start here, before anything binds, with the accepted names. */
+    private void checkBackend() {
+        try {
+            BackendPreference.parse(config.backend());
+        } catch (IllegalArgumentException e) {
+            throw new DaemonStartupException(e.getMessage());
+        }
     }
 
     /** Released at shutdown by the JVM too; explicit release matters for tests that restart in one JVM. */

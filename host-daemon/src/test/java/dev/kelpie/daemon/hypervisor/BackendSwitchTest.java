@@ -77,6 +77,18 @@ class BackendSwitchTest {
     }
 
     @Test
+    void bootsAndRestoresGoToTheSelectedBackend() throws Exception {
+        VmSpec spec = new VmSpec("vm1", Path.of("/vms/vm1"), new dev.kelpie.daemon.images.BootImage("1.0.0", "x86_64",
+                Path.of("/img"), Path.of("/img/vmlinux"), "", Path.of("/img/rootfs.ext4"), Path.of("/img/disk.ext4"), 64,
+                "0.1.0", 1, "", ""), 1, 256, 64);
+        backends.boot(spec);
+        selected.set(Optional.of("qemu"));
+        backends.restore(spec, new SavedVmState(Path.of("/s/mem"), Path.of("/s/disk"), qemu.platform("x86_64")));
+        assertEquals(List.of("boot vm1"), libkrun.calls);
+        assertEquals(List.of("restore vm1"), qemu.calls);
+    }
+
+    @Test
     void aRunningVmGoesBackToTheBackendThatStartedIt() {
         backends.adopt(record("qemu", "a"));
         backends.adopt(record("libkrun", "b"));

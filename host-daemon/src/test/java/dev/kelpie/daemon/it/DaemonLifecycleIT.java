@@ -21,8 +21,8 @@ class DaemonLifecycleIT {
     Path work;
 
     /** Starts a daemon that must refuse to start, and returns its log after checking the exit code. */
-    private String refusedStart(Path stateDir, Path socket, String name) throws Exception {
-        DaemonProcess daemon = DaemonProcess.start(stateDir, socket, work.resolve(name + ".log"));
+    private String refusedStart(Path stateDir, Path socket, String name, String... args) throws Exception {
+        DaemonProcess daemon = DaemonProcess.start(stateDir, socket, work.resolve(name + ".log"), args);
         assertNotEquals(0, daemon.awaitExit(EXIT_TIMEOUT), daemon.logText());
         assertFalse(daemon.logText().contains("Listening on"), "a refused daemon binds nothing: " + daemon.logText());
         return daemon.logText();
@@ -107,5 +107,13 @@ class DaemonLifecycleIT {
         String log = refusedStart(notADirectory, work.resolve("d.sock"), "d");
 
         assertTrue(log.contains("kelpied cannot start: cannot use state directory " + notADirectory), log);
+    }
+
+    @Test
+    void anUnknownBackendGivesAClearMessage() throws Exception {
+        String log = refusedStart(work.resolve("state-e"), work.resolve("e.sock"), "e", "--backend=firecracker");
+
+        assertTrue(log.contains("kelpied cannot start: kelpie.backend (--backend) must be auto, libkrun or qemu, not"
+                + " 'firecracker'"), log);
     }
 }

@@ -58,12 +58,15 @@ class LibkrunBackendIT {
 
     private static DaemonProcess start(String name, Map<String, String> doubleEnv) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
+        return start(dir.resolve("state"), dir.resolve("kelpied.sock"), dir.resolve("daemon.log"), doubleEnv);
+    }
+
+    private static DaemonProcess start(Path stateDir, Path socket, Path log, Map<String, String> doubleEnv) throws Exception {
         List<String> args = new ArrayList<>(List.of(SandboxesIT.daemonArgs(imageDir)));
         args.addAll(List.of("--backend=libkrun", "-Dkelpie.libkrun.library=" + library, "-Dkelpie.sandboxes.stop-grace=2s"));
         Map<String, String> env = new java.util.HashMap<>(doubleEnv);
         env.put(KrunDouble.RECORD_DIR_ENV, recordDir.toString());
-        DaemonProcess d = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"), dir.resolve("daemon.log"),
-                env, args.toArray(String[]::new));
+        DaemonProcess d = DaemonProcess.start(stateDir, socket, log, env, args.toArray(String[]::new));
         d.awaitServing();
         return d;
     }
@@ -115,6 +118,32 @@ class LibkrunBackendIT {
     }
 
     @Test
+    void theRunnerLeadsItsOwnSessionAndItsVmOutlivesTheDaemon() throws Exception {
+        String id;
+        long runner;
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            id = client.create(SandboxSpec.getDefaultInstance()).getId();
+            runner = runnerPid(id);
+            assertEquals(runner, sessionOf(runner), "in a session of its own, out of reach of the daemon's terminal");
+        }
+        daemon.kill9();
+        daemon = start(daemon.stateDir, daemon.socket, daemon.stateDir.resolveSibling("successor.log"), Map.of());
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(id).getState(), "re-adopted: " + client.get(id));
+            assertEquals(runner, runnerPid(id), "the same runner, not a new VM");
+            assertEquals("adopted\n", client.sh(id, "echo adopted"));
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            assertEquals(Set.of(), processesNaming(runtimeDir(id)), "neither the runner nor its VM outlives the delete");
+        }
+    }
+
+    /** Field 6 of /proc/PID/stat, after the command name (which may hold spaces) in parentheses. */
+    private static long sessionOf(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3]);
+    }
+
+    @Test
     void killingTheRunnerFailsTheSandboxLikeADeadQemu() throws Exception {
         try (SandboxClient client = new SandboxClient(daemon.socket)) {
             String id = client.create(SandboxSpec.getDefaultInstance()).getId();
@@ -143,7 +172,7 @@ class LibkrunBackendIT {
                     () -> client.create(SandboxSpec.getDefaultInstance()));
             assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.toString());
             assertTrue(refused.getStatus().getDescription().contains(
-                    "libkrun: libkrun could not find what the VM needs: libkrunfw (libkrunfw.so.5"), refused.toString());
+                    "libkrun: libkrun could not find what the VM needs: a file the configuration names"), refused.toString());
             assertEquals(List.of(), client.list(), "no sandbox is left of a failed create");
             assertEquals(Set.of(), childNames(failing.stateDir.resolve("vms")), "no runtime directory either");
         } finally {
@@ -159,12 +188,14 @@ class LibkrunBackendIT {
     private static List<String> expectedCalls(Path vm) throws Exception {
         JsonNode meta = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of(imageDir, "metadata.json").toFile());
         String cmdline = "console=hvc0 " + meta.path("kernel_cmdline").asText().replaceAll("console=\\S+\\s*", "").strip();
+        boolean x86 = meta.path("arch").asText().equals("x86_64");
+        String kernel = Path.of(imageDir, x86 ? "vmlinux" : "Image").toString();
         return List.of(
                 "krun_init_log(-1, 2, 2, 1) = 0",
                 "krun_has_feature(1) = 1",
                 "krun_create_ctx() = 0",
                 "krun_set_vm_config(0, 1, 256) = 0",
-                "krun_set_kernel(0, \"" + Path.of(imageDir, "vmlinux") + "\", 1, NULL, \"" + cmdline + "\") = 0",
+                "krun_set_kernel(0, \"" + kernel + "\", " + (x86 ? 1 : 0) + ", NULL, \"" + cmdline + "\") = 0",
                 "krun_add_disk2(0, \"root\", \"" + Path.of(imageDir, "rootfs.ext4") + "\", 0, true) = 0",
                 "krun_add_disk2(0, \"rw\", \"" + vm.resolve("rw.ext4") + "\", 0, false) = 0",
                 "krun_add_vsock_port2(0, 1024, \"" + vm.resolve("agent.sock") + "\", true) = 0",

@@ -8,6 +8,7 @@ import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmLogs;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
@@ -21,7 +22,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
 
 /**
  * Runs each VM through libkrun in a runner process of its own (ADR 0021): the daemon writes {@code runner.json}, starts
@@ -70,7 +74,11 @@ public final class LibkrunHypervisor implements Hypervisor {
             Files.deleteIfExists(files.runnerLog());
             runnerConfig(spec, files).write(files.runnerConfig(), json);
             runner = launcher.start(files.runnerConfig(), files.runnerLog(), settings.libraryPath(), macOs);
+            Files.writeString(files.pidFile(), Long.toString(runner.pid()));
+        } catch (IllegalArgumentException e) {
+            throw new VmException("libkrun cannot run this VM: " + e.getMessage(), e);
         } catch (IOException e) {
+            killLeftovers(files.dir());
             throw new VmException("starting the libkrun runner in " + files.dir() + " failed: " + e.getMessage(), e);
         }
         try {
@@ -113,7 +121,7 @@ public final class LibkrunHypervisor implements Hypervisor {
 
     /** The runner's own explanation when it gave one, else its status and log. */
     private static String runnerFailure(LibkrunRuntimeFiles files, int status) {
-        String log = readQuietly(files.runnerLog());
+        String log = VmLogs.readQuietly(files.runnerLog());
         Optional<String> error = log.lines().filter(l -> l.startsWith(VmRunner.ERROR_PREFIX))
                 .map(l -> l.substring(VmRunner.ERROR_PREFIX.length())).reduce((first, second) -> second);
         if (error.isPresent()) {
@@ -124,17 +132,9 @@ public final class LibkrunHypervisor implements Hypervisor {
     }
 
     private static String runnerLogTail(LibkrunRuntimeFiles files) {
-        List<String> lines = readQuietly(files.runnerLog()).strip().lines().toList();
+        List<String> lines = VmLogs.readQuietly(files.runnerLog()).strip().lines().toList();
         String tail = String.join("\n", lines.subList(Math.max(0, lines.size() - RUNNER_LOG_TAIL_LINES), lines.size()));
         return tail.isEmpty() ? "(empty)" : tail;
-    }
-
-    private static String readQuietly(Path file) {
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     @Override
@@ -158,12 +158,36 @@ public final class LibkrunHypervisor implements Hypervisor {
                 .map(process -> new LibkrunVm(record, process, guestShutdown));
     }
 
-    /** A runner names its {@code runner.json} on its command line, which identifies it without a pid file. */
+    /**
+     * Kills the runner of {@code runtimeDir} and waits until it is gone: the process its pid file names, if that
+     * process names the directory's {@code runner.json} on its command line (a recycled pid names something else).
+     * Without a pid file (the daemon died between starting a runner and writing it) every process is looked at.
+     */
     @Override
     public void killLeftovers(Path runtimeDir) {
-        String config = new LibkrunRuntimeFiles(runtimeDir).runnerConfig().toString();
-        ProcessHandle.allProcesses()
-                .filter(p -> p.info().arguments().map(args -> List.of(args).contains(config)).orElse(false))
-                .forEach(ProcessHandle::destroyForcibly);
+        LibkrunRuntimeFiles files = new LibkrunRuntimeFiles(runtimeDir);
+        if (!Files.exists(files.runnerConfig())) {
+            return;
+        }
+        String config = files.runnerConfig().toString();
+        Stream<ProcessHandle> candidates;
+        try {
+            candidates = ProcessHandle.of(Long.parseLong(Files.readString(files.pidFile()).strip())).stream();
+        } catch (IOException | NumberFormatException e) {
+            candidates = ProcessHandle.allProcesses();
+        }
+        candidates.filter(p -> p.info().arguments().map(args -> List.of(args).contains(config)).orElse(false))
+                .forEach(LibkrunHypervisor::killAndAwait);
+    }
+
+    private static void killAndAwait(ProcessHandle runner) {
+        runner.destroyForcibly();
+        try {
+            runner.onExit().get(VmProcess.KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // Reported by whoever finds the process later; a runner that survives SIGKILL is beyond the daemon.
+        }
     }
 }

@@ -24,6 +24,11 @@ record LibkrunRuntimeFiles(Path dir) {
         return dir.resolve("runner.json");
     }
 
+    /** The runner's pid, written as soon as it started, so that a later daemon finds a runner it has no record of. */
+    Path pidFile() {
+        return dir.resolve("runner.pid");
+    }
+
     /** The runner's stdout and stderr: libkrun's log, the runner's notes and its one-line error. */
     Path runnerLog() {
         return dir.resolve("runner.log");

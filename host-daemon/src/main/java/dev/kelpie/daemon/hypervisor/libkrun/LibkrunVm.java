@@ -1,9 +1,8 @@
 package dev.kelpie.daemon.hypervisor.libkrun;
 
-import dev.kelpie.daemon.hypervisor.ConsoleTail;
+import dev.kelpie.daemon.hypervisor.VmLogs;
 import dev.kelpie.daemon.hypervisor.GuestShutdown;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
-import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.hypervisor.VmProcess;
@@ -71,8 +70,9 @@ final class LibkrunVm implements VmHandle {
         long deadline = System.nanoTime() + grace.toNanos();
         try {
             guestShutdown.request(record.agentSocket(), grace);
-        } catch (VmException e) {
-            // An agent that cannot be asked (crashed guest, wedged agent) leaves the signals below to end the VM.
+        } catch (RuntimeException e) {
+            // An agent that cannot be asked (crashed guest, wedged agent, a channel that would not close) leaves the
+            // signals below to end the VM: a stop must not fail before it has tried them.
         }
         if (runner.awaitExit(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
             return;
@@ -92,7 +92,7 @@ final class LibkrunVm implements VmHandle {
     @Override
     public String consoleTail(int lines) {
         Path console = record.consoleLog();
-        return ConsoleTail.read(Files.exists(console) ? console : new LibkrunRuntimeFiles(record.runtimeDir()).runnerLog(), lines);
+        return VmLogs.tail(Files.exists(console) ? console : new LibkrunRuntimeFiles(record.runtimeDir()).runnerLog(), lines);
     }
 
     @Override

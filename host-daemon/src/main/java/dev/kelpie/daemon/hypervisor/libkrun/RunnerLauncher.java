@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URL;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +26,13 @@ public final class RunnerLauncher {
 
     /** Enough for the runner: it reads one small JSON file and makes a few dozen downcalls. */
     static final String RUNNER_MAX_HEAP = "-Xmx32m";
-    private static final List<Path> SETSID_LOCATIONS = List.of(Path.of("/usr/bin/setsid"), Path.of("/bin/setsid"));
+    /**
+     * What the runner keeps of the daemon's environment: the loader paths (where an administrator pointed them at
+     * libkrun), locale and time zone for messages, and the KRUN_* settings.
+     */
+    static final List<String> KEPT_VARIABLES = List.of("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH",
+            "DYLD_FALLBACK_LIBRARY_PATH", "LANG", "LC_ALL", "LC_MESSAGES", "TZ", "TMPDIR");
+    static final String KEPT_PREFIX = "KRUN_";
 
     private final List<String> command;
 
@@ -63,15 +68,15 @@ public final class RunnerLauncher {
      * @param libraryPath directories put first on the runner's loader path
      */
     Process start(Path config, Path log, List<Path> libraryPath, boolean macOs) throws IOException {
-        List<String> argv = new ArrayList<>();
-        SETSID_LOCATIONS.stream().filter(Files::isExecutable).findFirst().ifPresent(s -> argv.add(s.toString()));
-        argv.addAll(command);
+        List<String> argv = new ArrayList<>(command);
         argv.add(config.toString());
         ProcessBuilder builder = new ProcessBuilder(argv).directory(config.getParent().toFile())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        Map<String, String> env = builder.environment();
+        env.keySet().removeIf(name -> !KEPT_VARIABLES.contains(name) && !name.startsWith(KEPT_PREFIX));
         if (!libraryPath.isEmpty()) {
-            prependLibraryPath(builder.environment(), macOs ? "DYLD_FALLBACK_LIBRARY_PATH" : "LD_LIBRARY_PATH", libraryPath);
+            prependLibraryPath(env, macOs ? "DYLD_FALLBACK_LIBRARY_PATH" : "LD_LIBRARY_PATH", libraryPath);
         }
         return builder.start();
     }

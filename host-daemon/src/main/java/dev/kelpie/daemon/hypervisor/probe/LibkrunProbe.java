@@ -17,7 +17,6 @@ import java.util.Optional;
 public final class LibkrunProbe {
 
     static final String BACKEND_NAME = "libkrun";
-    private static final long FEATURE_BLK = 1;
 
     private final HostPlatform platform;
 
@@ -26,11 +25,12 @@ public final class LibkrunProbe {
     }
 
     /**
-     * @param configuredLibrary the configured library name or path, or empty for the platform's default name
+     * @param library the library's path, or a name the loader searches
+     * @param nativeRunner whether a native runner is configured: on macOS only a binary signed with the hypervisor
+     *     entitlement can start a VM, and the Java runner's {@code java} is not one
      * @param hardware what is known about the accelerator libkrun would use (KVM or HVF); libkrun has no emulation
      */
-    public BackendReport probe(Optional<String> configuredLibrary, Optional<AcceleratorReport> hardware) {
-        String library = configuredLibrary.orElse(Libkrun.defaultLibrary(platform.isMacOs()));
+    public BackendReport probe(String library, boolean nativeRunner, Optional<AcceleratorReport> hardware) {
         String degraded;
         try (Arena arena = Arena.ofConfined()) {
             Libkrun krun = Libkrun.load(library, arena);
@@ -38,14 +38,19 @@ public final class LibkrunProbe {
             if (missing.isPresent()) {
                 return report(library, ProbeResult.unavailable(missing.get() + " (libkrun 1.x is required)"), hardware);
             }
-            if (krun.has(KrunFunction.HAS_FEATURE) && krun.call(KrunFunction.HAS_FEATURE, FEATURE_BLK) != 1) {
-                return report(library, ProbeResult.unavailable(KrunErrors.withoutBlockDevices()), hardware);
+            if (!krun.supportsBlockDevices()) {
+                return report(library, ProbeResult.unavailable(KrunErrors.WITHOUT_BLOCK_DEVICES), hardware);
             }
-            List<KrunFunction> optional = krun.missingOptional();
+            List<KrunFunction> optional = krun.missingFallbacks();
             degraded = optional.isEmpty() ? "" : "without " + String.join(", ", optional.stream().map(KrunFunction::symbol).toList())
                     + " (older libkrun: degraded, see ADR 0021)";
         } catch (LibkrunUnavailableException e) {
             return report(library, ProbeResult.unavailable(e.getMessage()), hardware);
+        }
+        if (platform.isMacOs() && !nativeRunner) {
+            return report(library, ProbeResult.untested("loadable, but on macOS a VM needs a runner signed with the"
+                    + " hypervisor entitlement: build and sign the native runner, then set kelpie.libkrun.runner (README,"
+                    + " Backends)"), hardware);
         }
         if (hardware.isEmpty()) {
             return report(library, ProbeResult.unavailable("libkrun needs KVM or Hypervisor.framework; neither applies here"), hardware);

@@ -7,6 +7,7 @@ import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmLogs;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
@@ -112,9 +113,8 @@ public final class QemuHypervisor implements Hypervisor {
             return vm;
         } catch (VmException e) {
             killAndAwait(vm, files);
-            String log = readQuietly(files.qemuLog()).strip();
             throw new VmException("restoring " + spec.vmId() + " from " + state.memoryFile() + " failed: "
-                    + e.getMessage() + (log.isEmpty() ? " (qemu logged nothing)" : "; qemu.log: " + log), e);
+                    + e.getMessage() + "; qemu.log: " + readQuietly(files.qemuLog()).strip(), e);
         } catch (InterruptedException e) {
             killAndAwait(vm, files);
             throw e;
@@ -227,11 +227,9 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
+    /** What qemu wrote to {@code file}, for an error message. */
     private static String readQuietly(Path file) {
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            return "(no output: " + e.getMessage() + ")";
-        }
+        String text = VmLogs.readQuietly(file);
+        return text.isBlank() ? "(qemu logged nothing)" : text;
     }
 }

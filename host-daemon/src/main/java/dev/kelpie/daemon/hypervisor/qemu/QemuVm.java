@@ -1,7 +1,7 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kelpie.daemon.hypervisor.ConsoleTail;
+import dev.kelpie.daemon.hypervisor.VmLogs;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
@@ -81,7 +81,7 @@ final class QemuVm implements VmHandle {
 
     @Override
     public String consoleTail(int lines) {
-        return ConsoleTail.read(record.consoleLog(), lines);
+        return VmLogs.tail(record.consoleLog(), lines);
     }
 
     @Override

@@ -72,6 +72,15 @@ class LibkrunVmTest {
     }
 
     @Test
+    void anyFailureOfTheAgentRequestStillEndsTheVmBySignal() throws Exception {
+        LibkrunVm vm = runner("while :; do sleep 0.05; done", (socket, within) -> {
+            throw new IllegalStateException("the channel would not close");
+        });
+        vm.stop(Duration.ofMillis(100));
+        assertFalse(vm.isAlive());
+    }
+
+    @Test
     void aRunnerIgnoringSigtermIsKilled() throws Exception {
         LibkrunVm vm = runner("trap '' TERM; while :; do sleep 0.05; done", (socket, within) -> {});
         vm.stop(Duration.ofMillis(100));

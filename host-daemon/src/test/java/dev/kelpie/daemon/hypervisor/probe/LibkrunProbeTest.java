@@ -32,14 +32,14 @@ class LibkrunProbeTest {
 
     @Test
     void aCompleteLibraryWithWorkingKvmIsAvailable() {
-        BackendReport report = probe.probe(Optional.of(full.toString()), KVM_WORKS);
+        BackendReport report = probe.probe(full.toString(), false, KVM_WORKS);
         assertEquals(ProbeResult.available(""), report.result());
         assertEquals(full.toString(), report.path());
     }
 
     @Test
     void missingOptionalFunctionsAreReportedAsADegradation() {
-        BackendReport report = probe.probe(Optional.of(withoutOptional.toString()), KVM_WORKS);
+        BackendReport report = probe.probe(withoutOptional.toString(), false, KVM_WORKS);
         assertEquals(ProbeStatus.AVAILABLE, report.result().status());
         assertEquals("without krun_init_log, krun_has_feature, krun_add_disk2, krun_set_console_output, krun_set_rlimits"
                 + " (older libkrun: degraded, see ADR 0021)", report.result().reason());
@@ -47,7 +47,7 @@ class LibkrunProbeTest {
 
     @Test
     void aMissingRequiredFunctionMakesItUnavailable() {
-        BackendReport report = probe.probe(Optional.of(withoutVsockPort2.toString()), KVM_WORKS);
+        BackendReport report = probe.probe(withoutVsockPort2.toString(), false, KVM_WORKS);
         assertEquals(ProbeStatus.UNAVAILABLE, report.result().status());
         assertEquals(withoutVsockPort2 + " lacks krun_add_vsock_port2 (libkrun 1.10+) (libkrun 1.x is required)",
                 report.result().reason());
@@ -55,13 +55,23 @@ class LibkrunProbeTest {
 
     @Test
     void aLibraryThatDoesNotLoadOrKvmThatDoesNotWorkMakeItUnavailable() {
-        BackendReport missing = probe.probe(Optional.of(built.resolve("nothing/libkrun.so.1").toString()), KVM_WORKS);
+        BackendReport missing = probe.probe(built.resolve("nothing/libkrun.so.1").toString(), false, KVM_WORKS);
         assertEquals(ProbeStatus.UNAVAILABLE, missing.result().status());
         assertTrue(missing.result().reason().contains("cannot be loaded (install libkrun 1.x with libkrunfw"),
                 missing.result().reason());
 
-        BackendReport noKvm = probe.probe(Optional.of(full.toString()),
+        BackendReport noKvm = probe.probe(full.toString(), false,
                 Optional.of(new AcceleratorReport(Accelerator.KVM, ProbeResult.unavailable("the guest kernel hung"))));
         assertEquals(ProbeResult.unavailable("loadable, but kvm does not work: the guest kernel hung"), noKvm.result());
+    }
+
+    @Test
+    void onMacOsTheJavaRunnerCannotStartAVmSoLibkrunIsOnlyUntested() {
+        LibkrunProbe mac = new LibkrunProbe(new HostPlatform("macos", "aarch64"));
+        Optional<AcceleratorReport> hvf = Optional.of(new AcceleratorReport(Accelerator.HVF, ProbeResult.available("")));
+        BackendReport report = mac.probe(full.toString(), false, hvf);
+        assertEquals(ProbeStatus.UNTESTED, report.result().status());
+        assertTrue(report.result().reason().contains("set kelpie.libkrun.runner"), report.result().reason());
+        assertEquals(ProbeStatus.AVAILABLE, mac.probe(full.toString(), true, hvf).result().status());
     }
 }

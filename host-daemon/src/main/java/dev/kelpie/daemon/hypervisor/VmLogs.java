@@ -8,15 +8,16 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-/** The last lines of a VM's console log, for failure reports. */
-public final class ConsoleTail {
+/** Reading a VM's logs (console, VMM output) for failure reports, never failing the report itself. */
+public final class VmLogs {
 
     /** The tail is read from the end of the log; more than this is never needed for a report. */
     private static final int MAX_BYTES = 64 * 1024;
 
-    private ConsoleTail() {}
+    private VmLogs() {}
 
-    public static String read(Path log, int lines) {
+    /** The last {@code lines} lines of {@code log}, or a note saying why there are none. */
+    public static String tail(Path log, int lines) {
         try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
             long start = Math.max(0, file.length() - MAX_BYTES);
             byte[] bytes = new byte[(int) (file.length() - start)];
@@ -26,6 +27,15 @@ public final class ConsoleTail {
             return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
         } catch (IOException e) {
             return Files.exists(log) ? "(console log unreadable: " + e.getMessage() + ")" : "(no console output)";
+        }
+    }
+
+    /** The whole file, or empty when it cannot be read (a VMM that never got to write it). */
+    public static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "";
         }
     }
 }
