@@ -210,6 +210,17 @@ pub fn configure_child(command: &mut Command, setup: ChildSetup) {
                 libc::close(fd);
             }
         }
+        // A signal the agent was started with ignored (SIGINT and SIGQUIT for a job a shell put in the background,
+        // SIGHUP under nohup) would stay ignored across exec: the process would shrug off a Signal request and the
+        // Ctrl-C of an interactive exec. Every process starts with the default dispositions instead.
+        // SAFETY: signal() is async-signal-safe; SIGKILL and SIGSTOP are skipped (their disposition is fixed).
+        unsafe {
+            for signal in 1..libc::SIGRTMIN() {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
+        }
         // SAFETY: setsid/ioctl/set*id are async-signal-safe and take plain arguments.
         unsafe {
             check(libc::setsid())?;

@@ -145,7 +145,8 @@ async fn started_processes_are_the_oom_killers_first_choice() {
 
 #[tokio::test]
 async fn signals_are_delivered() {
-    let agent = AgentProcess::start("signals", &[]).await;
+    // Started the way a background job of a shell under nohup is: what the agent ignores, its processes must not.
+    let agent = AgentProcess::start_ignoring("signals", &[], &[libc::SIGINT, libc::SIGHUP, libc::SIGUSR1]).await;
     let mut client = agent.client().await;
     for (i, signal) in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL, libc::SIGHUP, libc::SIGUSR1].iter().enumerate() {
         let mut call = client.call("Exec").await;

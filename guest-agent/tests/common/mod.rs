@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,12 +54,27 @@ pub struct AgentProcess {
 
 impl AgentProcess {
     pub async fn start(name: &str, extra_args: &[&str]) -> AgentProcess {
+        Self::start_ignoring(name, extra_args, &[]).await
+    }
+
+    /// Starts the agent with `signals` ignored, as a shell's background job or nohup would.
+    pub async fn start_ignoring(name: &str, extra_args: &[&str], signals: &'static [i32]) -> AgentProcess {
         let dir = temp_dir(name);
         let socket = dir.join("agent.sock");
         let workspace = dir.join("workspace");
         std::fs::create_dir_all(&workspace).unwrap();
         std::fs::write(dir.join("kelpie-version"), "1.2.3-20261128-abcdef0\n").unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kelpie-agent"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kelpie-agent"));
+        // SAFETY: signal() is async-signal-safe and the closure allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                for signal in signals {
+                    libc::signal(*signal, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .arg("--listen")
             .arg(format!("unix:{}", socket.display()))
             .arg("--workspace")
