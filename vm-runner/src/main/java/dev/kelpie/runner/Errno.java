@@ -17,7 +17,6 @@ public enum Errno {
     EEXIST(17, 17, "file exists"),
     ENODEV(19, 19, "no such device"),
     EINVAL(22, 22, "invalid argument"),
-    ENOSYS(38, 78, "function not implemented"),
     ENOTSUP(95, 45, "operation not supported");
 
     private final int linux;
