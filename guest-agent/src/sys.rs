@@ -271,6 +271,83 @@ pub fn sethostname(name: &str) -> io::Result<()> {
     check(unsafe { libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()) }).map(|_| ())
 }
 
+/// A socket for the interface ioctls, which work on any AF_INET socket.
+fn inet_control_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket with integer arguments; the fd is owned by the returned value only.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn interface_request(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {:?}", name)));
+    }
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    Ok(req)
+}
+
+fn inet_sockaddr(addr: std::net::Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(addr.octets()) },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size (16 bytes); the kernel reads it by family.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+/// Sets an interface up, with an MTU when given (SIOCSIFMTU, SIOCGIFFLAGS/SIOCSIFFLAGS).
+pub fn interface_up(name: &str, mtu: Option<u32>) -> io::Result<()> {
+    let socket = inet_control_socket()?;
+    let mut req = interface_request(name)?;
+    if let Some(mtu) = mtu {
+        req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+        // SAFETY: req is a valid ifreq naming the interface; the kernel reads ifru_mtu.
+        check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFMTU as _, &mut req) })?;
+    }
+    // SAFETY: as above; the kernel fills ifru_flags.
+    check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) })?;
+    // SAFETY: ifru_flags was just written by the kernel.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; the kernel reads ifru_flags.
+    check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS as _, &mut req) }).map(|_| ())
+}
+
+/// Gives an interface its IPv4 address and netmask (SIOCSIFADDR, SIOCSIFNETMASK).
+pub fn interface_ipv4(name: &str, address: std::net::Ipv4Addr, prefix_bits: u8) -> io::Result<()> {
+    let socket = inet_control_socket()?;
+    let mut req = interface_request(name)?;
+    req.ifr_ifru.ifru_addr = inet_sockaddr(address);
+    // SAFETY: req is a valid ifreq with an AF_INET address.
+    check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFADDR as _, &mut req) })?;
+    let mask = if prefix_bits == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix_bits.min(32))) };
+    req.ifr_ifru.ifru_netmask = inet_sockaddr(std::net::Ipv4Addr::from(mask));
+    // SAFETY: as above, with the netmask.
+    check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFNETMASK as _, &mut req) }).map(|_| ())
+}
+
+/// Adds the IPv4 default route via `gateway` (SIOCADDRT); one that exists already is kept.
+pub fn default_route_ipv4(gateway: std::net::Ipv4Addr) -> io::Result<()> {
+    let socket = inet_control_socket()?;
+    // SAFETY: rtentry is plain old data; all zeroes is a valid value (no device pointer).
+    let mut route: libc::rtentry = unsafe { std::mem::zeroed() };
+    route.rt_dst = inet_sockaddr(std::net::Ipv4Addr::UNSPECIFIED);
+    route.rt_genmask = inet_sockaddr(std::net::Ipv4Addr::UNSPECIFIED);
+    route.rt_gateway = inet_sockaddr(gateway);
+    route.rt_flags = libc::RTF_UP | libc::RTF_GATEWAY;
+    // SAFETY: route is a valid rtentry whose pointers are null.
+    match check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCADDRT as _, &mut route) }) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 /// Mounts a file system; `data` is the comma-separated option string.
 pub fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> io::Result<()> {
     let c = |s: &str| CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));

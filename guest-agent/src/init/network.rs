@@ -1,59 +1,94 @@
-//! Network settings from Configure, applied with the image's `ip` tool (best effort: the agent
-//! carries no netlink code).
+//! The guest's network from Configure: loopback always, eth0 when the daemon gave the VM a
+//! network device. Set with the interface ioctls (no netlink code, no dependency on the image's
+//! `ip` tool), and every failure is Configure's failure: a sandbox whose network is not what the
+//! daemon reports must not become ready.
 
 use std::io;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::net::Ipv4Addr;
 
-use crate::process::reaper::Reaper;
 use crate::proto::NetworkConfig;
-
-/// How long one `ip` command may take.
-const IP_TIMEOUT_MS: u64 = 5000;
+use crate::sys;
 
 /// The interface Configure's network settings apply to.
 pub const GUEST_INTERFACE: &str = "eth0";
 
-pub async fn apply(network: &NetworkConfig, reaper: &Reaper) -> io::Result<()> {
-    ip(reaper, &["link", "set", "lo", "up"]).await;
+/// An IPv4 address with its prefix length, from "a.b.c.d/n".
+pub fn parse_cidr(text: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (address, prefix) = text.split_once('/').ok_or_else(|| format!("address {:?} has no /prefix", text))?;
+    let address: Ipv4Addr = address.parse().map_err(|_| format!("{:?} is not an IPv4 address", address))?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32).ok_or_else(|| format!("prefix in {:?} must be 0..32", text))?;
+    Ok((address, prefix))
+}
+
+/// Checks what `apply` would reject, before anything changes.
+pub fn validate(network: &NetworkConfig) -> Result<(), String> {
     if !network.address_cidr.is_empty() {
-        ip(reaper, &["addr", "replace", &network.address_cidr, "dev", GUEST_INTERFACE]).await;
+        parse_cidr(&network.address_cidr)?;
     }
-    if network.mtu_bytes != 0 {
-        ip(reaper, &["link", "set", GUEST_INTERFACE, "mtu", &network.mtu_bytes.to_string()]).await;
-    }
-    ip(reaper, &["link", "set", GUEST_INTERFACE, "up"]).await;
     if !network.gateway.is_empty() {
-        ip(reaper, &["route", "replace", "default", "via", &network.gateway]).await;
+        network.gateway.parse::<Ipv4Addr>().map_err(|_| format!("gateway {:?} is not an IPv4 address", network.gateway))?;
     }
-    if !network.dns_servers.is_empty() {
-        std::fs::write("/etc/resolv.conf", resolv_conf(&network.dns_servers))?;
+    for server in &network.dns_servers {
+        server.parse::<std::net::IpAddr>().map_err(|_| format!("DNS server {:?} is not an IP address", server))?;
     }
     Ok(())
+}
+
+/// Brings loopback up, and eth0 as `network` says.
+pub fn apply(network: Option<&NetworkConfig>) -> io::Result<()> {
+    sys::interface_up("lo", None).map_err(|e| context("bringing lo up", e))?;
+    let network = match network {
+        Some(network) => network,
+        None => return Ok(()),
+    };
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+    if !network.address_cidr.is_empty() {
+        let (address, prefix) = parse_cidr(&network.address_cidr).map_err(invalid)?;
+        sys::interface_ipv4(GUEST_INTERFACE, address, prefix)
+            .map_err(|e| context(&format!("setting {} on {}", network.address_cidr, GUEST_INTERFACE), e))?;
+    }
+    let mtu = if network.mtu_bytes == 0 { None } else { Some(network.mtu_bytes) };
+    sys::interface_up(GUEST_INTERFACE, mtu).map_err(|e| context(&format!("bringing {} up", GUEST_INTERFACE), e))?;
+    if !network.gateway.is_empty() {
+        let gateway: Ipv4Addr = network.gateway.parse().map_err(|_| invalid(format!("bad gateway {:?}", network.gateway)))?;
+        sys::default_route_ipv4(gateway).map_err(|e| context(&format!("adding the route via {}", gateway), e))?;
+    }
+    if !network.dns_servers.is_empty() {
+        std::fs::write("/etc/resolv.conf", resolv_conf(&network.dns_servers)).map_err(|e| context("writing /etc/resolv.conf", e))?;
+    }
+    Ok(())
+}
+
+fn context(what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {}", what, e))
 }
 
 pub fn resolv_conf(servers: &[String]) -> String {
     servers.iter().map(|s| format!("nameserver {}\n", s)).collect()
 }
 
-/// Runs `ip` through the reaper (every child must: it waits for any pid).
-pub async fn ip(reaper: &Reaper, args: &[&str]) {
-    let mut command = Command::new("ip");
-    command.args(args).stdin(Stdio::null());
-    match reaper.spawn(&mut command) {
-        Ok((_, exit)) => match tokio::time::timeout(Duration::from_millis(IP_TIMEOUT_MS), exit).await {
-            Ok(Ok(reaped)) if reaped.exit_code() == Some(0) => {}
-            Ok(Ok(reaped)) => crate::log!("ip {:?} failed: status {:#x}", args, reaped.status),
-            _ => crate::log!("ip {:?}: no exit status", args),
-        },
-        Err(err) => crate::log!("ip {:?}: {}", args, err),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn resolv_conf_lists_servers() {
-        assert_eq!(super::resolv_conf(&["1.1.1.1".into(), "9.9.9.9".into()]), "nameserver 1.1.1.1\nnameserver 9.9.9.9\n");
+        assert_eq!(resolv_conf(&["1.1.1.1".into(), "9.9.9.9".into()]), "nameserver 1.1.1.1\nnameserver 9.9.9.9\n");
+    }
+
+    #[test]
+    fn cidr_parsing() {
+        assert_eq!(parse_cidr("10.0.2.15/24"), Ok((Ipv4Addr::new(10, 0, 2, 15), 24)));
+        assert!(parse_cidr("10.0.2.15").is_err());
+        assert!(parse_cidr("10.0.2.15/33").is_err());
+        assert!(parse_cidr("eth0/24").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let bad = NetworkConfig { gateway: "nope".into(), ..Default::default() };
+        assert!(validate(&bad).unwrap_err().contains("gateway"));
+        let good = NetworkConfig { address_cidr: "10.0.2.15/24".into(), ..Default::default() };
+        assert_eq!(validate(&good), Ok(()));
     }
 }

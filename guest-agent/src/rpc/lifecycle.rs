@@ -100,10 +100,12 @@ pub async fn configure(agent: &Agent, req: ConfigureRequest) -> AgentResult<Conf
         std::fs::write(dir.join("memory.max"), memory).map_err(|e| AgentError::io("memory.max", e))?;
         std::fs::write(dir.join("pids.max"), pids).map_err(|e| AgentError::io("pids.max", e))?;
     }
-    if let Some(network) = req.network {
-        if agent.config.system_control {
-            crate::init::network::apply(&network, &agent.reaper).await.map_err(|e| AgentError::io("network", e))?;
-        }
+    if let Some(network) = &req.network {
+        crate::init::network::validate(network).map_err(|m| AgentError::invalid(format!("network: {}", m)))?;
+    }
+    if agent.config.system_control {
+        let network = req.network.clone();
+        blocking(move || crate::init::network::apply(network.as_ref()).map_err(|e| AgentError::io("network", e))).await?;
     }
     Ok(ConfigureResponse {})
 }

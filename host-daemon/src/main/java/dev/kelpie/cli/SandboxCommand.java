@@ -2,8 +2,12 @@ package dev.kelpie.cli;
 
 import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.GetSandboxRequest;
 import dev.kelpie.api.v1.ListSandboxesRequest;
+import dev.kelpie.api.v1.NetworkMode;
+import dev.kelpie.api.v1.NetworkPolicy;
 import dev.kelpie.api.v1.PauseSandboxRequest;
+import dev.kelpie.api.v1.PortForward;
 import dev.kelpie.api.v1.ResumeSandboxRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
@@ -20,8 +24,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code kelpie sandbox create|ls|rm|pause|resume}. */
 @Command(name = "sandbox", description = "Create, list and remove sandboxes.",
-        subcommands = {SandboxCommand.Create.class, SandboxCommand.Ls.class, SandboxCommand.Rm.class,
-                SandboxCommand.Pause.class, SandboxCommand.Resume.class})
+        subcommands = {SandboxCommand.Create.class, SandboxCommand.Ls.class, SandboxCommand.Show.class,
+                SandboxCommand.Rm.class, SandboxCommand.Pause.class, SandboxCommand.Resume.class})
 final class SandboxCommand {
 
     @ParentCommand
@@ -57,13 +61,37 @@ final class SandboxCommand {
         @Option(names = "--idle-timeout", description = "delete after this long without activity", converter = DurationConverter.class)
         Duration idleTimeout = Duration.ZERO;
 
+        @Option(names = "--net", paramLabel = "MODE", description = "none (default: loopback only) or egress"
+                + " (outbound TCP through the daemon's allowlisting proxy)")
+        Net net = Net.none;
+
+        @Option(names = "--allow", paramLabel = "DEST", split = ",", description = "with --net egress: a host name,"
+                + " *.domain, IP or CIDR (each with an optional :PORT) the guest may reach; repeatable. None: any public"
+                + " address")
+        List<String> allow = List.of();
+
+        @Option(names = "--publish", paramLabel = "[HOST:]GUEST", converter = PublishConverter.class, description =
+                "forward 127.0.0.1:HOST on this host to GUEST in the sandbox (no HOST: the daemon picks); repeatable")
+        List<PortForward> publish = List.of();
+
+        /** The network modes as the CLI spells them. */
+        enum Net { none, egress }
+
         @Override
         public Integer call() {
+            NetworkPolicy network = NetworkPolicy.newBuilder().setMode(net == Net.egress
+                    ? NetworkMode.NETWORK_MODE_EGRESS : NetworkMode.NETWORK_MODE_NONE).addAllAllow(allow)
+                    .addAllPortForwards(publish).build();
             Sandbox s = parent.stub().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
                     .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).putAllEnv(env)
-                    .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())).build())
+                    .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())
+                    .setNetwork(network)).build())
                     .getSandbox();
             System.out.println(s.getId());
+            // The id alone goes to stdout, for scripts; where the ports ended up is for the person.
+            for (PortForward f : s.getPortForwardsList()) {
+                System.err.printf("published 127.0.0.1:%d -> guest port %d%n", f.getHostPort(), f.getGuestPort());
+            }
             return 0;
         }
     }
@@ -122,6 +150,24 @@ final class SandboxCommand {
         public Integer call() {
             apply(parent.stub(), id);
             return 0;
+        }
+    }
+
+    @Command(name = "show", description = "Print one sandbox: state, shape, image and what its guest can reach.")
+    static final class Show extends OneSandbox {
+        @Override
+        void apply(SandboxesGrpc.SandboxesBlockingStub stub, String sandboxId) {
+            Sandbox s = stub.get(GetSandboxRequest.newBuilder().setId(sandboxId).build()).getSandbox();
+            System.out.printf("id:       %s%nstate:    %s%nimage:    %s (%s) on %s%nshape:    %d vCPU, %d MiB%n"
+                    + "network:  %s%n", s.getId(), s.getState().name().replace("SANDBOX_STATE_", "").toLowerCase(),
+                    s.getImageVersion(), s.getArch(), s.getBackend(), s.getSpec().getVcpuCount(),
+                    s.getSpec().getMemoryMib(), s.getNetworkReachability());
+            for (PortForward f : s.getPortForwardsList()) {
+                System.out.printf("publish:  127.0.0.1:%d -> guest port %d%n", f.getHostPort(), f.getGuestPort());
+            }
+            if (!s.getFailureReason().isEmpty()) {
+                System.out.println("failure:  " + s.getFailureReason());
+            }
         }
     }
 

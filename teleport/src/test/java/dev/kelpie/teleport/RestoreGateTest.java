@@ -23,7 +23,7 @@ class RestoreGateTest {
     static PackageManifest manifest(PackageKind kind, String version) {
         return new PackageManifest(PackageManifest.FORMAT_VERSION, "pkg-1", kind,
                 new BaseImageRef(version, "x86_64", KERNEL, ROOTFS), QEMU, 1L,
-                new SourceSandbox("sb", 1, 256, 0, Map.of(), Map.of(), 0, 0, "/workspace"), Map.of(),
+                new SourceSandbox("sb", 1, 256, 0, Map.of(), Map.of(), 0, 0, "/workspace", null), Map.of(),
                 List.of(new BlobRef("workspace.tar.zst", 1, "c".repeat(64), "zstd", 1)));
     }
 

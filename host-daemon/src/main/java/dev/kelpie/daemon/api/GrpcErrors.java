@@ -13,6 +13,7 @@ import java.nio.file.FileSystemException;
 import dev.kelpie.daemon.agent.AgentUnavailableException;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
+import dev.kelpie.daemon.network.HostPortUnavailableException;
 import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.images.DamagedImageException;
 import dev.kelpie.daemon.images.ImageInUseException;
@@ -62,6 +63,7 @@ final class GrpcErrors {
             // A VM state save writes through qemu into the daemon's staging area: the host's disk, not the VM, is full.
             case VmException x when mentionsNoSpace(x) -> outOfDiskSpace(x);
             case VmOperationUnsupportedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
+            case HostPortUnavailableException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
             case VmException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
             case InterruptedException x -> Status.CANCELLED.withDescription("the daemon is shutting down");
             case InvalidPackageException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());

@@ -7,6 +7,7 @@ import dev.kelpie.api.v1.ImageCacheStatus;
 import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.cache.CachedImage;
+import dev.kelpie.daemon.network.NetworkSupport;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
@@ -34,7 +35,13 @@ public class HostGrpcService implements Host {
                 .setRunningSandboxes(sandboxes.runningCount())
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
                 .setImageCache(imageCache())
+                .setNetwork(network(sandboxes.networkSupport()))
                 .build());
+    }
+
+    private static dev.kelpie.api.v1.NetworkSupport network(NetworkSupport support) {
+        return dev.kelpie.api.v1.NetworkSupport.newBuilder().setEgress(support.egress())
+                .setPortForwards(support.portForwards()).setDescription(support.description()).build();
     }
 
     private ImageCacheStatus imageCache() {

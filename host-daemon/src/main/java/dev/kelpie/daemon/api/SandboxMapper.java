@@ -5,7 +5,12 @@ import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import dev.kelpie.daemon.network.PortForward;
 import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Sandboxes between the API's messages and the manager's records. */
 final class SandboxMapper {
@@ -21,10 +26,6 @@ final class SandboxMapper {
      * @param servedBackend the backend this daemon boots new VMs with; a spec naming another is refused
      */
     static SandboxConfig toConfig(SandboxSpec spec, String servedBackend) {
-        if (spec.hasNetwork() && spec.getNetwork().getModeValue() > 1) {
-            throw Status.UNIMPLEMENTED.withDescription("network mode " + spec.getNetwork().getMode()
-                    + " is not available yet; sandboxes have no network").asRuntimeException();
-        }
         if (!spec.getBackend().isEmpty() && !spec.getBackend().equals(servedBackend)) {
             throw Status.INVALID_ARGUMENT.withDescription("backend '" + spec.getBackend()
                     + "' is not served by this daemon (it serves " + servedBackend + "; kelpied --backend chooses)")
@@ -33,7 +34,38 @@ final class SandboxMapper {
         checkMap("spec.env", spec.getEnvMap());
         checkMap("spec.labels", spec.getLabelsMap());
         return new SandboxConfig(spec.getImageVersion(), spec.getVcpuCount(), spec.getMemoryMib(), spec.getDiskSizeMib(),
-                spec.getEnvMap(), spec.getLabelsMap(), spec.getTtlMs(), spec.getIdleTimeoutMs());
+                spec.getEnvMap(), spec.getLabelsMap(), spec.getTtlMs(), spec.getIdleTimeoutMs(),
+                toPolicy(spec.getNetwork()));
+    }
+
+    /** The policy a request asks for; a bad entry is INVALID_ARGUMENT naming it. */
+    static NetworkPolicy toPolicy(dev.kelpie.api.v1.NetworkPolicy network) {
+        NetworkMode mode = switch (network.getMode()) {
+            case NETWORK_MODE_UNSPECIFIED, NETWORK_MODE_NONE -> NetworkMode.NONE;
+            case NETWORK_MODE_EGRESS -> NetworkMode.EGRESS;
+            case UNRECOGNIZED -> throw Status.INVALID_ARGUMENT.withDescription("spec.network.mode "
+                    + network.getModeValue() + " is not a network mode (none = 1, egress = 2)").asRuntimeException();
+        };
+        try {
+            List<PortForward> forwards = new ArrayList<>();
+            for (dev.kelpie.api.v1.PortForward f : network.getPortForwardsList()) {
+                forwards.add(new PortForward(f.getHostPort(), f.getGuestPort()));
+            }
+            return new NetworkPolicy(mode, network.getAllowList(), forwards);
+        } catch (IllegalArgumentException e) {
+            throw Status.INVALID_ARGUMENT.withDescription("spec.network: " + e.getMessage()).asRuntimeException();
+        }
+    }
+
+    static dev.kelpie.api.v1.NetworkPolicy toProto(NetworkPolicy policy) {
+        return dev.kelpie.api.v1.NetworkPolicy.newBuilder()
+                .setMode(policy.mode() == NetworkMode.EGRESS ? dev.kelpie.api.v1.NetworkMode.NETWORK_MODE_EGRESS : dev.kelpie.api.v1.NetworkMode.NETWORK_MODE_NONE)
+                .addAllAllow(policy.allow()).addAllPortForwards(toProto(policy.forwards())).build();
+    }
+
+    private static List<dev.kelpie.api.v1.PortForward> toProto(List<PortForward> forwards) {
+        return forwards.stream().map(f -> dev.kelpie.api.v1.PortForward.newBuilder().setHostPort(f.hostPort())
+                .setGuestPort(f.guestPort()).build()).toList();
     }
 
     private static void checkMap(String field, java.util.Map<String, String> map) {
@@ -63,11 +95,16 @@ final class SandboxMapper {
         SandboxSpec spec = SandboxSpec.newBuilder().setImageVersion(r.imageVersion()).setVcpuCount(c.vcpuCount())
                 .setMemoryMib(c.memoryMib()).setDiskSizeMib((int) c.diskSizeMib()).putAllEnv(c.env())
                 .putAllLabels(c.labels()).setTtlMs(c.ttlMs()).setIdleTimeoutMs(c.idleTimeoutMs()).setBackend(r.backend())
-                .build();
+                .setNetwork(toProto(c.network())).build();
+        // The forwards that exist are those the VM's process holds; a sandbox without a VM has none.
+        List<PortForward> established = r.vm() == null ? List.of() : r.vm().portForwards();
         return Sandbox.newBuilder().setId(r.id()).setSpec(spec).setState(toProto(r.state()))
                 .setFailureReason(r.failureReason()).setCreatedAtUnixMs(r.createdAtMs()).setBackend(r.backend())
                 .setArch(r.arch()).setImageVersion(r.imageVersion()).setFromPool(r.fromPool())
-                .setLastActivityUnixMs(r.lastActivityMs()).build();
+                .setLastActivityUnixMs(r.lastActivityMs()).addAllPortForwards(toProto(established))
+                .setNetworkReachability(c.network().withForwards(r.vm() == null ? c.network().forwards() : established)
+                        .reachability())
+                .build();
     }
 
     static SandboxState toProto(dev.kelpie.daemon.sandboxes.SandboxState state) {

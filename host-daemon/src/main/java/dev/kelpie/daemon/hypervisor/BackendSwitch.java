@@ -35,6 +35,11 @@ public final class BackendSwitch implements Hypervisor {
         return current().boot(spec);
     }
 
+    @Override
+    public Optional<String> networkUnsupportedReason(boolean egress) {
+        return current().networkUnsupportedReason(egress);
+    }
+
     /** A saved state is restored by the selected backend, whose {@link #platform} a package was checked against. */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {

@@ -30,6 +30,15 @@ public interface Hypervisor {
      */
     VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException;
 
+    /**
+     * Why this backend cannot give a VM the network device of {@link VmNetwork} (with an egress path if
+     * {@code egress}), or empty when it can. Asked before
+     * anything boots, so that a policy the backend cannot enforce is refused instead of half applied.
+     */
+    default Optional<String> networkUnsupportedReason(boolean egress) {
+        return Optional.of("the " + name() + " backend has no guest networking");
+    }
+
     /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
     VmPlatform platform(String arch);
 

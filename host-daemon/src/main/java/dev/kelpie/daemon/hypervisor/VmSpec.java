@@ -6,12 +6,20 @@ import java.util.Objects;
 
 /**
  * One VM to boot: the image, its shape, and the directory that holds everything of this VM (sockets, console log,
- * pid, writable disk, record). The directory path must stay short: Unix socket paths are limited to 103 bytes.
+ * pid, writable disk, record), and its network
+ * device if it has one. The directory path must stay short: Unix socket paths are limited to 103 bytes.
  */
-public record VmSpec(String vmId, Path runtimeDir, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib) {
+public record VmSpec(String vmId, Path runtimeDir, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib,
+        VmNetwork network) {
+
+    /** A VM without a network device. */
+    public VmSpec(String vmId, Path runtimeDir, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib) {
+        this(vmId, runtimeDir, image, vcpuCount, memoryMib, diskSizeMib, VmNetwork.NONE);
+    }
 
     public VmSpec {
         Objects.requireNonNull(vmId, "vmId");
+        Objects.requireNonNull(network, "network");
         Objects.requireNonNull(runtimeDir, "runtimeDir");
         Objects.requireNonNull(image, "image");
         if (vcpuCount < 1) {

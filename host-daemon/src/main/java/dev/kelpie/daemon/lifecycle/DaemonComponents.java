@@ -20,10 +20,12 @@ import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.network.EgressProxy;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
@@ -55,7 +57,7 @@ public class DaemonComponents {
     @Produces
     @Singleton
     SandboxManager sandboxManager(KelpieConfig config, ObjectMapper json, ImageSource images, HostInfoService host,
-            UnixSocketChannels channels) {
+            UnixSocketChannels channels, Vertx vertx) {
         KelpieConfig.Sandboxes s = config.sandboxes();
         HostPlatform platform = HostPlatform.current();
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -80,7 +82,8 @@ public class DaemonComponents {
             return HexFormat.of().formatHex(bytes);
         };
         return new SandboxManager(hypervisor, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
-                Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor());
+                Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor(),
+                new EgressProxy(vertx));
     }
 
     void closeSandboxManager(@Disposes SandboxManager manager) {

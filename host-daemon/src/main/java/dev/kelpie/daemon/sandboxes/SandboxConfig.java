@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.sandboxes;
 
+import dev.kelpie.daemon.network.NetworkPolicy;
 import java.util.Map;
 
 /**
@@ -8,11 +9,14 @@ import java.util.Map;
  * @param imageVersion empty when the client asked for the newest image (the record holds the resolved one)
  * @param ttlMs lifetime from creation; 0 for none
  * @param idleTimeoutMs time without exec, file transfer or attach after which the sandbox is deleted; 0 for never
+ * @param network as asked, host ports 0 included (the VM's record holds the ports picked); none in records of older
+ *     daemons
  */
 public record SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
-        Map<String, String> labels, long ttlMs, long idleTimeoutMs) {
+        Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network) {
 
     public SandboxConfig {
+        network = network == null ? NetworkPolicy.NONE : network;
         env = Map.copyOf(env);
         labels = Map.copyOf(labels);
     }

@@ -10,10 +10,15 @@ import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.network.EgressGateway;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import dev.kelpie.daemon.network.NetworkSupport;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
@@ -54,14 +59,23 @@ public final class SandboxManager implements AutoCloseable {
     private final Executor background;
     private final SandboxEvents events = new SandboxEvents();
     private final Map<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
+    private final SandboxNetworks networks;
     private final Semaphore bootSlots;
     private volatile WarmPool pool;
     private volatile boolean closed;
     /** Serialises admission with the registration of the admitted sandbox. */
     private final Object admissionLock = new Object();
 
+    /** A manager whose sandboxes cannot have egress. */
     public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
             Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background) {
+        this(hypervisor, images, agents, store, clock, limits, settings, ids, background, SandboxNetworks.NO_EGRESS);
+    }
+
+    public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
+            Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
+            EgressGateway egress) {
+        this.networks = new SandboxNetworks(egress, store::runtimeDir);
         this.hypervisor = hypervisor;
         this.images = images;
         this.agents = agents;
@@ -113,9 +127,11 @@ public final class SandboxManager implements AutoCloseable {
         admission.checkShape(config);
         BootImage image = images.resolve(config.imageVersion(), settings.hostArch());
         checkDiskSize(config, image);
+        checkNetwork(config.network());
         boolean resume = launch.resumeFrom().isPresent();
-        Optional<PooledVm> pooled = resume || pool == null || !pool.key().equals(poolKeyOf(image, config))
-                ? Optional.empty() : pool.take();
+        // Pooled VMs have no network device, so a sandbox with one boots its own.
+        Optional<PooledVm> pooled = resume || pool == null || config.network().needsDevice()
+                || !pool.key().equals(poolKeyOf(image, config)) ? Optional.empty() : pool.take();
         long now = clock.millis();
         String id = pooled.map(PooledVm::id).orElseGet(ids);
         SandboxRecord initial = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
@@ -135,7 +151,7 @@ public final class SandboxManager implements AutoCloseable {
         PooledVm booted = null;
         try {
             booted = pooled.isPresent() ? pooled.get()
-                    : bootVm(id, image, config.vcpuCount(), config.memoryMib(), launch.resumeFrom());
+                    : bootVm(id, image, config.vcpuCount(), config.memoryMib(), config.network(), launch.resumeFrom());
             PooledVm vm = booted;
             sandbox.vm = vm.vm();
             update(sandbox, r -> r.withVm(vm.vm().record()));
@@ -158,7 +174,16 @@ public final class SandboxManager implements AutoCloseable {
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs());
+                c.ttlMs(), c.idleTimeoutMs(), c.network());
+    }
+
+    /** A policy the backend cannot enforce is refused before anything boots. */
+    private void checkNetwork(NetworkPolicy network) {
+        if (network.needsDevice()) {
+            hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {
+                throw new VmOperationUnsupportedException("network policy (" + network.reachability() + "): " + reason);
+            });
+        }
     }
 
     private static void checkDiskSize(SandboxConfig config, BootImage image) {
@@ -178,12 +203,13 @@ public final class SandboxManager implements AutoCloseable {
      *
      * @throws SandboxUnavailableException with the console's tail when the VM or its agent did not come up
      */
-    private PooledVm bootVm(String id, BootImage image, int vcpuCount, int memoryMib, Optional<SavedVmState> resumeFrom)
-            throws InterruptedException {
-        VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, image.diskTemplateSizeMib());
+    private PooledVm bootVm(String id, BootImage image, int vcpuCount, int memoryMib, NetworkPolicy network,
+            Optional<SavedVmState> resumeFrom) throws InterruptedException {
         VmHandle vm = null;
         bootSlots.acquire();
         try {
+            VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, image.diskTemplateSizeMib(),
+                    networks.attach(id, network));
             vm = resumeFrom.isPresent() ? hypervisor.restore(spec, resumeFrom.get()) : hypervisor.boot(spec);
             ManagedChannel channel = dialAgent(id, vm);
             VmHandle booted = vm;
@@ -219,6 +245,7 @@ public final class SandboxManager implements AutoCloseable {
 
     /** Ends any VMM process left in a VM's runtime directory, then removes the directory: sockets, disk, logs. */
     private void removeRuntime(String id) {
+        networks.detach(id);
         hypervisor.killLeftovers(store.runtimeDir(id));
         store.deleteRuntimeDir(id);
     }
@@ -237,7 +264,7 @@ public final class SandboxManager implements AutoCloseable {
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
                 settings.defaultMemoryMib());
         pool = new WarmPool(key, size, k -> bootVm(ids.get(), images.resolve(k.imageVersion(), k.arch()), k.vcpuCount(),
-                k.memoryMib(), Optional.empty()), background);
+                k.memoryMib(), NetworkPolicy.NONE, Optional.empty()), background);
         pool.refill();
         LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
                 key.memoryMib());
@@ -277,6 +304,15 @@ public final class SandboxManager implements AutoCloseable {
         return usage;
     }
 
+    /** What network policies new sandboxes can have on the backend serving now. */
+    public NetworkSupport networkSupport() {
+        try {
+            return NetworkSupport.of(hypervisor.networkUnsupportedReason(true), hypervisor.networkUnsupportedReason(false));
+        } catch (VmException e) {
+            return NetworkSupport.of(Optional.of(e.getMessage()), Optional.of(e.getMessage()));
+        }
+    }
+
     /** Sandboxes that hold a VM now. */
     public int runningCount() {
         return running().size();
@@ -296,10 +332,13 @@ public final class SandboxManager implements AutoCloseable {
     private void configureAgent(Sandbox sandbox, ManagedChannel channel) {
         SandboxConfig config = sandbox.record.config();
         int userMemoryMib = Math.max(32, config.memoryMib() - settings.guestReservedMib());
+        ConfigureRequest.Builder request = ConfigureRequest.newBuilder().setHostname(sandbox.id())
+                .putAllEnv(SandboxNetworks.guestEnv(config)).setUserMemoryLimitMib(userMemoryMib)
+                .setUserPidsLimit(settings.userPidsLimit());
+        SandboxNetworks.guestConfig(config.network()).ifPresent(request::setNetwork);
         try {
             AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-                    .configure(ConfigureRequest.newBuilder().setHostname(sandbox.id()).putAllEnv(config.env())
-                            .setUserMemoryLimitMib(userMemoryMib).setUserPidsLimit(settings.userPidsLimit()).build());
+                    .configure(request.build());
         } catch (StatusRuntimeException e) {
             throw new SandboxUnavailableException("sandbox " + sandbox.id() + ": the agent refused its configuration: "
                     + e.getStatus(), e);
@@ -561,6 +600,7 @@ public final class SandboxManager implements AutoCloseable {
         LOG.errorf("sandbox %s failed: %s", sandbox.id(), reason);
         sandbox.agent.thenAccept(SandboxManager::closeQuietly);
         // Sockets and the disk of a dead VM are of no use; the record stays, so Get explains the failure.
+        networks.detach(sandbox.id());
         store.deleteRuntimeDir(sandbox.id());
     }
 
@@ -592,6 +632,9 @@ public final class SandboxManager implements AutoCloseable {
                 continue;
             }
             sandbox.vm = vm.get();
+            if (record.config().network().mode() == NetworkMode.EGRESS) {
+                networks.reopenEgress(record.id(), record.config().network());
+            }
             if (record.state() == SandboxState.READY) {
                 thaw(sandbox, vm.get());
             }
@@ -675,6 +718,7 @@ public final class SandboxManager implements AutoCloseable {
         for (Sandbox sandbox : sandboxes.values()) {
             sandbox.agent.thenAccept(SandboxManager::closeQuietly);
         }
+        networks.close();
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------------

@@ -164,6 +164,7 @@ public final class Restorer {
         labels.putAll(o.labels());
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), 0, s.env(), labels,
-                o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs());
+                o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
+                PackagedNetwork.toPolicy(s.network()));
     }
 }

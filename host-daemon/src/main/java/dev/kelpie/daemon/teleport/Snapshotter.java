@@ -162,6 +162,6 @@ public final class Snapshotter {
     private static SourceSandbox source(SandboxRecord record) {
         SandboxConfig c = record.config();
         return new SourceSandbox(record.id(), c.vcpuCount(), c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), DEFAULT_WORKDIR);
+                c.ttlMs(), c.idleTimeoutMs(), DEFAULT_WORKDIR, PackagedNetwork.toSource(c.network()));
     }
 }

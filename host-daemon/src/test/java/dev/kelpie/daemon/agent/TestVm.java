@@ -43,7 +43,8 @@ final class TestVm implements AutoCloseable {
         QemuVmSpec spec = new QemuVmSpec(arch, Accelerator.TCG, 1, MEMORY_MIB,
                 imageDir.resolve(arch.equals("x86_64") ? "vmlinux" : "Image"), metadata.path("kernel_cmdline").asText(),
                 imageDir.resolve("rootfs.ext4"), writable, dir.resolve("agent.sock"), dir.resolve("qmp.sock"),
-                dir.resolve("console.log"), dir.resolve("qemu.pid"), dir.resolve("qemu.log"));
+                dir.resolve("console.log"), dir.resolve("qemu.pid"), dir.resolve("qemu.log"),
+                dev.kelpie.daemon.hypervisor.VmNetwork.NONE, null);
         String binary = arch.equals("x86_64") ? "qemu-system-x86_64" : "qemu-system-aarch64";
         Process qemu = new ProcessBuilder(QemuCommandLine.build(binary, spec)).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("qemu.out").toFile()).start();

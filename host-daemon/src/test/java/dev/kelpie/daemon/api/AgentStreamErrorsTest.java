@@ -49,7 +49,7 @@ class AgentStreamErrorsTest {
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
                 new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
                         Duration.ofSeconds(1), 2, 64, 1024, VM_EXIT_VISIBLE_WITHIN), () -> "sb1", Runnable::run);
-        sandboxId = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0)).id();
+        sandboxId = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null)).id();
     }
 
     @AfterEach

@@ -2,6 +2,7 @@ package dev.kelpie.daemon.it;
 
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /** Waits for a condition with a deadline, so tests never sleep and hope. */
 final class Await {
@@ -17,10 +18,17 @@ final class Await {
     }
 
     static void until(String what, Duration timeout, BooleanSupplier condition) {
+        until(what, timeout, condition, () -> "");
+    }
+
+    /** As {@link #until(String, Duration, BooleanSupplier)}; {@code state} says what was seen when time ran out. */
+    static void until(String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
         long deadline = System.nanoTime() + scaled(timeout).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + scaled(timeout).toMillis() + " ms waiting for " + what);
+                String seen = state.get();
+                throw new AssertionError("timed out after " + scaled(timeout).toMillis() + " ms waiting for " + what
+                        + (seen.isEmpty() ? "" : "; " + seen));
             }
             try {
                 Thread.sleep(POLL_INTERVAL_MS);

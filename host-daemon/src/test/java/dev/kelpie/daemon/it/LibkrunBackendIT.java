@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.NetworkMode;
+import dev.kelpie.api.v1.NetworkPolicy;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
@@ -109,6 +111,15 @@ class LibkrunBackendIT {
             assertEquals(Status.Code.FAILED_PRECONDITION, vmSnapshot.getStatus().getCode(), vmSnapshot.toString());
             assertTrue(vmSnapshot.getStatus().getDescription().contains("take a checkpoint snapshot instead"), vmSnapshot.toString());
             assertEquals("still here\n", client.sh(id, "echo still here"), "a refused vm snapshot leaves the sandbox running");
+
+            // No allowlist can be enforced on libkrun yet (ADR 0022): a network policy is refused before anything boots.
+            StatusRuntimeException egress = assertThrows(StatusRuntimeException.class, () -> client.create(
+                    SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
+                            .setMode(NetworkMode.NETWORK_MODE_EGRESS)).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, egress.getStatus().getCode(), egress.toString());
+            assertTrue(egress.getStatus().getDescription().contains("--backend=qemu"), egress.toString());
+            assertEquals(1, client.list().size(), "nothing was created");
+            assertFalse(Probes.info(daemon).path("network").path("egress").asBoolean(), "Host.Info says so too");
 
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
             assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)));

@@ -24,8 +24,13 @@ class SoakIT {
     private static final int ROUNDS = 120;
     /** Each sandbox is replaced twice, so that sandbox lifecycles are soaked too, not only calls. */
     private static final int ROUNDS_PER_SANDBOX = 40;
-    private static final int THREAD_TOLERANCE = 2;
-    private static final int FD_TOLERANCE = 2;
+    /**
+     * Below one per sandbox created (9) and far below one per exec, so any per-sandbox or per-call leak still fails;
+     * above the pool threads and their epoll/event fds a loaded host can keep a little longer (a CI run once ended 3
+     * above the baseline after the settle, with 2 allowed).
+     */
+    private static final int THREAD_TOLERANCE = 4;
+    private static final int FD_TOLERANCE = 4;
     private static final int HEAP_TOLERANCE_PERCENT = 10;
     /**
      * Idle pool threads end after their keep-alive (the JDK's process reapers and ForkJoin pools, grpc-java's cached
@@ -67,7 +72,8 @@ class SoakIT {
             Await.until("threads and fds back within their tolerance of " + baseline, SETTLE_TIMEOUT, () ->
                     Math.abs(DaemonFootprint.threads(pid) - baseline.threads()) <= THREAD_TOLERANCE
                             && Math.abs(DaemonFootprint.fds(pid) - DaemonFootprint.jarFds(pid)
-                                    - baseline.fdsBesidesJars()) <= FD_TOLERANCE);
+                                    - baseline.fdsBesidesJars()) <= FD_TOLERANCE,
+                    () -> difference(baselineThreads, baselineFds, pid));
             Duration settled = Duration.ofNanos(System.nanoTime() - settling);
             DaemonFootprint after = DaemonFootprint.of(pid);
 
@@ -79,8 +85,7 @@ class SoakIT {
                     + " heap after GC %d -> %d bytes (%+.1f %%)%n", baseline.threads(), peakThreads, after.threads(),
                     baseline.fds(), baseline.jarFds(), after.fds(), after.jarFds(), baseline.heapBytes(),
                     after.heapBytes(), 100.0 * (after.heapBytes() - baseline.heapBytes()) / baseline.heapBytes());
-            String detail = "threads before " + baselineThreads + ", after " + DaemonFootprint.threadNames(pid)
-                    + "; fds before " + baselineFds + ", after " + DaemonFootprint.fdTargets(pid);
+            String detail = difference(baselineThreads, baselineFds, pid);
             assertTrue(Math.abs(after.threads() - baseline.threads()) <= THREAD_TOLERANCE, detail);
             assertTrue(Math.abs(after.fdsBesidesJars() - baseline.fdsBesidesJars()) <= FD_TOLERANCE, detail);
             assertTrue(Math.abs(after.heapBytes() - baseline.heapBytes()) * 100 <= HEAP_TOLERANCE_PERCENT
@@ -89,6 +94,11 @@ class SoakIT {
         } finally {
             Leftovers.killQemusNaming(work);
         }
+    }
+
+    private static String difference(Map<String, Long> baselineThreads, Map<String, Long> baselineFds, long pid) {
+        return "threads by name, before " + baselineThreads + ", now " + DaemonFootprint.threadNames(pid)
+                + "; fds by target, before " + baselineFds + ", now " + DaemonFootprint.fdTargets(pid);
     }
 
     /** Waits until the daemon's thread count has held still for {@link #QUIET_FOR}: lazy work after a call is done. */

@@ -33,6 +33,10 @@ public final class FakeHypervisor implements Hypervisor {
     final List<Path> leftoversKilled = new CopyOnWriteArrayList<>();
     private final AtomicLong pids = new AtomicLong(1000);
     volatile String failNextBoot;
+    /** Whether VMs may have a network device; the default of every backend is no. */
+    volatile boolean networking;
+    /** What each boot was asked for. */
+    public final List<VmSpec> specs = new CopyOnWriteArrayList<>();
 
     @Override
     public String name() {
@@ -40,7 +44,13 @@ public final class FakeHypervisor implements Hypervisor {
     }
 
     @Override
+    public Optional<String> networkUnsupportedReason(boolean egress) {
+        return networking ? Optional.empty() : Optional.of("the fake backend has no guest networking");
+    }
+
+    @Override
     public VmHandle boot(VmSpec spec) {
+        specs.add(spec);
         String failure = failNextBoot;
         if (failure != null) {
             failNextBoot = null;
@@ -54,7 +64,8 @@ public final class FakeHypervisor implements Hypervisor {
         }
         long pid = pids.incrementAndGet();
         VmRecord record = new VmRecord("fake", spec.vmId(), pid, pid * 10, "none", spec.runtimeDir(),
-                Path.of(spec.vmId()), spec.runtimeDir().resolve("qmp.sock"), spec.runtimeDir().resolve("console.log"));
+                Path.of(spec.vmId()), spec.runtimeDir().resolve("qmp.sock"), spec.runtimeDir().resolve("console.log"),
+                spec.network().forwards());
         FakeVm vm = new FakeVm(record);
         booted.add(vm);
         byPid.put(pid, vm);

@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
+import dev.kelpie.daemon.network.EgressGateway;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import dev.kelpie.daemon.network.PortForward;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -47,9 +52,17 @@ class SandboxManagerTest {
         manager = newManager();
     }
 
+    /** Proxy sockets opened (by sandbox id) and closed, as the daemon's egress proxy would serve them. */
+    private final Map<String, Path> egressOpen = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<String> egressClosed = new CopyOnWriteArrayList<>();
+    private final EgressGateway egress = (id, socket, allowlist) -> {
+        egressOpen.put(id, socket);
+        return () -> egressClosed.add(id);
+    };
+
     private SandboxManager newManager() {
         SandboxManager m = new SandboxManager(hypervisor, new OneImage(), agents, new DirectorySandboxStore(state, json), clock,
-                LIMITS, SETTINGS, () -> "sb" + nextId.incrementAndGet(), Runnable::run);
+                LIMITS, SETTINGS, () -> "sb" + nextId.incrementAndGet(), Runnable::run, egress);
         m.events().subscribe(events::add);
         return m;
     }
@@ -61,7 +74,60 @@ class SandboxManagerTest {
     }
 
     private static SandboxConfig config(int memoryMib) {
-        return new SandboxConfig("", 0, memoryMib, 0, Map.of("LANG", "C.UTF-8"), Map.of("team", "a"), 0, 0);
+        return new SandboxConfig("", 0, memoryMib, 0, Map.of("LANG", "C.UTF-8"), Map.of("team", "a"), 0, 0, null);
+    }
+
+    private static SandboxConfig withNetwork(NetworkPolicy network) {
+        return new SandboxConfig("", 0, 0, 0, Map.of("http_proxy", "http://mine:1"), Map.of(), 0, 0, network);
+    }
+
+    @Test
+    void aNetworkPolicyTheBackendCannotEnforceIsRefusedBeforeAnythingBoots() {
+        NetworkPolicy egressPolicy = new NetworkPolicy(NetworkMode.EGRESS, List.of("pypi.org"), List.of());
+        VmOperationUnsupportedException e = assertThrows(VmOperationUnsupportedException.class,
+                () -> manager.create(withNetwork(egressPolicy)));
+        assertTrue(e.getMessage().contains("the fake backend has no guest networking"), e.getMessage());
+        assertEquals(List.of(), hypervisor.specs, "nothing booted");
+        assertEquals(List.of(), manager.list(Map.of()));
+        assertEquals(Map.of(), egressOpen);
+    }
+
+    @Test
+    void egressServesAProxyForTheVmsLifeAndTellsTheAgentWhereItIs() throws Exception {
+        hypervisor.networking = true;
+        SandboxRecord r = manager.create(withNetwork(new NetworkPolicy(NetworkMode.EGRESS, List.of("pypi.org"),
+                List.of(new PortForward(0, 80)))));
+
+        Path socket = state.resolve("vms/" + r.id() + "/egress.sock");
+        assertEquals(socket, egressOpen.get(r.id()));
+        var network = hypervisor.specs.get(0).network();
+        assertEquals(socket, network.egressSocket());
+        assertEquals(80, network.forwards().get(0).guestPort());
+        assertTrue(network.forwards().get(0).hostPort() > 0, "a host port was picked");
+        assertEquals(network.forwards(), r.vm().portForwards(), "the record holds the ports in force");
+        assertEquals(0, r.config().network().forwards().get(0).hostPort(), "the spec keeps what was asked");
+        var told = agents.configured.get(0);
+        assertEquals("10.0.2.15/24", told.getNetwork().getAddressCidr());
+        assertEquals("http://mine:1", told.getEnvMap().get("http_proxy"), "the sandbox's own env wins");
+        assertEquals("http://10.0.2.100:3128", told.getEnvMap().get("HTTPS_PROXY"));
+
+        manager.close(); // a daemon restart: the VM runs on, its proxy is served again
+        SandboxManager next = newManager();
+        next.recover();
+        assertEquals(List.of(r.id()), egressClosed);
+        assertEquals(socket, egressOpen.get(r.id()));
+        next.delete(r.id());
+        assertEquals(List.of(r.id(), r.id()), egressClosed, "deleting the sandbox stops its proxy");
+        next.close();
+    }
+
+    @Test
+    void aSandboxWithoutANetworkHasNoDeviceAndNoProxySettings() throws Exception {
+        hypervisor.networking = true;
+        manager.create(config(0));
+        assertFalse(hypervisor.specs.get(0).network().hasDevice());
+        assertFalse(agents.configured.get(0).hasNetwork());
+        assertFalse(agents.configured.get(0).getEnvMap().containsKey("http_proxy"));
     }
 
     @Test
@@ -220,8 +286,8 @@ class SandboxManagerTest {
 
     @Test
     void expiredAndIdleSandboxesAreReapedOnTheClock() throws Exception {
-        SandboxRecord ttl = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 60_000, 0));
-        SandboxRecord idle = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 30_000));
+        SandboxRecord ttl = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 60_000, 0, null));
+        SandboxRecord idle = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 30_000, null));
 
         clock.advance(Duration.ofSeconds(29));
         assertEquals(List.of(), manager.reapExpired());
@@ -258,7 +324,7 @@ class SandboxManagerTest {
         assertEquals(1, status.ready(), "refilled");
         assertEquals(1, status.takenTotal());
         assertEquals(2, hypervisor.booted.size());
-        SandboxRecord other = manager.create(new SandboxConfig("", 2, 0, 0, Map.of(), Map.of(), 0, 0));
+        SandboxRecord other = manager.create(new SandboxConfig("", 2, 0, 0, Map.of(), Map.of(), 0, 0, null));
         assertFalse(other.fromPool(), "another shape boots its own VM");
     }
 

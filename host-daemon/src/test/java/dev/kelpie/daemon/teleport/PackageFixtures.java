@@ -28,7 +28,7 @@ public final class PackageFixtures {
             PackageManifest manifest = writer.finish(new PackageManifest(PackageManifest.FORMAT_VERSION, id,
                     PackageKind.CHECKPOINT, new BaseImageRef("1.2.3", "x86_64", "a".repeat(64), "b".repeat(64)),
                     new PlatformRef("qemu", "7.2.22", "microvm", "max"), 1_700_000_000_000L,
-                    new SourceSandbox("sb1", 1, 256, 0, Map.of(), Map.of(), 0, 0, "/workspace"), Map.of(), null));
+                    new SourceSandbox("sb1", 1, 256, 0, Map.of(), Map.of(), 0, 0, "/workspace", null), Map.of(), null));
             store.publish(id, writer.directory());
             return manifest;
         }

@@ -96,7 +96,7 @@ class TeleportFlowTest {
     }
 
     private SandboxRecord createWithWorkspace(byte[] tar) throws InterruptedException {
-        SandboxRecord r = manager.create(new SandboxConfig("", 0, 0, 0, Map.of("A", "1"), Map.of("team", "t"), 0, 0));
+        SandboxRecord r = manager.create(new SandboxConfig("", 0, 0, 0, Map.of("A", "1"), Map.of("team", "t"), 0, 0, null));
         agents.workspaces.put(r.id(), tar);
         return r;
     }

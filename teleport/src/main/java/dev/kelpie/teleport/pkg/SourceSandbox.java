@@ -8,14 +8,16 @@ import java.util.Map;
  * timeouts).
  *
  * @param workdir the directory commands start in by default
+ * @param network the sandbox's network policy; none in packages of daemons without networking
  */
 public record SourceSandbox(@JsonProperty("id") String id, @JsonProperty("vcpu_count") int vcpuCount,
         @JsonProperty("memory_mib") int memoryMib, @JsonProperty("disk_size_mib") long diskSizeMib,
         @JsonProperty("env") Map<String, String> env, @JsonProperty("labels") Map<String, String> labels,
         @JsonProperty("ttl_ms") long ttlMs, @JsonProperty("idle_timeout_ms") long idleTimeoutMs,
-        @JsonProperty("workdir") String workdir) {
+        @JsonProperty("workdir") String workdir, @JsonProperty("network") SourceNetwork network) {
 
     public SourceSandbox {
+        network = network == null ? SourceNetwork.NONE : network;
         env = env == null ? Map.of() : Map.copyOf(env);
         labels = labels == null ? Map.of() : Map.copyOf(labels);
     }

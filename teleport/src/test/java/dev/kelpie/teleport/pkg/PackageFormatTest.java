@@ -39,7 +39,7 @@ class PackageFormatTest {
         return new PackageManifest(PackageManifest.FORMAT_VERSION, id, PackageKind.CHECKPOINT,
                 new BaseImageRef("1.2.3", "x86_64", "a".repeat(64), "b".repeat(64)),
                 new PlatformRef("qemu", "7.2.22", "microvm", "max"), 1_700_000_000_000L,
-                new SourceSandbox("sb1", 1, 256, 0, Map.of("A", "1"), Map.of("team", "x"), 0, 0, "/workspace"),
+                new SourceSandbox("sb1", 1, 256, 0, Map.of("A", "1"), Map.of("team", "x"), 0, 0, "/workspace", null),
                 Map.of("team", "x"), null);
     }
 

@@ -63,8 +63,23 @@ public final class LibkrunHypervisor implements Hypervisor {
         return NAME;
     }
 
+    /**
+     * libkrun's networking cannot enforce an allowlist (TSI hands the guest the host's sockets and needs libkrunfw's
+     * patched kernel; passt NATs everything), and the guest-side relay over vsock ports that would is not built yet
+     * (ADR 0022).
+     */
+    @Override
+    public Optional<String> networkUnsupportedReason(boolean egress) {
+        return Optional.of("the libkrun backend gives sandboxes no network yet (only network mode none without"
+                + " published ports); run kelpied --backend=qemu for egress and port forwards");
+    }
+
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
+        if (spec.network().hasDevice()) {
+            throw new VmOperationUnsupportedException(networkUnsupportedReason(spec.network().egressSocket() != null)
+                    .orElseThrow());
+        }
         LibkrunRuntimeFiles files = new LibkrunRuntimeFiles(spec.runtimeDir());
         Process runner;
         try {
@@ -92,7 +107,8 @@ public final class LibkrunHypervisor implements Hypervisor {
                 .orElseThrow(() -> new VmException("the libkrun runner (pid " + runner.pid() + ") ended right after setup: "
                         + runnerFailure(files, -1)));
         VmRecord record = new VmRecord(NAME, spec.vmId(), runner.pid(), identity.startMillis(),
-                settings.accelerator().qemuName(), files.dir(), files.agentSocket(), null, files.consoleLog());
+                settings.accelerator().qemuName(), files.dir(), files.agentSocket(), null, files.consoleLog(),
+                java.util.List.of());
         return new LibkrunVm(record, runner.toHandle(), guestShutdown);
     }
 

@@ -1,6 +1,9 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
+import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.network.GuestNetwork;
+import dev.kelpie.daemon.network.PortForward;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import java.util.ArrayList;
@@ -14,13 +17,36 @@ import java.util.List;
  * {@code getrandom()} can block for a long time), and the agent's virtio-serial port {@code kelpie.agent} backed by a
  * Unix socket that the daemon connects to. The console and QMP go to files and sockets, never to the daemon's pipes,
  * so the VM survives the daemon.
+ *
+ * <p>A sandbox with a network policy gets a virtio-net device on qemu's user-mode stack with {@code restrict=on}: the
+ * guest can open no connection of its own, only the ones the rules allow — a {@code guestfwd} from the proxy address
+ * to the daemon's egress proxy, and {@code hostfwd}s from host loopback ports. Each VM has its own stack, so sandboxes
+ * cannot see each other.
  */
 public final class QemuCommandLine {
 
     /** The guest name of the agent's port: /dev/virtio-ports/kelpie.agent. */
     public static final String AGENT_PORT_NAME = "kelpie.agent";
 
+    private static final String NETDEV_ID = "net0";
+
     private QemuCommandLine() {}
+
+    /** The user-mode network: no route out but the rules, no IPv6, no DHCP answers the guest needs (the agent sets eth0). */
+    static String userNetdev(QemuVmSpec spec) {
+        VmNetwork network = spec.network();
+        StringBuilder netdev = new StringBuilder("user,id=" + NETDEV_ID + ",restrict=on,ipv6=off,net="
+                + GuestNetwork.SUBNET_CIDR + ",host=" + GuestNetwork.VMM_ADDRESS);
+        if (network.egressSocket() != null) {
+            netdev.append(",guestfwd=tcp:").append(GuestNetwork.PROXY_ADDRESS).append(':').append(GuestNetwork.PROXY_PORT)
+                    .append("-cmd:").append(spec.egressRelay().command(network.egressSocket(), spec.qemuLog().getParent()));
+        }
+        for (PortForward f : network.forwards()) {
+            netdev.append(",hostfwd=tcp:127.0.0.1:").append(f.hostPort()).append('-').append(GuestNetwork.GUEST_ADDRESS)
+                    .append(':').append(f.guestPort());
+        }
+        return netdev.toString();
+    }
 
     public static List<String> build(String qemuBinary, QemuVmSpec spec) {
         QemuMachine machine = QemuMachine.forArch(spec.arch());
@@ -43,6 +69,9 @@ public final class QemuCommandLine {
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=" + spec.agentSocket() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME));
+        if (spec.network().hasDevice()) {
+            argv.addAll(List.of("-netdev", userNetdev(spec), "-device", "virtio-net-device,netdev=" + NETDEV_ID));
+        }
         return List.copyOf(argv);
     }
 

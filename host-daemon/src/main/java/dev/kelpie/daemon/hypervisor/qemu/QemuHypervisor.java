@@ -47,6 +47,7 @@ public final class QemuHypervisor implements Hypervisor {
     private final Supplier<Accelerator> accelerator;
     private final ObjectMapper json;
     private final QemuVersions versions = new QemuVersions(new CommandRunner());
+    private final Optional<EgressRelay> egressRelay = EgressRelay.onPath();
 
     /**
      * @param binaryForArch qemu-system binary for a guest arch
@@ -62,6 +63,15 @@ public final class QemuHypervisor implements Hypervisor {
     @Override
     public String name() {
         return NAME;
+    }
+
+    @Override
+    public Optional<String> networkUnsupportedReason(boolean egress) {
+        if (egress && egressRelay.isEmpty()) {
+            return Optional.of("egress on the qemu backend needs " + EgressRelay.PROGRAM + " on the daemon's PATH"
+                    + " (apt install socat, brew install socat)");
+        }
+        return Optional.empty();
     }
 
     @Override
@@ -158,7 +168,8 @@ public final class QemuHypervisor implements Hypervisor {
         try {
             QemuVmSpec qemuSpec = new QemuVmSpec(spec.image().arch(), accel, spec.vcpuCount(), spec.memoryMib(),
                     spec.image().kernel(), spec.image().kernelCmdline(), spec.image().rootfs(), files.writableDisk(),
-                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), files.pidFile(), log);
+                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), files.pidFile(), log, spec.network(),
+                    egressRelay.orElse(null));
             String binary = binaryForArch.apply(spec.image().arch());
             List<String> argv = new ArrayList<>(incoming ? QemuCommandLine.incoming(binary, qemuSpec)
                     : QemuCommandLine.build(binary, qemuSpec));
@@ -183,7 +194,7 @@ public final class QemuHypervisor implements Hypervisor {
             ProcessIdentity identity = ProcessIdentity.of(pid)
                     .orElseThrow(() -> new VmException("qemu (pid " + pid + ") ended right after setup: " + readQuietly(log)));
             VmRecord record = new VmRecord(NAME, spec.vmId(), pid, identity.startMillis(), accel.qemuName(), dir,
-                    files.agentSocket(), files.qmpSocket(), files.consoleLog());
+                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), spec.network().forwards());
             return new QemuVm(record, identity.live().orElseThrow(() -> new VmException("qemu pid " + pid + " vanished")),
                     json, accel.qemuName());
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
+import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -7,13 +8,17 @@ import java.util.Objects;
 /**
  * Everything one qemu process needs: the image's kernel and read-only root, the sandbox's writable disk, and the
  * runtime paths (agent channel, QMP, console log, pid file, qemu's own log) that let the VM outlive the daemon.
+ *
+ * @param egressRelay the program qemu starts per guest connection to the proxy address, connecting it to the
+ *     daemon's proxy socket; only used when {@code network} has egress
  */
 public record QemuVmSpec(String arch, Accelerator accelerator, int vcpuCount, int memoryMib, Path kernel,
         String kernelCmdline, Path rootfs, Path writableDisk, Path agentSocket, Path qmpSocket, Path consoleLog,
-        Path pidFile, Path qemuLog) {
+        Path pidFile, Path qemuLog, VmNetwork network, EgressRelay egressRelay) {
 
     public QemuVmSpec {
         Objects.requireNonNull(arch, "arch");
+        Objects.requireNonNull(network, "network");
         Objects.requireNonNull(accelerator, "accelerator");
         if (vcpuCount < 1) {
             throw new IllegalArgumentException("vcpuCount must be at least 1, got " + vcpuCount);

@@ -40,7 +40,7 @@ class LibkrunVmTest {
         started.add(p);
         long start = ProcessIdentity.of(p.pid()).orElseThrow().startMillis();
         VmRecord record = new VmRecord("libkrun", "vm1", p.pid(), start, "kvm", dir, dir.resolve("agent.sock"), null,
-                dir.resolve("console.log"));
+                dir.resolve("console.log"), java.util.List.of());
         return new LibkrunVm(record, p.toHandle(), shutdown);
     }
 

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kelpie.daemon.hypervisor.VmException;
+import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.network.PortForward;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,7 +19,7 @@ class QemuCommandLineTest {
         Path run = Path.of("/run/kelpie/vm/sb1");
         return new QemuVmSpec(arch, accel, 2, 512, Path.of("/img/vmlinux"), "console=ttyS0 root=/dev/vda ro",
                 Path.of("/img/rootfs.ext4"), run.resolve("rw.ext4"), run.resolve("agent.sock"), run.resolve("qmp.sock"),
-                run.resolve("console.log"), run.resolve("qemu.pid"), run.resolve("qemu.log"));
+                run.resolve("console.log"), run.resolve("qemu.pid"), run.resolve("qemu.log"), VmNetwork.NONE, null);
     }
 
     @Test
@@ -48,7 +51,7 @@ class QemuCommandLineTest {
     @Test
     void aarch64UsesTheVirtBoardAndItsConsole() {
         QemuVmSpec s = new QemuVmSpec("aarch64", Accelerator.TCG, 1, 256, Path.of("/img/Image"), "root=/dev/vda ro",
-                Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"));
+                Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"), VmNetwork.NONE, null);
         List<String> argv = QemuCommandLine.build("qemu-system-aarch64", s);
         assertEquals(List.of("qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), argv.subList(0, 7));
         assertTrue(argv.contains("root=/dev/vda ro console=ttyAMA0"), argv.toString());
@@ -71,7 +74,7 @@ class QemuCommandLineTest {
         for (String arch : List.of("x86_64", "aarch64")) {
             for (Accelerator accel : Accelerator.values()) {
                 QemuVmSpec s = new QemuVmSpec(arch, accel, 1, 256, Path.of("/k"), "", Path.of("/r"), Path.of("/w"),
-                        Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"));
+                        Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"), VmNetwork.NONE, null);
                 List<String> argv = QemuCommandLine.build("qemu", s);
                 VmPlatform platform = QemuCommandLine.platform("7.2.22", arch, accel);
                 assertEquals(new VmPlatform("qemu", "7.2.22", argv.get(argv.indexOf("-M") + 1),
@@ -86,9 +89,58 @@ class QemuCommandLineTest {
     void rejectsImpossibleShapes() {
         assertThrows(IllegalArgumentException.class, () -> new QemuVmSpec("x86_64", Accelerator.TCG, 0, 256,
                 Path.of("/k"), "", Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"),
-                Path.of("/l")));
+                Path.of("/l"), VmNetwork.NONE, null));
         assertThrows(IllegalArgumentException.class, () -> QemuCommandLine.build("qemu", new QemuVmSpec("riscv64",
                 Accelerator.TCG, 1, 256, Path.of("/k"), "", Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"),
-                Path.of("/c"), Path.of("/p"), Path.of("/l"))));
+                Path.of("/c"), Path.of("/p"), Path.of("/l"), VmNetwork.NONE, null)));
+    }
+
+    private static QemuVmSpec withNetwork(VmNetwork network, Path run) {
+        return new QemuVmSpec("x86_64", Accelerator.TCG, 1, 256, Path.of("/k"), "", Path.of("/r"), Path.of("/w"),
+                Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), run.resolve("qemu.log"), network,
+                new EgressRelay(Path.of("/usr/bin/socat")));
+    }
+
+    @Test
+    void noNetworkMeansNoNetworkDevice() {
+        List<String> argv = QemuCommandLine.build("qemu", spec("x86_64", Accelerator.TCG));
+        assertTrue(argv.stream().noneMatch(a -> a.contains("netdev") || a.contains("virtio-net")), argv.toString());
+    }
+
+    @Test
+    void egressAndForwardsUseARestrictedUserNetworkWithOneRulePerPath() {
+        Path run = Path.of("/var/lib/kelpie/run/sb1");
+        VmNetwork network = new VmNetwork(run.resolve("egress.sock"),
+                List.of(new PortForward(18080, 80), new PortForward(2222, 22)));
+        List<String> argv = QemuCommandLine.build("qemu", withNetwork(network, run));
+        int netdev = argv.indexOf("-netdev");
+        assertEquals("user,id=net0,restrict=on,ipv6=off,net=10.0.2.0/24,host=10.0.2.2"
+                + ",guestfwd=tcp:10.0.2.100:3128-cmd:/usr/bin/socat -lf /var/lib/kelpie/run/sb1/egress-relay.log STDIO"
+                + " UNIX-CONNECT:/var/lib/kelpie/run/sb1/egress.sock"
+                + ",hostfwd=tcp:127.0.0.1:18080-10.0.2.15:80,hostfwd=tcp:127.0.0.1:2222-10.0.2.15:22",
+                argv.get(netdev + 1));
+        assertEquals(List.of("-device", "virtio-net-device,netdev=net0"), argv.subList(netdev + 2, netdev + 4));
+    }
+
+    @Test
+    void forwardsWithoutEgressHaveNoRuleOut() {
+        Path run = Path.of("/run/sb2");
+        List<String> argv = QemuCommandLine.build("qemu", withNetwork(new VmNetwork(null,
+                List.of(new PortForward(8080, 80))), run));
+        assertEquals("user,id=net0,restrict=on,ipv6=off,net=10.0.2.0/24,host=10.0.2.2,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80",
+                argv.get(argv.indexOf("-netdev") + 1));
+    }
+
+    @Test
+    void aPathQemuWouldSplitIsRefusedNotMangled() {
+        Path run = Path.of("/var/lib/kelpie,x/run/sb1");
+        VmException e = assertThrows(VmException.class, () -> QemuCommandLine.build("qemu",
+                withNetwork(new VmNetwork(run.resolve("egress.sock"), List.of()), run)));
+        assertTrue(e.getMessage().contains("/var/lib/kelpie,x/run/sb1"), e.getMessage());
+    }
+
+    @Test
+    void aVmNetworkNeedsItsHostPortsPicked() {
+        assertThrows(IllegalArgumentException.class, () -> new VmNetwork(null, List.of(new PortForward(0, 80))));
     }
 }

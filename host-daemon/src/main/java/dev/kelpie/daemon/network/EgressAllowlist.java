@@ -1,0 +1,246 @@
+package dev.kelpie.daemon.network;
+
+import io.netty.util.NetUtil;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * Which destinations a guest's egress may reach. Entries are host names ({@code pypi.org}), wildcard domains
+ * ({@code *.pythonhosted.org}: subdomains, not the apex), IP addresses and CIDRs ({@code 10.0.0.0/8},
+ * {@code [2001:db8::]/32}), each with an optional {@code :PORT}. An empty list allows every ordinary address.
+ *
+ * <p>Loopback, link-local, unspecified and multicast addresses and the host's own addresses are never reached through
+ * a name or a wider CIDR, only through an entry that is exactly that IP: a name under the guest's control (DNS answers
+ * are) must not lead into the host's own services, the other sandboxes' published ports or the daemon's API.
+ */
+public final class EgressAllowlist {
+
+    private static final Pattern LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+    private static final int MAX_NAME_CHARS = 253;
+
+    private sealed interface Entry permits Name, Network {}
+
+    /** A host name; {@code wildcard} matches its subdomains instead. */
+    private record Name(String name, boolean wildcard, int port) implements Entry {
+        boolean matches(String host, int wantedPort) {
+            boolean nameOk = wildcard ? host.endsWith("." + name) : host.equals(name);
+            return nameOk && (port == 0 || port == wantedPort);
+        }
+    }
+
+    /** An address range; {@code prefixBits} equal to the address width is a single address. */
+    private record Network(byte[] address, int prefixBits, int port) implements Entry {
+        boolean single() {
+            return prefixBits == address.length * 8;
+        }
+
+        boolean contains(InetAddress candidate, int wantedPort) {
+            byte[] other = candidate.getAddress();
+            if (other.length != address.length || (port != 0 && port != wantedPort)) {
+                return false;
+            }
+            int full = prefixBits / 8;
+            for (int i = 0; i < full; i++) {
+                if (other[i] != address[i]) {
+                    return false;
+                }
+            }
+            int rest = prefixBits % 8;
+            if (rest == 0) {
+                return true;
+            }
+            int mask = (0xff << (8 - rest)) & 0xff;
+            return (other[full] & mask) == (address[full] & mask);
+        }
+    }
+
+    /**
+     * What a check decided.
+     *
+     * @param address the address to connect to, when allowed: the one that was checked, so a second DNS answer cannot
+     *     swap it
+     * @param reason why not, when refused
+     */
+    public record Verdict(Optional<InetAddress> address, String reason) {
+        public boolean allowed() {
+            return address.isPresent();
+        }
+    }
+
+    private final List<Entry> entries;
+
+    private EgressAllowlist(List<Entry> entries) {
+        this.entries = List.copyOf(entries);
+    }
+
+    /** @throws IllegalArgumentException naming the first entry that is not a host name, IP or CIDR */
+    public static EgressAllowlist parse(List<String> raw) {
+        List<Entry> entries = new ArrayList<>();
+        for (String text : raw) {
+            entries.add(parseEntry(text));
+        }
+        return new EgressAllowlist(entries);
+    }
+
+    public boolean isEmpty() {
+        return entries.isEmpty();
+    }
+
+    /**
+     * Whether {@code host:port} may be reached, given what the host name resolved to.
+     *
+     * @param host a name or an IP literal, as the guest asked
+     * @param resolved its addresses (the literal itself for an IP)
+     * @param hostOwn whether an address is one of this host's own
+     */
+    public Verdict check(String host, int port, List<InetAddress> resolved, Predicate<InetAddress> hostOwn) {
+        String name = normalizeHost(host);
+        boolean literal = ipLiteral(name) != null;
+        boolean nameAllowed = !literal && entries.stream().anyMatch(e -> e instanceof Name n && n.matches(name, port));
+        String refusal = resolved.isEmpty() ? host + " did not resolve to any address" : null;
+        for (InetAddress address : resolved) {
+            String special = specialKind(address, hostOwn);
+            if (special != null) {
+                if (entries.stream().anyMatch(e -> e instanceof Network n && n.single() && n.contains(address, port))) {
+                    return new Verdict(Optional.of(address), "");
+                }
+                refusal = host + ":" + port + " is " + address.getHostAddress() + ", " + special
+                        + "; such addresses are reachable only when the allowlist names that exact IP";
+                continue;
+            }
+            if (entries.isEmpty() || nameAllowed
+                    || entries.stream().anyMatch(e -> e instanceof Network n && n.contains(address, port))) {
+                return new Verdict(Optional.of(address), "");
+            }
+            refusal = host + ":" + port + (literal ? "" : " (" + address.getHostAddress() + ")")
+                    + " is not in this sandbox's allowlist";
+        }
+        return new Verdict(Optional.empty(), refusal);
+    }
+
+    /** The IP of a literal (brackets allowed for IPv6), or null for a name. */
+    public static InetAddress ipLiteral(String host) {
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        byte[] bytes = NetUtil.createByteArrayFromIpAddressString(bare);
+        if (bytes == null) {
+            return null;
+        }
+        try {
+            return InetAddress.getByAddress(bytes);
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
+
+    static String normalizeHost(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        return h.endsWith(".") ? h.substring(0, h.length() - 1) : h;
+    }
+
+    private static String specialKind(InetAddress address, Predicate<InetAddress> hostOwn) {
+        if (address.isLoopbackAddress()) {
+            return "a loopback address";
+        }
+        if (address.isLinkLocalAddress()) {
+            return "a link-local address";
+        }
+        if (address.isAnyLocalAddress()) {
+            return "the unspecified address";
+        }
+        if (address.isMulticastAddress()) {
+            return "a multicast address";
+        }
+        return hostOwn.test(address) ? "an address of this host" : null;
+    }
+
+    private static Entry parseEntry(String text) {
+        if (text == null || text.isBlank()) {
+            throw new IllegalArgumentException("empty allow entry");
+        }
+        String t = text.strip().toLowerCase(Locale.ROOT);
+        String hostPart = t;
+        int port = 0;
+        if (t.startsWith("[")) {
+            int close = t.indexOf(']');
+            if (close < 0) {
+                throw bad(text, "']' missing");
+            }
+            hostPart = t.substring(1, close);
+            String after = t.substring(close + 1);
+            if (after.startsWith("/")) {
+                int colon = after.indexOf(':');
+                hostPart += colon < 0 ? after : after.substring(0, colon);
+                after = colon < 0 ? "" : after.substring(colon);
+            }
+            if (!after.isEmpty()) {
+                if (!after.startsWith(":")) {
+                    throw bad(text, "expected :PORT after ']'");
+                }
+                port = port(text, after.substring(1));
+            }
+        } else if (t.indexOf(':') == t.lastIndexOf(':') && t.indexOf(':') >= 0) {
+            hostPart = t.substring(0, t.indexOf(':'));
+            port = port(text, t.substring(t.indexOf(':') + 1));
+        }
+        String address = hostPart;
+        int prefix = -1;
+        int slash = hostPart.indexOf('/');
+        if (slash >= 0) {
+            address = hostPart.substring(0, slash);
+            try {
+                prefix = Integer.parseInt(hostPart.substring(slash + 1));
+            } catch (NumberFormatException e) {
+                throw bad(text, "prefix length is not a number");
+            }
+        }
+        InetAddress ip = ipLiteral(address);
+        if (ip != null) {
+            int width = ip.getAddress().length * 8;
+            if (prefix == -1) {
+                prefix = width;
+            }
+            if (prefix < 0 || prefix > width) {
+                throw bad(text, "prefix length must be 0.." + width);
+            }
+            return new Network(ip.getAddress(), prefix, port);
+        }
+        if (slash >= 0) {
+            throw bad(text, "a CIDR needs an IP address before '/'");
+        }
+        boolean wildcard = address.startsWith("*.");
+        String name = wildcard ? address.substring(2) : address;
+        name = name.endsWith(".") ? name.substring(0, name.length() - 1) : name;
+        if (name.isEmpty() || name.length() > MAX_NAME_CHARS || name.contains("*")) {
+            throw bad(text, "not a host name, IP address or CIDR");
+        }
+        for (String label : name.split("\\.", -1)) {
+            if (!LABEL.matcher(label).matches()) {
+                throw bad(text, "not a host name, IP address or CIDR");
+            }
+        }
+        return new Name(name, wildcard, port);
+    }
+
+    private static int port(String text, String digits) {
+        try {
+            int p = Integer.parseInt(digits);
+            if (p >= 1 && p <= 65535) {
+                return p;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw bad(text, "port must be 1..65535");
+    }
+
+    private static IllegalArgumentException bad(String text, String why) {
+        return new IllegalArgumentException("allow entry '" + text + "': " + why
+                + " (expected NAME, *.DOMAIN, IP or CIDR, each with an optional :PORT; IPv6 in brackets)");
+    }
+}

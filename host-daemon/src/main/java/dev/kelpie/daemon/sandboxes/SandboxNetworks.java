@@ -1,0 +1,139 @@
+package dev.kelpie.daemon.sandboxes;
+
+import dev.kelpie.agent.v1.NetworkConfig;
+import dev.kelpie.daemon.hypervisor.VmNetwork;
+import dev.kelpie.daemon.network.EgressGateway;
+import dev.kelpie.daemon.network.GuestNetwork;
+import dev.kelpie.daemon.network.HostPorts;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import dev.kelpie.daemon.network.PortForward;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.jboss.logging.Logger;
+
+/**
+ * The network side of each sandbox's VM: picks its host ports, runs its egress proxy for as long as the VM lives (and
+ * again after a daemon restart), and says what the agent must set up in the guest.
+ */
+final class SandboxNetworks implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(SandboxNetworks.class);
+    /** The egress proxy's socket in a VM's runtime directory, which the VMM hands the guest's connections to. */
+    static final String EGRESS_SOCKET = "egress.sock";
+    /** Where the daemon serves no egress proxy (tests, simulations), no sandbox gets egress. */
+    static final EgressGateway NO_EGRESS = (id, socket, allowlist) -> {
+        throw new IOException("this daemon serves no egress proxy");
+    };
+    private static final String NO_PROXY = "localhost,127.0.0.1,::1";
+
+    private final EgressGateway egress;
+    private final Function<String, Path> runtimeDirs;
+    /** The egress proxies serving sandboxes now, by sandbox id. */
+    private final Map<String, AutoCloseable> listeners = new ConcurrentHashMap<>();
+
+    SandboxNetworks(EgressGateway egress, Function<String, Path> runtimeDirs) {
+        this.egress = egress;
+        this.runtimeDirs = runtimeDirs;
+    }
+
+    /**
+     * Picks the host ports and, for egress, starts the sandbox's proxy on the socket the VMM will hand connections to.
+     *
+     * @throws SandboxUnavailableException when the proxy cannot be served
+     * @throws dev.kelpie.daemon.network.HostPortUnavailableException when a requested host port is taken
+     */
+    VmNetwork attach(String id, NetworkPolicy network) {
+        if (!network.needsDevice()) {
+            return VmNetwork.NONE;
+        }
+        List<PortForward> forwards = HostPorts.resolve(network.forwards());
+        Path socket = null;
+        if (network.mode() == NetworkMode.EGRESS) {
+            socket = egressSocket(id);
+            open(id, socket, network);
+        }
+        return new VmNetwork(socket, forwards);
+    }
+
+    /** The proxy of a re-adopted VM: its VMM still hands connections to the same socket, whose server died. */
+    void reopenEgress(String id, NetworkPolicy network) {
+        if (network.mode() != NetworkMode.EGRESS) {
+            return;
+        }
+        try {
+            open(id, egressSocket(id), network);
+        } catch (SandboxUnavailableException e) {
+            LOG.errorf("sandbox %s: %s; its guest has no outbound path until it is recreated", id, e.getMessage());
+        }
+    }
+
+    /** Stops the sandbox's proxy, if it has one. */
+    void detach(String id) {
+        closeQuietly(id, listeners.remove(id));
+    }
+
+    @Override
+    public void close() {
+        listeners.keySet().forEach(this::detach);
+    }
+
+    /** What the agent sets up on eth0; empty for a VM without a network device. */
+    static Optional<NetworkConfig> guestConfig(NetworkPolicy network) {
+        if (!network.needsDevice()) {
+            return Optional.empty();
+        }
+        return Optional.of(NetworkConfig.newBuilder()
+                .setAddressCidr(GuestNetwork.GUEST_ADDRESS + "/" + GuestNetwork.PREFIX_BITS).build());
+    }
+
+    /**
+     * The sandbox's env after the proxy settings of egress: tools (pip, git, curl, wget) find the only way out there.
+     * The sandbox's own values win.
+     */
+    static Map<String, String> guestEnv(SandboxConfig config) {
+        if (config.network().mode() != NetworkMode.EGRESS) {
+            return config.env();
+        }
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String name : List.of("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")) {
+            env.put(name, GuestNetwork.proxyUrl());
+        }
+        env.put("no_proxy", NO_PROXY);
+        env.put("NO_PROXY", NO_PROXY);
+        env.putAll(config.env());
+        return env;
+    }
+
+    private Path egressSocket(String id) {
+        return runtimeDirs.apply(id).resolve(EGRESS_SOCKET);
+    }
+
+    private void open(String id, Path socket, NetworkPolicy network) {
+        try {
+            Files.createDirectories(socket.getParent());
+            closeQuietly(id, listeners.put(id, egress.open(id, socket, network.allowlist())));
+        } catch (IOException e) {
+            throw new SandboxUnavailableException("sandbox " + id + ": its egress proxy could not start: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static void closeQuietly(String id, AutoCloseable listener) {
+        if (listener == null) {
+            return;
+        }
+        try {
+            listener.close();
+        } catch (Exception e) {
+            LOG.warnf("sandbox %s: closing its egress proxy failed: %s", id, e.getMessage());
+        }
+    }
+}

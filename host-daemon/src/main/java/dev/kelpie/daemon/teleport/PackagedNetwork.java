@@ -1,0 +1,30 @@
+package dev.kelpie.daemon.teleport;
+
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import dev.kelpie.daemon.network.PortForward;
+import dev.kelpie.teleport.pkg.SourceNetwork;
+import java.util.Locale;
+
+/** A sandbox's network policy in a package's manifest and back. */
+final class PackagedNetwork {
+
+    private PackagedNetwork() {}
+
+    static SourceNetwork toSource(NetworkPolicy policy) {
+        return new SourceNetwork(policy.mode().name().toLowerCase(Locale.ROOT), policy.allow(), policy.forwards().stream()
+                .map(f -> new SourceNetwork.PublishedPort(f.hostPort(), f.guestPort())).toList());
+    }
+
+    /** @throws IllegalArgumentException when the manifest's policy is not one this daemon accepts */
+    static NetworkPolicy toPolicy(SourceNetwork source) {
+        NetworkMode mode = switch (source.mode()) {
+            case "none" -> NetworkMode.NONE;
+            case "egress" -> NetworkMode.EGRESS;
+            default -> throw new IllegalArgumentException("the package's network mode '" + source.mode()
+                    + "' is not one this daemon knows (none, egress)");
+        };
+        return new NetworkPolicy(mode, source.allow(), source.portForwards().stream()
+                .map(p -> new PortForward(p.hostPort(), p.guestPort())).toList());
+    }
+}

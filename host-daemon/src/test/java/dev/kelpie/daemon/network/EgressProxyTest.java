@@ -1,0 +1,188 @@
+package dev.kelpie.daemon.network;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The proxy on a real Unix socket, with a real upstream HTTP server, spoken to as a guest's tool would. */
+@org.junit.jupiter.api.Timeout(30)
+class EgressProxyTest {
+
+    @TempDir
+    static Path dir;
+    static Vertx vertx;
+    static HttpServer allowed;
+    static HttpServer other;
+    static final Map<String, String> SEEN = new ConcurrentHashMap<>();
+
+    @BeforeAll
+    static void start() throws IOException {
+        vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+        allowed = serve("allowed");
+        other = serve("other");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        allowed.stop(0);
+        other.stop(0);
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    private static HttpServer serve(String body) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/", exchange -> {
+            SEEN.put(body + " uri", exchange.getRequestURI().toString());
+            SEEN.put(body + " host", String.valueOf(exchange.getRequestHeaders().getFirst("Host")));
+            SEEN.put(body + " proxy-authorization",
+                    String.valueOf(exchange.getRequestHeaders().getFirst("Proxy-Authorization")));
+            byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, bytes.length);
+            exchange.getResponseBody().write(bytes);
+            exchange.close();
+        });
+        server.start();
+        return server;
+    }
+
+    private static AutoCloseable open(Path socket) throws IOException {
+        return new EgressProxy(vertx).open("sb1", socket,
+                EgressAllowlist.parse(List.of("127.0.0.1:" + allowed.getAddress().getPort(), "127.0.0.1:1")));
+    }
+
+    /** Sends {@code request} and reads one response: its head and as many body bytes as Content-Length says. */
+    private static String exchange(Path socket, String request) throws IOException {
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            channel.connect(UnixDomainSocketAddress.of(socket));
+            channel.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.ISO_8859_1)));
+            String head = readHead(channel);
+            var length = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head);
+            ByteBuffer body = ByteBuffer.allocate(length.find() ? Integer.parseInt(length.group(1)) : 0);
+            while (body.hasRemaining() && channel.read(body) >= 0) {
+                // until the whole body is in
+            }
+            return head + new String(body.array(), 0, body.position(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    private static String readAll(SocketChannel channel) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteBuffer buffer = ByteBuffer.allocate(8192);
+        while (channel.read(buffer) >= 0) {
+            out.write(buffer.array(), 0, buffer.position());
+            buffer.clear();
+        }
+        return out.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    @Test
+    void aTunnelToAnAllowedDestinationCarriesBytesBothWays() throws Exception {
+        Path socket = dir.resolve("tunnel.sock");
+        try (AutoCloseable proxy = open(socket)) {
+            int port = allowed.getAddress().getPort();
+            try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                channel.connect(UnixDomainSocketAddress.of(socket));
+                channel.write(ByteBuffer.wrap(("CONNECT 127.0.0.1:" + port + " HTTP/1.1\r\nHost: 127.0.0.1:" + port
+                        + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1)));
+                String established = readHead(channel);
+                assertTrue(established.startsWith("HTTP/1.1 200"), established);
+                channel.write(ByteBuffer.wrap("GET /through HTTP/1.0\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)));
+                String answer = readAll(channel);
+                assertTrue(answer.startsWith("HTTP/1.1 200") && answer.endsWith("\r\n\r\nallowed\n"), answer);
+                assertEquals("/through", SEEN.get("allowed uri"));
+            }
+        }
+    }
+
+    /** Reads up to the end of a response head, byte by byte so nothing of the tunnel is consumed. */
+    private static String readHead(SocketChannel channel) throws IOException {
+        StringBuilder head = new StringBuilder();
+        ByteBuffer one = ByteBuffer.allocate(1);
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            one.clear();
+            if (channel.read(one) < 0) {
+                break;
+            }
+            head.append((char) one.get(0));
+        }
+        return head.toString();
+    }
+
+    @Test
+    void aPlainHttpRequestIsForwardedWithItsHostAndWithoutProxyHeaders() throws Exception {
+        Path socket = dir.resolve("forward.sock");
+        try (AutoCloseable proxy = open(socket)) {
+            int port = allowed.getAddress().getPort();
+            String answer = exchange(socket, "GET http://127.0.0.1:" + port + "/a/b?c=d HTTP/1.1\r\nHost: 127.0.0.1:"
+                    + port + "\r\nProxy-Authorization: Basic c2VjcmV0\r\nConnection: close\r\n\r\n");
+            assertTrue(answer.startsWith("HTTP/1.1 200") && answer.endsWith("allowed\n"), answer);
+            assertEquals("/a/b?c=d", SEEN.get("allowed uri"));
+            assertEquals("127.0.0.1:" + port, SEEN.get("allowed host"));
+            assertEquals("null", SEEN.get("allowed proxy-authorization"));
+        }
+    }
+
+    @Test
+    void destinationsOutsideTheAllowlistAreRefusedWithTheReason() throws Exception {
+        Path socket = dir.resolve("refuse.sock");
+        try (AutoCloseable proxy = open(socket)) {
+            int port = other.getAddress().getPort();
+            for (String request : List.of("CONNECT 127.0.0.1:" + port + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                    "GET http://127.0.0.1:" + port + "/ HTTP/1.1\r\nHost: x\r\n\r\n",
+                    "CONNECT localhost:" + port + " HTTP/1.1\r\nHost: x\r\n\r\n")) {
+                String answer = exchange(socket, request);
+                assertTrue(answer.startsWith("HTTP/1.1 403"), answer);
+                assertTrue(answer.contains("kelpie: ") && answer.contains("allowlist"), answer);
+            }
+            assertFalse(SEEN.containsKey("other uri"), "the other server was never reached");
+        }
+    }
+
+    @Test
+    void requestsThatAreNotProxyRequestsOrCannotConnectSayWhy() throws Exception {
+        Path socket = dir.resolve("bad.sock");
+        try (AutoCloseable proxy = open(socket)) {
+            String origin = exchange(socket, "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertTrue(origin.startsWith("HTTP/1.1 400") && origin.contains("egress proxy"), origin);
+            String noPort = exchange(socket, "CONNECT example.com HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertTrue(noPort.startsWith("HTTP/1.1 400") && noPort.contains("host:port"), noPort);
+            // Allowed, but nothing listens there.
+            String closed = exchange(socket, "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertTrue(closed.startsWith("HTTP/1.1 502") && closed.contains("connecting to 127.0.0.1:1 failed"), closed);
+        }
+    }
+
+    @Test
+    void closingStopsServingAndRemovesTheSocket() throws Exception {
+        Path socket = dir.resolve("closed.sock");
+        Files.writeString(socket, "a stale file from a dead daemon");
+        AutoCloseable proxy = open(socket);
+        assertTrue(exchange(socket, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").startsWith("HTTP/1.1 400"));
+        proxy.close();
+        assertFalse(Files.exists(socket));
+        assertThrows(IOException.class, () -> exchange(socket, "GET / HTTP/1.1\r\n\r\n"));
+    }
+}
