@@ -89,4 +89,11 @@ async fn info_reseed_clock_and_sync() {
     client.unary::<_, proto::ConfigureResponse>("Configure", &configure).await.unwrap();
     let outcome = run(&mut client, start(&["sh", "-c", "echo $KELPIE_TEST"])).await;
     assert_eq!(outcome.stdout, b"configured\n");
+
+    // A network the agent could not set up exactly is refused, before anything changes.
+    let network = proto::NetworkConfig { address_cidr: "10.0.2.15".to_string(), ..Default::default() };
+    let bad = proto::ConfigureRequest { network: Some(network), ..Default::default() };
+    let refused = client.unary::<_, proto::ConfigureResponse>("Configure", &bad).await.unwrap_err();
+    assert_eq!(refused.code, code::INVALID_ARGUMENT);
+    assert!(refused.message.contains("has no /prefix"), "{}", refused.message);
 }
