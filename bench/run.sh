@@ -2,6 +2,7 @@
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
+# then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
 # then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory.
 #
 #   bench/run.sh IMAGE_DIR
@@ -43,6 +44,10 @@ echo >&2
 echo "soak (leaks):" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/SoakBench.java" "$scratch/k.sock" "$daemon_pid"
+echo >&2
+echo "egress proxy:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/EgressBench.java" "$scratch/k.sock"
 echo >&2
 echo "libkrun VM runner (against the libkrun double):" >&2
 runner_cp="$root/vm-runner/target/test-classes:$(ls "$app"/lib/main/*.jar | grep -e kelpie-vm-runner -e jackson | tr '\n' ':')"

@@ -41,9 +41,12 @@ public final class EgressProxy implements EgressGateway {
     private static final Logger LOG = Logger.getLogger(EgressProxy.class);
     private static final int CONNECT_TIMEOUT_MS = 10_000;
     private static final long LISTEN_TIMEOUT_MS = 10_000;
-    /** Headers about one hop, never passed on (RFC 9110 7.6.1, plus the proxy's own). */
+    /**
+     * Headers about one hop, never passed on (RFC 9110 7.6.1, plus the proxy's own), and Host, which is set from the
+     * checked target so that the upstream never sees a different name than the one the allowlist allowed.
+     */
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
-            "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade");
+            "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host");
 
     private final Vertx vertx;
     private final NetClient tunnels;
