@@ -31,6 +31,8 @@ final class InfoCommand implements Callable<Integer> {
                     a.getStatus().name().replace("PROBE_STATUS_", "").toLowerCase(), a.getReason().isEmpty() ? "" : ": " + a.getReason()));
         }
         System.out.printf("sandboxes  %d running%n", info.getRunningSandboxes());
+        System.out.printf("network    egress %s, port forwards %s: %s%n", info.getNetwork().getEgress() ? "yes" : "no",
+                info.getNetwork().getPortForwards() ? "yes" : "no", info.getNetwork().getDescription());
         for (WarmPoolStatus p : info.getWarmPoolsList()) {
             System.out.printf("warm pool  image %s/%s, %d vCPU %d MiB: %d/%d ready, %d booting, %d taken%s%n",
                     p.getImageVersion(), p.getArch(), p.getVcpuCount(), p.getMemoryMib(), p.getReady(), p.getTargetSize(),
