@@ -9,6 +9,10 @@ use std::net::Ipv4Addr;
 use crate::proto::NetworkConfig;
 use crate::sys;
 
+/// The MTU range an IPv4 interface can take (RFC 791's minimum; the largest a frame length field holds).
+const MIN_MTU_BYTES: u32 = 68;
+const MAX_MTU_BYTES: u32 = 65535;
+
 /// The interface Configure's network settings apply to.
 pub const GUEST_INTERFACE: &str = "eth0";
 
@@ -27,6 +31,9 @@ pub fn validate(network: &NetworkConfig) -> Result<(), String> {
     }
     if !network.gateway.is_empty() {
         network.gateway.parse::<Ipv4Addr>().map_err(|_| format!("gateway {:?} is not an IPv4 address", network.gateway))?;
+    }
+    if network.mtu_bytes != 0 && !(MIN_MTU_BYTES..=MAX_MTU_BYTES).contains(&network.mtu_bytes) {
+        return Err(format!("mtu_bytes {} is outside {}..{}", network.mtu_bytes, MIN_MTU_BYTES, MAX_MTU_BYTES));
     }
     for server in &network.dns_servers {
         server.parse::<std::net::IpAddr>().map_err(|_| format!("DNS server {:?} is not an IP address", server))?;
@@ -88,7 +95,9 @@ mod tests {
     fn validation_names_the_bad_field() {
         let bad = NetworkConfig { gateway: "nope".into(), ..Default::default() };
         assert!(validate(&bad).unwrap_err().contains("gateway"));
-        let good = NetworkConfig { address_cidr: "10.0.2.15/24".into(), ..Default::default() };
+        let huge = NetworkConfig { mtu_bytes: u32::MAX, ..Default::default() };
+        assert!(validate(&huge).unwrap_err().contains("mtu_bytes"));
+        let good = NetworkConfig { address_cidr: "10.0.2.15/24".into(), mtu_bytes: 1500, ..Default::default() };
         assert_eq!(validate(&good), Ok(()));
     }
 }

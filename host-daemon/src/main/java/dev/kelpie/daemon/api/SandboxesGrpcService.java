@@ -118,7 +118,9 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
             SandboxMapper.toConfig(o, manager.backendName()); // the same limits on labels as a create
             Restorer.Restored restored = restorer.restore(request.getPackageId(), request.getStore(),
                     request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), o.getTtlMs(), o.getIdleTimeoutMs(),
-                            o.getVcpuCount(), o.getMemoryMib()));
+                            o.getVcpuCount(), o.getMemoryMib(), o.hasNetwork()
+                                    ? java.util.Optional.of(SandboxMapper.toPolicy(o.getNetwork()))
+                                    : java.util.Optional.empty()));
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
                     .addAllWarnings(restored.warnings()).build();
         });

@@ -13,11 +13,15 @@ import java.util.regex.Pattern;
 /**
  * Which destinations a guest's egress may reach. Entries are host names ({@code pypi.org}), wildcard domains
  * ({@code *.pythonhosted.org}: subdomains, not the apex), IP addresses and CIDRs ({@code 10.0.0.0/8},
- * {@code [2001:db8::]/32}), each with an optional {@code :PORT}. An empty list allows every ordinary address.
+ * {@code [2001:db8::]/32}), each with an optional {@code :PORT}. An empty list allows every public address.
  *
- * <p>Loopback, link-local, unspecified and multicast addresses and the host's own addresses are never reached through
- * a name or a wider CIDR, only through an entry that is exactly that IP: a name under the guest's control (DNS answers
- * are) must not lead into the host's own services, the other sandboxes' published ports or the daemon's API.
+ * <p>Two kinds of addresses are held back. <b>Host-internal</b> ones — loopback, link-local (cloud metadata), unspecified,
+ * multicast and the host's own addresses — are never reached through a name or a CIDR, only through an entry that is
+ * exactly that IP: a name under the guest's control (DNS answers are) must not lead into the host's own services, the
+ * other sandboxes' published ports or the daemon's API. <b>Private and reserved</b> ones — 10/8, 172.16/12,
+ * 192.168/16, 100.64/10, 0/8, 192.0.0/24, 198.18/15, 240/4, fc00::/7 and the IPv6 forms that embed an IPv4 address
+ * (NAT64, 6to4, IPv4-compatible) — are reached only through an entry that matches them (a name or a CIDR), never
+ * through an empty list: the LAN and a cloud's internal network are not "the internet".
  */
 public final class EgressAllowlist {
 
@@ -105,18 +109,24 @@ public final class EgressAllowlist {
         boolean nameAllowed = !literal && entries.stream().anyMatch(e -> e instanceof Name n && n.matches(name, port));
         String refusal = resolved.isEmpty() ? host + " did not resolve to any address" : null;
         for (InetAddress address : resolved) {
-            String special = specialKind(address, hostOwn);
-            if (special != null) {
+            String internal = hostInternalKind(address, hostOwn);
+            if (internal != null) {
                 if (entries.stream().anyMatch(e -> e instanceof Network n && n.single() && n.contains(address, port))) {
                     return new Verdict(Optional.of(address), "");
                 }
-                refusal = host + ":" + port + " is " + address.getHostAddress() + ", " + special
+                refusal = host + ":" + port + " is " + address.getHostAddress() + ", " + internal
                         + "; such addresses are reachable only when the allowlist names that exact IP";
                 continue;
             }
-            if (entries.isEmpty() || nameAllowed
-                    || entries.stream().anyMatch(e -> e instanceof Network n && n.contains(address, port))) {
+            boolean listed = nameAllowed
+                    || entries.stream().anyMatch(e -> e instanceof Network n && n.contains(address, port));
+            if (listed || (entries.isEmpty() && !isPrivate(address))) {
                 return new Verdict(Optional.of(address), "");
+            }
+            if (entries.isEmpty()) {
+                refusal = host + ":" + port + " is " + address.getHostAddress() + ", a private or reserved address;"
+                        + " an empty allowlist reaches public addresses only (list its name or network to allow it)";
+                continue;
             }
             refusal = host + ":" + port + (literal ? "" : " (" + address.getHostAddress() + ")")
                     + " is not in this sandbox's allowlist";
@@ -143,7 +153,7 @@ public final class EgressAllowlist {
         return h.endsWith(".") ? h.substring(0, h.length() - 1) : h;
     }
 
-    private static String specialKind(InetAddress address, Predicate<InetAddress> hostOwn) {
+    private static String hostInternalKind(InetAddress address, Predicate<InetAddress> hostOwn) {
         if (address.isLoopbackAddress()) {
             return "a loopback address";
         }
@@ -157,6 +167,29 @@ public final class EgressAllowlist {
             return "a multicast address";
         }
         return hostOwn.test(address) ? "an address of this host" : null;
+    }
+
+    /** Private, shared and reserved ranges, and IPv6 addresses that stand for an IPv4 one. */
+    static boolean isPrivate(InetAddress address) {
+        byte[] b = address.getAddress();
+        int b0 = b[0] & 0xff;
+        int b1 = b[1] & 0xff;
+        if (b.length == 4) {
+            return address.isSiteLocalAddress()           // 10/8, 172.16/12, 192.168/16
+                    || b0 == 0                             // "this network"
+                    || (b0 == 100 && (b1 & 0xc0) == 64)    // 100.64/10, carrier-grade NAT (and some clouds' metadata)
+                    || (b0 == 192 && b1 == 0 && (b[2] & 0xff) == 0) // 192.0.0/24, protocol assignments
+                    || (b0 == 198 && (b1 & 0xfe) == 18)    // 198.18/15, benchmarking
+                    || b0 >= 240;                          // 240/4 reserved, and broadcast
+        }
+        boolean uniqueLocal = (b0 & 0xfe) == 0xfc;                               // fc00::/7
+        boolean nat64 = b0 == 0x00 && b1 == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b; // 64:ff9b::/96
+        boolean sixToFour = b0 == 0x20 && b1 == 0x02;                            // 2002::/16
+        boolean v4Compatible = true;                                             // ::a.b.c.d
+        for (int i = 0; i < 12; i++) {
+            v4Compatible &= b[i] == 0;
+        }
+        return uniqueLocal || nat64 || sixToFour || v4Compatible || address.isSiteLocalAddress();
     }
 
     private static Entry parseEntry(String text) {

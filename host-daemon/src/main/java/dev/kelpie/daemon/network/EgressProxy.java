@@ -3,6 +3,7 @@ package dev.kelpie.daemon.network;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpHeaders;
@@ -27,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jboss.logging.Logger;
 
 /**
@@ -41,6 +43,13 @@ public final class EgressProxy implements EgressGateway {
     private static final Logger LOG = Logger.getLogger(EgressProxy.class);
     private static final int CONNECT_TIMEOUT_MS = 10_000;
     private static final long LISTEN_TIMEOUT_MS = 10_000;
+    /** A connection (guest side or upstream) with no byte either way for this long is closed. */
+    private static final int IDLE_TIMEOUT_S = 600;
+    /** Open guest connections per sandbox; more are closed at once (each also costs the host a relay process). */
+    static final int MAX_CONNECTIONS_PER_SANDBOX = 256;
+    /** Threads for name lookups, apart from the daemon's workers: slow DNS answers stall egress, not the daemon. */
+    private static final int LOOKUP_THREADS = 4;
+    private static final long LOOKUP_TIMEOUT_S = 30;
     /**
      * Headers about one hop, never passed on (RFC 9110 7.6.1, plus the proxy's own), and Host, which is set from the
      * checked target so that the upstream never sees a different name than the one the allowlist allowed.
@@ -51,18 +60,33 @@ public final class EgressProxy implements EgressGateway {
     private final Vertx vertx;
     private final NetClient tunnels;
     private final HttpClient forwards;
+    private final WorkerExecutor lookups;
 
     public EgressProxy(Vertx vertx) {
         this.vertx = vertx;
-        this.tunnels = vertx.createNetClient(new NetClientOptions().setConnectTimeout(CONNECT_TIMEOUT_MS));
+        this.tunnels = vertx.createNetClient(new NetClientOptions().setConnectTimeout(CONNECT_TIMEOUT_MS)
+                .setIdleTimeout(IDLE_TIMEOUT_S));
         this.forwards = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT_MS)
-                .setKeepAlive(false));
+                .setIdleTimeout(IDLE_TIMEOUT_S).setKeepAlive(false));
+        this.lookups = vertx.createSharedWorkerExecutor("kelpie-egress-lookup", LOOKUP_THREADS, LOOKUP_TIMEOUT_S,
+                TimeUnit.SECONDS);
     }
 
     @Override
     public AutoCloseable open(String sandboxId, Path socket, EgressAllowlist allowlist) throws IOException {
         Files.deleteIfExists(socket);
-        HttpServer server = vertx.createHttpServer(new HttpServerOptions())
+        AtomicInteger open = new AtomicInteger();
+        // HTTP/1.1 only: a proxy request is a request line; h2c would bring streams without one.
+        HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHttp2ClearTextEnabled(false)
+                        .setIdleTimeout(IDLE_TIMEOUT_S))
+                .connectionHandler(connection -> {
+                    if (open.incrementAndGet() > MAX_CONNECTIONS_PER_SANDBOX) {
+                        LOG.warnf("sandbox %s: more than %d egress connections at once; closing the newest",
+                                sandboxId, MAX_CONNECTIONS_PER_SANDBOX);
+                        connection.close();
+                    }
+                    connection.closeHandler(closed -> open.decrementAndGet());
+                })
                 .requestHandler(request -> handle(sandboxId, allowlist, request));
         try {
             server.listen(SocketAddress.domainSocketAddress(socket.toString())).toCompletionStage().toCompletableFuture()
@@ -90,11 +114,11 @@ public final class EgressProxy implements EgressGateway {
         try {
             target = request.method() == HttpMethod.CONNECT ? ProxyTarget.ofAuthority(request.uri())
                     : ProxyTarget.ofAbsoluteUri(request.uri());
-        } catch (IllegalArgumentException e) {
-            refuse(request, 400, e.getMessage());
+        } catch (RuntimeException e) {
+            refuse(request, 400, "kelpie: " + e.getMessage());
             return;
         }
-        vertx.<EgressAllowlist.Verdict>executeBlocking(() -> check(allowlist, target), false).onComplete(checked -> {
+        lookups.<EgressAllowlist.Verdict>executeBlocking(() -> check(allowlist, target), false).onComplete(checked -> {
             if (checked.failed()) {
                 refuse(request, 502, "checking " + target + " failed: " + checked.cause().getMessage());
                 return;
@@ -162,10 +186,17 @@ public final class EgressProxy implements EgressGateway {
         done.onFailure(e -> refuse(request, 502, "kelpie: forwarding to " + target + " failed: " + e.getMessage()));
     }
 
+    /** The headers meant for the other end: without hop-by-hop ones, including those {@code Connection} names. */
     private static MultiMap endToEnd(MultiMap headers) {
+        Set<String> dropped = new java.util.HashSet<>(HOP_BY_HOP);
+        for (String connection : headers.getAll(HttpHeaders.CONNECTION)) {
+            for (String token : connection.split(",")) {
+                dropped.add(token.strip().toLowerCase(Locale.ROOT));
+            }
+        }
         MultiMap out = MultiMap.caseInsensitiveMultiMap();
         for (var header : headers) {
-            if (!HOP_BY_HOP.contains(header.getKey().toLowerCase(Locale.ROOT))) {
+            if (!dropped.contains(header.getKey().toLowerCase(Locale.ROOT))) {
                 out.add(header.getKey(), header.getValue());
             }
         }

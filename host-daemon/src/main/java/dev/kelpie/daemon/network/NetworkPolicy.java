@@ -62,7 +62,7 @@ public record NetworkPolicy(NetworkMode mode, List<String> allow, List<PortForwa
         String out = switch (mode) {
             case NONE -> "no outbound network (loopback only)";
             case EGRESS -> allow.isEmpty()
-                    ? "outbound TCP to public addresses through the daemon's egress proxy"
+                    ? "outbound TCP to public addresses (not private or host-internal ones) through the daemon's egress proxy"
                     : "outbound TCP through the daemon's egress proxy to " + String.join(", ", allow) + " only";
         };
         if (forwards.isEmpty()) {

@@ -119,7 +119,9 @@ final class SandboxNetworks implements AutoCloseable {
     private void open(String id, Path socket, NetworkPolicy network) {
         try {
             Files.createDirectories(socket.getParent());
-            closeQuietly(id, listeners.put(id, egress.open(id, socket, network.allowlist())));
+            // The old listener goes first: closing it removes the socket file the new one is about to serve.
+            closeQuietly(id, listeners.remove(id));
+            listeners.put(id, egress.open(id, socket, network.allowlist()));
         } catch (IOException e) {
             throw new SandboxUnavailableException("sandbox " + id + ": its egress proxy could not start: "
                     + e.getMessage(), e);

@@ -1,16 +1,23 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.network.NetworkPolicy;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * What a restore changes from the package's sandbox settings; zero or empty keeps the package's value. A {@code vm}
- * package's shape (vCPUs, memory) is part of its saved state and cannot change.
+ * package's shape (vCPUs, memory) is part of its saved state and cannot change, nor can whether its VM has a network
+ * device.
+ *
+ * @param network replaces the package's network policy when present
  */
-public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib) {
+public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
+        Optional<NetworkPolicy> network) {
 
-    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0);
+    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty());
 
     public RestoreOverrides {
         labels = Map.copyOf(labels);
+        network = network == null ? Optional.empty() : network;
     }
 }

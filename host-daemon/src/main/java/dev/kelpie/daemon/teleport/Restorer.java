@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import dev.kelpie.daemon.network.NetworkPolicy;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -79,6 +80,11 @@ public final class Restorer {
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
         SandboxConfig config = config(manifest, image, overrides);
+        if (overrides.network().isEmpty() && config.network().needsDevice()) {
+            // A package is data from a store: its policy applies, but the caller hears what it grants.
+            warnings.add("the package's network policy applies: " + config.network().reachability()
+                    + " (spec_overrides.network replaces it)");
+        }
         long generation = clock.millis();
         Path work = staging.newDirectory("restore-" + packageId);
         try {
@@ -165,6 +171,19 @@ public final class Restorer {
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), 0, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
-                PackagedNetwork.toPolicy(s.network()));
+                network(manifest, o));
+    }
+
+    /** The package's policy, or the caller's; a {@code vm} package's saved devices decide whether it has a NIC. */
+    private static NetworkPolicy network(PackageManifest manifest, RestoreOverrides o) {
+        NetworkPolicy packaged = PackagedNetwork.toPolicy(manifest.sourceSandbox().network());
+        NetworkPolicy wanted = o.network().orElse(packaged);
+        if (manifest.kind() == PackageKind.VM && wanted.needsDevice() != packaged.needsDevice()) {
+            throw new IllegalArgumentException("a vm package's VM " + (packaged.needsDevice() ? "has" : "has no")
+                    + " network device, which is part of its saved state: spec_overrides.network must "
+                    + (packaged.needsDevice() ? "keep egress or a published port" : "have neither egress nor published"
+                    + " ports") + " — restore a checkpoint to change that");
+        }
+        return wanted;
     }
 }

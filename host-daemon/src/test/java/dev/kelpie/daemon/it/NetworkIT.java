@@ -211,7 +211,18 @@ class NetworkIT {
         int sourcePort = source.getPortForwards(0).getHostPort();
         client.sandboxes().delete(dev.kelpie.api.v1.DeleteSandboxRequest.newBuilder().setId(source.getId()).build());
 
-        Sandbox resumed = restore(vm);
+        // A vm package's VM keeps its network device: an override without one is refused before anything starts.
+        StatusRuntimeException noDevice = assertThrows(StatusRuntimeException.class, () -> client.sandboxes().restore(
+                RestoreRequest.newBuilder().setPackageId(vm.getId()).setSpecOverrides(SandboxSpec.newBuilder()
+                        .setNetwork(NetworkPolicy.newBuilder().setMode(NetworkMode.NETWORK_MODE_NONE))).build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, noDevice.getStatus().getCode(), noDevice.toString());
+        assertEquals(0, client.list().size());
+
+        var resumedResponse = client.sandboxes().restore(RestoreRequest.newBuilder().setPackageId(vm.getId()).build());
+        assertTrue(resumedResponse.getWarningsList().stream().anyMatch(w -> w.startsWith(
+                "the package's network policy applies: outbound TCP through the daemon's egress proxy to 127.0.0.1:"
+                        + allowed + " only")), resumedResponse.getWarningsList().toString());
+        Sandbox resumed = resumedResponse.getSandbox();
         assertEquals(source.getSpec().getNetwork(), resumed.getSpec().getNetwork());
         assertEquals(GUEST_HTTP_PORT, resumed.getPortForwards(0).getGuestPort());
         // The guest's server kept running through the snapshot; the new VM publishes it again on a port picked anew.

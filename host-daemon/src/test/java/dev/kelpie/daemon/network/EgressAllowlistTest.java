@@ -71,6 +71,21 @@ class EgressAllowlistTest {
     }
 
     @Test
+    void privateAndReservedAddressesNeedAnEntryThatMatchesThem() {
+        for (String address : List.of("10.1.2.3", "172.16.0.1", "192.168.7.7", "100.100.100.200", "198.18.0.1",
+                "192.0.0.170", "240.0.0.1", "255.255.255.255", "0.1.2.3", "fd00:ec2::254", "64:ff9b::7f00:1",
+                "2002:7f00:1::", "::7f00:1")) {
+            InetAddress ip = ip(address);
+            EgressAllowlist.Verdict v = check(List.of(), address, 80, ip);
+            assertFalse(v.allowed(), address);
+            assertTrue(v.reason().contains("public addresses only") || v.reason().contains("exact IP"), v.reason());
+        }
+        assertTrue(check(List.of("10.0.0.0/8"), "10.1.2.3", 80, ip("10.1.2.3")).allowed());
+        assertTrue(check(List.of("mirror.corp"), "mirror.corp", 443, ip("10.1.2.3")).allowed());
+        assertFalse(check(List.of("mirror.corp"), "other.corp", 443, ip("10.1.2.3")).allowed());
+    }
+
+    @Test
     void loopbackAndHostAddressesNeedAnEntryNamingThatExactIp() {
         // A name the guest controls (DNS) or a wide CIDR never leads into the host.
         assertFalse(check(List.of("*.attacker.example"), "x.attacker.example", 80, ip("127.0.0.1")).allowed());

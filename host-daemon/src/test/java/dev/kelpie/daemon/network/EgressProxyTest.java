@@ -57,6 +57,7 @@ class EgressProxyTest {
         server.createContext("/", exchange -> {
             SEEN.put(body + " uri", exchange.getRequestURI().toString());
             SEEN.put(body + " host", String.valueOf(exchange.getRequestHeaders().getFirst("Host")));
+            SEEN.put(body + " x-hop", String.valueOf(exchange.getRequestHeaders().getFirst("X-Hop")));
             SEEN.put(body + " proxy-authorization",
                     String.valueOf(exchange.getRequestHeaders().getFirst("Proxy-Authorization")));
             byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);
@@ -136,12 +137,14 @@ class EgressProxyTest {
         Path socket = dir.resolve("forward.sock");
         try (AutoCloseable proxy = open(socket)) {
             int port = allowed.getAddress().getPort();
-            String answer = exchange(socket, "GET http://127.0.0.1:" + port + "/a/b?c=d HTTP/1.1\r\nHost: 127.0.0.1:"
-                    + port + "\r\nProxy-Authorization: Basic c2VjcmV0\r\nConnection: close\r\n\r\n");
+            // The Host header claims another name: the upstream must see the one that was checked.
+            String answer = exchange(socket, "GET http://127.0.0.1:" + port + "/a/b?c=d HTTP/1.1\r\nHost: elsewhere.example"
+                    + "\r\nProxy-Authorization: Basic c2VjcmV0\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n");
             assertTrue(answer.startsWith("HTTP/1.1 200") && answer.endsWith("allowed\n"), answer);
             assertEquals("/a/b?c=d", SEEN.get("allowed uri"));
             assertEquals("127.0.0.1:" + port, SEEN.get("allowed host"));
             assertEquals("null", SEEN.get("allowed proxy-authorization"));
+            assertEquals("null", SEEN.get("allowed x-hop"), "a header Connection names is for this hop only");
         }
     }
 

@@ -138,7 +138,7 @@ class TeleportFlowTest {
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);
         assertThrows(IllegalArgumentException.class, () -> restorer.restore("pkg-1", "", "",
-                new RestoreOverrides(Map.of(), 0, 0, 2, 0)), "a vm package keeps its shape");
+                new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty())), "a vm package keeps its shape");
     }
 
     @Test

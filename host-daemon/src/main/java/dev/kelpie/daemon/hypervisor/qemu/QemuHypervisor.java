@@ -12,6 +12,7 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.network.HostPortUnavailableException;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
 import java.io.IOException;
@@ -42,6 +43,8 @@ public final class QemuHypervisor implements Hypervisor {
     static final String NAME = "qemu";
     /** qemu sets up a VM in well under a second; a loaded 2-core host under TCG can take several. */
     static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
+    /** What qemu says when it cannot bind a {@code hostfwd} port. */
+    private static final String HOSTFWD_FAILURE = "host forwarding rule";
 
     private final Function<String, String> binaryForArch;
     private final Supplier<Accelerator> accelerator;
@@ -188,7 +191,12 @@ public final class QemuHypervisor implements Hypervisor {
                         + readQuietly(log));
             }
             if (starter.exitValue() != 0) {
-                throw new VmException("qemu exited with status " + starter.exitValue() + ": " + readQuietly(log).strip());
+                String said = readQuietly(log).strip();
+                if (said.contains(HOSTFWD_FAILURE)) {
+                    // Another process took a published port between the daemon's check and qemu's bind.
+                    throw new HostPortUnavailableException("a published host port is taken: qemu says " + said);
+                }
+                throw new VmException("qemu exited with status " + starter.exitValue() + ": " + said);
             }
             long pid = Long.parseLong(Files.readString(files.pidFile()).strip());
             ProcessIdentity identity = ProcessIdentity.of(pid)
