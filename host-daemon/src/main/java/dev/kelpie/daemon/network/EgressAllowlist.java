@@ -261,15 +261,7 @@ public final class EgressAllowlist {
     }
 
     private static int port(String text, String digits) {
-        try {
-            int p = Integer.parseInt(digits);
-            if (p >= 1 && p <= 65535) {
-                return p;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw bad(text, "port must be 1..65535");
+        return TcpPorts.parse(digits).orElseThrow(() -> bad(text, "port must be 1.." + TcpPorts.MAX));
     }
 
     private static IllegalArgumentException bad(String text, String why) {

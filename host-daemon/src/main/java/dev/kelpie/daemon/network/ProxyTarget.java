@@ -43,15 +43,8 @@ record ProxyTarget(String host, int port, String pathAndQuery) {
     }
 
     private static int port(String digits, String authority) {
-        try {
-            int p = Integer.parseInt(digits);
-            if (p >= 1 && p <= 65535) {
-                return p;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new IllegalArgumentException("port in '" + abbreviate(authority) + "' must be 1..65535");
+        return TcpPorts.parse(digits).orElseThrow(() -> new IllegalArgumentException("port in '"
+                + abbreviate(authority) + "' must be 1.." + TcpPorts.MAX));
     }
 
     private static String abbreviate(String s) {
