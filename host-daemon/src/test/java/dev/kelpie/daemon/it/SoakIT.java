@@ -13,8 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A bounded soak: several sandboxes side by side, with concurrent execs and file transfers, then all deleted. The
- * daemon must hand back what it took: live threads and open file descriptors back to their baseline within
- * {@value #THREAD_TOLERANCE}, heap after a full GC within {@value #HEAP_TOLERANCE_PERCENT} % of it. The figures go to
+ * daemon must hand back what it took: live threads and open file descriptors at most {@value #THREAD_TOLERANCE} above
+ * their baseline, heap after a full GC at most {@value #HEAP_TOLERANCE_PERCENT} % above it. Only growth counts: a
+ * leak grows, while pool threads still idle from the warm-up can only make the "after" smaller. The figures go to
  * docs/benchmarks.md ("Soak: leaks").
  */
 class SoakIT {
@@ -26,8 +27,7 @@ class SoakIT {
     private static final int ROUNDS_PER_SANDBOX = 40;
     /**
      * Below one per sandbox created (9) and far below one per exec, so any per-sandbox or per-call leak still fails;
-     * above the pool threads and their epoll/event fds a loaded host can keep a little longer (a CI run once ended 3
-     * above the baseline after the settle, with 2 allowed).
+     * above what pools a loaded host keeps a little longer (JDK process reapers idle out after 60 s).
      */
     private static final int THREAD_TOLERANCE = 4;
     private static final int FD_TOLERANCE = 4;
@@ -51,12 +51,12 @@ class SoakIT {
                 SandboxClient client = new SandboxClient(daemon.socket)) {
             long pid = daemon.process.pid();
             Probes.awaitBackend(daemon, "qemu");
-            // Lazy initialisation (classes, pools, jcmd's attach listener, and both agent event loops: each starts its
-            // thread, epoll, event and timer fds on its first channel, and channels take turns, so two sandboxes one
-            // after the other) is not a leak. A CI run whose warm-up started one loop only ended +1 thread and +3 fds
-            // for good. One sandbox at a time: pool threads that several would add idle out within a minute, and
-            // must not be in the baseline then (the settle below waits for them to go).
-            new SoakWorkload(client).run(1, 2, 1);
+            // Lazy initialisation is not a leak, and it must all be in the baseline: classes, pools, jcmd's attach
+            // listener, both agent event loops (each starts its thread and fds on its first channel; channels take
+            // turns), the JDK's poller for virtual threads' socket I/O (MasterPoller and its epoll fds, started by the
+            // first such call, which on some runs only the soak made: it ended +1 thread, +4 fds for good). So the
+            // warm-up is the soak in small: the same sandboxes side by side, each replaced once.
+            new SoakWorkload(client).run(SANDBOXES, 2, 1);
             DaemonHeap.usedAfterGc(pid);
             awaitQuiet(pid);
             DaemonFootprint baseline = DaemonFootprint.of(pid);
@@ -72,9 +72,9 @@ class SoakIT {
 
             long settling = System.nanoTime();
             Await.until("threads and fds back within their tolerance of " + baseline, SETTLE_TIMEOUT, () ->
-                    Math.abs(DaemonFootprint.threads(pid) - baseline.threads()) <= THREAD_TOLERANCE
-                            && Math.abs(DaemonFootprint.fds(pid) - DaemonFootprint.jarFds(pid)
-                                    - baseline.fdsBesidesJars()) <= FD_TOLERANCE,
+                    DaemonFootprint.threads(pid) - baseline.threads() <= THREAD_TOLERANCE
+                            && DaemonFootprint.fds(pid) - DaemonFootprint.jarFds(pid)
+                                    - baseline.fdsBesidesJars() <= FD_TOLERANCE,
                     () -> difference(baselineThreads, baselineFds, pid));
             Duration settled = Duration.ofNanos(System.nanoTime() - settling);
             DaemonFootprint after = DaemonFootprint.of(pid);
@@ -89,9 +89,9 @@ class SoakIT {
                     after.heapBytes(), 100.0 * (after.heapBytes() - baseline.heapBytes()) / baseline.heapBytes());
             String detail = difference(baselineThreads, baselineFds, pid);
             System.out.println("soak: " + detail);
-            assertTrue(Math.abs(after.threads() - baseline.threads()) <= THREAD_TOLERANCE, detail);
-            assertTrue(Math.abs(after.fdsBesidesJars() - baseline.fdsBesidesJars()) <= FD_TOLERANCE, detail);
-            assertTrue(Math.abs(after.heapBytes() - baseline.heapBytes()) * 100 <= HEAP_TOLERANCE_PERCENT
+            assertTrue(after.threads() - baseline.threads() <= THREAD_TOLERANCE, detail);
+            assertTrue(after.fdsBesidesJars() - baseline.fdsBesidesJars() <= FD_TOLERANCE, detail);
+            assertTrue((after.heapBytes() - baseline.heapBytes()) * 100 <= HEAP_TOLERANCE_PERCENT
                     * baseline.heapBytes(), "heap after GC " + baseline.heapBytes() + " -> " + after.heapBytes());
             Leftovers.assertOnlyLiveSandboxes(work, daemon, client.list());
         } finally {
