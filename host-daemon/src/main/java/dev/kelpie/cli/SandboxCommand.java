@@ -165,6 +165,9 @@ final class SandboxCommand {
             for (PortForward f : s.getPortForwardsList()) {
                 System.out.printf("publish:  127.0.0.1:%d -> guest port %d%n", f.getHostPort(), f.getGuestPort());
             }
+            if (!s.getRestoredFromPackageId().isEmpty()) {
+                System.out.println("restored: from package " + s.getRestoredFromPackageId());
+            }
             if (!s.getFailureReason().isEmpty()) {
                 System.out.println("failure:  " + s.getFailureReason());
             }

@@ -101,7 +101,8 @@ final class SandboxMapper {
         return Sandbox.newBuilder().setId(r.id()).setSpec(spec).setState(toProto(r.state()))
                 .setFailureReason(r.failureReason()).setCreatedAtUnixMs(r.createdAtMs()).setBackend(r.backend())
                 .setArch(r.arch()).setImageVersion(r.imageVersion()).setFromPool(r.fromPool())
-                .setLastActivityUnixMs(r.lastActivityMs()).addAllPortForwards(toProto(established))
+                .setLastActivityUnixMs(r.lastActivityMs())
+                .setRestoredFromPackageId(r.restoredFromPackageId()).addAllPortForwards(toProto(established))
                 .setNetworkReachability(c.network().withForwards(r.vm() == null ? c.network().forwards() : established)
                         .reachability())
                 .build();

@@ -8,8 +8,9 @@ import org.eclipse.microprofile.config.spi.ConfigSource;
 
 /**
  * Default locations that depend on the user running the daemon: root gets the system paths
- * ({@code /run/kelpie/kelpied.sock}, {@code /var/lib/kelpie}), anyone else per-user paths
- * ({@code $XDG_RUNTIME_DIR/kelpie/kelpied.sock}, {@code ~/.kelpie}).
+ * ({@code /run/kelpie/kelpied.sock}, {@code /var/lib/kelpie}, {@code /var/cache/kelpie}), anyone else per-user paths
+ * ({@code $XDG_RUNTIME_DIR/kelpie/kelpied.sock}, {@code ~/.kelpie}, {@code $XDG_CACHE_HOME/kelpie} or
+ * {@code ~/.cache/kelpie}).
  *
  * <p>Its ordinal is below application.properties, environment variables and system properties, so any of those
  * overrides it.
@@ -18,6 +19,7 @@ public final class DefaultPathsConfigSource implements ConfigSource {
 
     static final String STATE_DIR = "kelpie.state-dir";
     static final String API_SOCKET = "kelpie.api.socket";
+    static final String PROBE_CACHE_DIR = "kelpie.probe.cache-dir";
     private static final int ORDINAL = 50;
 
     private final Map<String, String> defaults;
@@ -27,7 +29,20 @@ public final class DefaultPathsConfigSource implements ConfigSource {
     }
 
     DefaultPathsConfigSource(long uid, Map<String, String> env) {
-        this.defaults = Map.of(STATE_DIR, stateDir(uid, env).toString(), API_SOCKET, apiSocket(uid, env).toString());
+        this.defaults = Map.of(STATE_DIR, stateDir(uid, env).toString(), API_SOCKET, apiSocket(uid, env).toString(),
+                PROBE_CACHE_DIR, cacheDir(uid, env).toString());
+    }
+
+    /** Shared by every daemon of the user (or of the host, for root): what it holds is true of the host. */
+    private static Path cacheDir(long uid, Map<String, String> env) {
+        if (uid == 0) {
+            return Path.of("/var/cache/kelpie");
+        }
+        String cacheHome = env.get("XDG_CACHE_HOME");
+        if (cacheHome != null && !cacheHome.isBlank()) {
+            return Path.of(cacheHome, "kelpie");
+        }
+        return Path.of(env.getOrDefault("HOME", "/tmp/kelpie-" + uid), ".cache", "kelpie");
     }
 
     private static Path stateDir(long uid, Map<String, String> env) {

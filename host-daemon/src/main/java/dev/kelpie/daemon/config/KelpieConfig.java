@@ -316,5 +316,11 @@ public interface KelpieConfig {
         /** How long a probe boot may take before the accelerator is declared unusable. */
         @WithDefault("20s")
         Duration bootTimeout();
+
+        /**
+         * Where probe verdicts are kept for every daemon of this host until it reboots; default {@code /var/cache/kelpie}
+         * for root, else {@code $XDG_CACHE_HOME/kelpie} or {@code ~/.cache/kelpie}.
+         */
+        Path cacheDir();
     }
 }

@@ -5,6 +5,7 @@ import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.BackendReport;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
+import dev.kelpie.daemon.hypervisor.probe.HostBootId;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.probe.KernelBootProbe;
 import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
@@ -64,15 +65,17 @@ public class HostInfoService {
         this.preference = BackendPreference.parse(config.backend());
     }
 
-    /** Runs after {@code DaemonPreflight} (priority 1) holds the state directory, where the probe cache lives. */
+    /** Runs after {@code DaemonPreflight} (priority 1) has checked the configuration. */
     void onStart(@Observes @Priority(10) StartupEvent event) {
         probeThread = Thread.ofPlatform().name("kelpie-backend-probe").daemon().start(this::probeBackends);
     }
 
     private void probeBackends() {
-        QemuProbe qemu = new QemuProbe(new CommandRunner(), new KernelBootProbe(config.probe().bootTimeout()),
-                new ProbeCache(config.stateDir(), json), platform, DEV_KVM);
-        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel().or(this::newestImageKernel));
+        CommandRunner commands = new CommandRunner();
+        QemuProbe qemu = new QemuProbe(commands, new KernelBootProbe(config.probe().bootTimeout()),
+                new ProbeCache(config.probe().cacheDir(), json, HostBootId.current(platform, commands)), platform, DEV_KVM);
+        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel().or(this::newestImageKernel),
+                config.qemu().accelerator().map(Accelerator::fromConfig));
         Accelerator hardware = platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM;
         KelpieConfig.Libkrun k = config.libkrun();
         LibkrunSettings libkrun = LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform);

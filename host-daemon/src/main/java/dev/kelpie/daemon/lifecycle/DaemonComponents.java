@@ -35,7 +35,6 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.Locale;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
@@ -98,7 +97,7 @@ public class DaemonComponents {
     private static Supplier<Accelerator> qemuAccelerator(KelpieConfig config, HostInfoService host) {
         return () -> {
             if (config.qemu().accelerator().isPresent()) {
-                return Accelerator.valueOf(config.qemu().accelerator().get().toUpperCase(Locale.ROOT));
+                return Accelerator.fromConfig(config.qemu().accelerator().get());
             }
             BackendChoice choice = awaitChoice(config, host);
             return host.qemuAccelerator().orElseThrow(() -> new VmException("no accelerator to run VMs: " + choice.reason()));

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.lifecycle;
 
 import dev.kelpie.daemon.config.KelpieConfig;
+import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.host.BackendPreference;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
@@ -54,6 +55,7 @@ public class DaemonPreflight {
     private void checkBackend() {
         try {
             BackendPreference.parse(config.backend());
+            config.qemu().accelerator().ifPresent(Accelerator::fromConfig);
         } catch (IllegalArgumentException e) {
             throw new DaemonStartupException(e.getMessage());
         }

@@ -12,8 +12,9 @@ import java.util.Optional;
  * boot.
  *
  * @param resumeFrom a saved VM state to resume instead of booting; its guest is already configured
+ * @param restoredFromPackageId the package a restore comes from, recorded with the sandbox; empty for a plain create
  */
-public record Launch(Optional<SavedVmState> resumeFrom, ReadyStep beforeReady) {
+public record Launch(Optional<SavedVmState> resumeFrom, ReadyStep beforeReady, String restoredFromPackageId) {
 
     /** A plain create: boot, configure, ready. */
     public static final Launch COLD_BOOT = new Launch(Optional.empty(), agent -> {});
@@ -21,6 +22,16 @@ public record Launch(Optional<SavedVmState> resumeFrom, ReadyStep beforeReady) {
     public Launch {
         Objects.requireNonNull(resumeFrom, "resumeFrom");
         Objects.requireNonNull(beforeReady, "beforeReady");
+        Objects.requireNonNull(restoredFromPackageId, "restoredFromPackageId");
+    }
+
+    public Launch(Optional<SavedVmState> resumeFrom, ReadyStep beforeReady) {
+        this(resumeFrom, beforeReady, "");
+    }
+
+    /** The same launch, recorded as a restore of {@code packageId}. */
+    public Launch fromPackage(String packageId) {
+        return new Launch(resumeFrom, beforeReady, packageId);
     }
 
     /** Work on a new sandbox's agent before it is READY. */

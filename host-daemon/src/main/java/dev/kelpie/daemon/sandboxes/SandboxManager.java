@@ -135,7 +135,7 @@ public final class SandboxManager implements AutoCloseable {
         long now = clock.millis();
         String id = pooled.map(PooledVm::id).orElseGet(ids);
         SandboxRecord initial = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
-                image.arch(), image.version(), pooled.isPresent(), null, now);
+                image.arch(), image.version(), pooled.isPresent(), null, now, launch.restoredFromPackageId());
         Sandbox sandbox = new Sandbox(initial);
         synchronized (admissionLock) {
             try {

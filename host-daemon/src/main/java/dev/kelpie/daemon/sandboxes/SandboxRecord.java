@@ -7,27 +7,34 @@ import dev.kelpie.daemon.hypervisor.VmRecord;
  *
  * @param vm the running VM; null before it started and after it ended
  * @param failureReason why it failed, with the guest console's tail; empty otherwise
+ * @param restoredFromPackageId the package it was restored from; empty for a plain create (and in records of daemons
+ *     that did not record it)
  */
 public record SandboxRecord(String id, SandboxConfig config, SandboxState state, String failureReason, long createdAtMs,
-        String backend, String arch, String imageVersion, boolean fromPool, VmRecord vm, long lastActivityMs) {
+        String backend, String arch, String imageVersion, boolean fromPool, VmRecord vm, long lastActivityMs,
+        String restoredFromPackageId) {
+
+    public SandboxRecord {
+        restoredFromPackageId = restoredFromPackageId == null ? "" : restoredFromPackageId;
+    }
 
     SandboxRecord withState(SandboxState newState) {
         return new SandboxRecord(id, config, newState, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                vm, lastActivityMs);
+                vm, lastActivityMs, restoredFromPackageId);
     }
 
     SandboxRecord failed(String reason) {
         return new SandboxRecord(id, config, SandboxState.FAILED, reason, createdAtMs, backend, arch, imageVersion,
-                fromPool, null, lastActivityMs);
+                fromPool, null, lastActivityMs, restoredFromPackageId);
     }
 
     SandboxRecord withVm(VmRecord newVm) {
         return new SandboxRecord(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                newVm, lastActivityMs);
+                newVm, lastActivityMs, restoredFromPackageId);
     }
 
     SandboxRecord withActivity(long atMs) {
         return new SandboxRecord(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                vm, atMs);
+                vm, atMs, restoredFromPackageId);
     }
 }

@@ -90,7 +90,7 @@ public final class Restorer {
         try {
             Launch launch = manifest.kind() == PackageKind.VM ? vmLaunch(store, manifest, platform, work, generation)
                     : checkpointLaunch(store, manifest, work, generation);
-            SandboxRecord record = sandboxes.create(config, launch);
+            SandboxRecord record = sandboxes.create(config, launch.fromPackage(packageId));
             warnings.forEach(w -> LOG.warnf("restore of package %s as sandbox %s: %s", packageId, record.id(), w));
             LOG.infof("package %s (%s) restored as sandbox %s on image %s", packageId, manifest.kind().wireName(),
                     record.id(), image.version());

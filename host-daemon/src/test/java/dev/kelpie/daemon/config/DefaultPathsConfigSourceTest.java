@@ -12,6 +12,7 @@ class DefaultPathsConfigSourceTest {
         var source = new DefaultPathsConfigSource(0, Map.of("HOME", "/root", "XDG_RUNTIME_DIR", "/run/user/0"));
         assertEquals("/run/kelpie/kelpied.sock", source.getValue(DefaultPathsConfigSource.API_SOCKET));
         assertEquals("/var/lib/kelpie", source.getValue(DefaultPathsConfigSource.STATE_DIR));
+        assertEquals("/var/cache/kelpie", source.getValue(DefaultPathsConfigSource.PROBE_CACHE_DIR));
     }
 
     @Test
@@ -19,6 +20,9 @@ class DefaultPathsConfigSourceTest {
         var source = new DefaultPathsConfigSource(1000, Map.of("HOME", "/home/ada", "XDG_RUNTIME_DIR", "/run/user/1000"));
         assertEquals("/run/user/1000/kelpie/kelpied.sock", source.getValue(DefaultPathsConfigSource.API_SOCKET));
         assertEquals("/home/ada/.kelpie", source.getValue(DefaultPathsConfigSource.STATE_DIR));
+        assertEquals("/home/ada/.cache/kelpie", source.getValue(DefaultPathsConfigSource.PROBE_CACHE_DIR));
+        assertEquals("/xdg/kelpie", new DefaultPathsConfigSource(1000, Map.of("HOME", "/home/ada", "XDG_CACHE_HOME",
+                "/xdg")).getValue(DefaultPathsConfigSource.PROBE_CACHE_DIR));
     }
 
     @Test

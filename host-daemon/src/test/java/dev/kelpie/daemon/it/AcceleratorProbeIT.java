@@ -26,7 +26,8 @@ class AcceleratorProbeIT {
     void bootsTheKernelOnEachAcceleratorAndCachesTheVerdict() throws Exception {
         String kernel = System.getProperty("kelpie.it.kernel", "");
         Assumptions.assumeFalse(kernel.isBlank(), "no guest kernel given (-Dkelpie.kernel=...; scripts/dev passes it)");
-        String[] args = {"-Dkelpie.probe.kernel=" + kernel, "-Dkelpie.probe.boot-timeout=" + BOOT_TIMEOUT};
+        String cacheDir = "-Dkelpie.probe.cache-dir=" + work.resolve("probe-cache");
+        String[] args = {"-Dkelpie.probe.kernel=" + kernel, "-Dkelpie.probe.boot-timeout=" + BOOT_TIMEOUT, cacheDir};
 
         JsonNode firstQemu;
         Path stateDir;
@@ -57,6 +58,26 @@ class AcceleratorProbeIT {
             JsonNode tcg = Probes.accelerator(qemu, "tcg");
             assertTrue(tcg.path("reason").asText().endsWith("(cached)"), "a restart reuses the verdict: " + tcg);
             assertEquals(Probes.accelerator(firstQemu, "kvm").path("status"), Probes.accelerator(qemu, "kvm").path("status"));
+        }
+
+        // Another daemon of this host (its own state directory) does not pay for the probe again either.
+        try (DaemonProcess other = DaemonProcess.startServing(work, "other", args)) {
+            JsonNode kvm = Probes.accelerator(Probes.awaitBackend(other, "qemu"), "kvm");
+            assertTrue(kvm.path("reason").asText().endsWith("(cached)"), "shared by the host's daemons: " + kvm);
+        }
+    }
+
+    @Test
+    void aConfiguredAcceleratorIsTheOnlyOneProbed() throws Exception {
+        String kernel = System.getProperty("kelpie.it.kernel", "");
+        Assumptions.assumeFalse(kernel.isBlank(), "no guest kernel given (-Dkelpie.kernel=...; scripts/dev passes it)");
+        try (DaemonProcess daemon = DaemonProcess.startServing(work, "tcg-only", "-Dkelpie.probe.kernel=" + kernel,
+                "-Dkelpie.qemu.accelerator=tcg", "-Dkelpie.probe.cache-dir=" + work.resolve("fresh-cache"))) {
+            JsonNode qemu = Probes.awaitBackend(daemon, "qemu");
+            JsonNode kvm = Probes.accelerator(qemu, "kvm");
+            assertEquals("PROBE_STATUS_UNTESTED", kvm.path("status").asText(), kvm.toString());
+            assertEquals("not probed: kelpie.qemu.accelerator=tcg", kvm.path("reason").asText());
+            assertEquals("PROBE_STATUS_AVAILABLE", Probes.accelerator(qemu, "tcg").path("status").asText());
         }
     }
 }

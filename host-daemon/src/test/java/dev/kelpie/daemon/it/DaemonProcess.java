@@ -19,6 +19,7 @@ final class DaemonProcess implements AutoCloseable {
     static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final Path LAUNCHER = Path.of(System.getProperty("kelpie.it.launcher", "bin/kelpied"));
     private static final Path APP_DIR = Path.of(System.getProperty("kelpie.it.appDir", "target/quarkus-app"));
+    private static final Path PROBE_CACHE = Path.of("target", "it-probe-cache").toAbsolutePath();
 
     final Path stateDir;
     final Path socket;
@@ -44,6 +45,8 @@ final class DaemonProcess implements AutoCloseable {
         cmd.addAll(List.of(jvmArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         Map<String, String> env = pb.environment();
+        // The test run's daemons share probe verdicts as a host's do, but never with the developer's own daemons.
+        env.put("KELPIE_PROBE_CACHE_DIR", PROBE_CACHE.toString());
         env.putAll(extraEnv);
         env.put("KELPIE_APP_DIR", APP_DIR.toString());
         env.put("KELPIE_STATE_DIR", stateDir.toString());

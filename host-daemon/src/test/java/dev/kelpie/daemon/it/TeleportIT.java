@@ -31,9 +31,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -185,6 +188,9 @@ class TeleportIT {
         Sandbox copy = restored.getSandbox();
         assertEquals(SandboxState.SANDBOX_STATE_READY, copy.getState());
         assertEquals(List.of(), restored.getWarningsList());
+        assertEquals(pkg.getId(), copy.getRestoredFromPackageId());
+        assertEquals(pkg.getId(), onB.get(copy.getId()).getRestoredFromPackageId(), "Get says it too");
+        assertEquals("", onA.get(source.getId()).getRestoredFromPackageId(), "a created sandbox names no package");
         assertEquals("t", copy.getSpec().getLabelsMap().get("app"));
         assertEquals("print(42)\n", onB.sh(copy.getId(), "cat /workspace/src/main.py"));
         assertTrue(onB.sh(copy.getId(), "cd / && sha256sum -c /workspace/blob.sum").contains("OK"));
@@ -335,9 +341,19 @@ class TeleportIT {
                 .put("uncompressed_size_bytes", Long.MAX_VALUE / 2));
         assertRefused(Status.Code.INVALID_ARGUMENT, () -> restore(onA, absurd, "", ""), "uncompressed bytes");
 
-        for (var entry : List.of("../escape", "/etc/evil")) {
-            String escaping = packageWithWorkspaceEntry(store, good.getId(), entry);
-            assertRefused(Status.Code.INVALID_ARGUMENT, () -> restore(onA, escaping, "", ""), entry.substring(0, 4));
+        // Each refused before anything exists (assertNothingLeft): escaping paths, and entries the agent would refuse
+        // only after a VM had booted.
+        var chr = new TarArchiveEntry("dev0", TarArchiveEntry.LF_CHR, true);
+        chr.setDevMajor(1);
+        chr.setDevMinor(3);
+        Map<TarArchiveEntry, String> hostile = Map.of(
+                fileEntry("../escape"), "a path with ..",
+                fileEntry("/etc/evil"), "an absolute path",
+                chr, "a character device",
+                new TarArchiveEntry("pipe", TarArchiveEntry.LF_FIFO, true), "a fifo");
+        for (var entry : hostile.entrySet()) {
+            String crafted = packageWithWorkspaceEntry(store, good.getId(), entry.getKey());
+            assertRefused(Status.Code.INVALID_ARGUMENT, () -> restore(onA, crafted, "", ""), entry.getValue());
         }
         assertNothingLeft(a, onA, 0);
 
@@ -378,17 +394,23 @@ class TeleportIT {
                 .getManifestJson();
     }
 
-    /** A well-formed package (right hashes) whose workspace tar holds an entry that would escape /workspace. */
-    private static String packageWithWorkspaceEntry(Path store, String likeId, String entryName) throws IOException {
+    private static TarArchiveEntry fileEntry(String name) {
+        var e = new TarArchiveEntry(name, true);
+        e.setSize(3);
+        return e;
+    }
+
+    /** A well-formed package (right hashes) whose workspace tar holds one entry that the restore must refuse. */
+    private static String packageWithWorkspaceEntry(Path store, String likeId, TarArchiveEntry entry) throws IOException {
         ByteArrayOutputStream tar = new ByteArrayOutputStream();
-        try (var out = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(tar)) {
-            var e = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(entryName, true);
-            e.setSize(3);
-            out.putArchiveEntry(e);
-            out.write("bad".getBytes(StandardCharsets.US_ASCII));
+        try (var out = new TarArchiveOutputStream(tar)) {
+            out.putArchiveEntry(entry);
+            if (entry.getSize() > 0) {
+                out.write("bad".getBytes(StandardCharsets.US_ASCII));
+            }
             out.closeArchiveEntry();
         }
-        String id = "pkg-escape-" + Integer.toHexString(entryName.hashCode());
+        String id = "pkg-hostile-" + Integer.toHexString(entry.getName().hashCode());
         var codec = new dev.kelpie.teleport.pkg.ManifestCodec();
         var like = codec.read(Files.readAllBytes(store.resolve(likeId).resolve("manifest.json")), "test");
         Path staging = work.resolve("crafted-" + id);
@@ -414,6 +436,9 @@ class TeleportIT {
         assertEquals(List.of(), onA.list(), "the source is gone after the move");
         assertEquals("travelled\n", onB.sh(newId, "cat /workspace/note"));
         assertEquals("moved\n", onB.sh(newId, "echo $WHERE"));
+        String importedPackage = onB.get(newId).getRestoredFromPackageId();
+        assertTrue(packageIds(onB, "").contains(importedPackage), "restored from the package imported on B: "
+                + importedPackage);
     }
 
     /** Copies a package in a local store under a new id with its manifest changed. */

@@ -184,6 +184,19 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aRestoredSandboxNamesItsPackageAcrossADaemonRestart() throws Exception {
+        SandboxRecord r = manager.create(config(0), new Launch(java.util.Optional.empty(), agent -> {})
+                .fromPackage("pkg-7"));
+        assertEquals("pkg-7", r.restoredFromPackageId());
+
+        manager.close();
+        SandboxManager next = newManager();
+        next.recover();
+        assertEquals("pkg-7", next.get(r.id()).restoredFromPackageId(), "the record keeps it");
+        next.close();
+    }
+
+    @Test
     void aFailingReadyStepLeavesNothing() {
         var e = assertThrows(IllegalStateException.class, () -> manager.create(config(0), new Launch(
                 java.util.Optional.empty(), agent -> {

@@ -120,6 +120,8 @@ class TeleportFlowTest {
         assertEquals(64, agents.reseeded.get(copy).getEntropy().size());
         assertEquals(NOW.toEpochMilli(), agents.reseeded.get(copy).getGeneration());
         assertTrue(hypervisor.restoredFrom.isEmpty(), "a checkpoint boots fresh");
+        assertEquals("pkg-1", restored.sandbox().restoredFromPackageId());
+        assertEquals("", manager.get(source.id()).restoredFromPackageId(), "a created sandbox names no package");
         assertStagingEmpty(staging);
     }
 
@@ -134,6 +136,7 @@ class TeleportFlowTest {
         Restorer.Restored restored = restorer.restore("pkg-1", "", "", RestoreOverrides.NONE);
         assertEquals(SandboxState.READY, restored.sandbox().state());
         assertEquals(1, hypervisor.restoredFrom.size());
+        assertEquals("pkg-1", manager.get(restored.sandbox().id()).restoredFromPackageId());
         assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);

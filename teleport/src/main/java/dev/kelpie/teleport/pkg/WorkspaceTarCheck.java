@@ -26,7 +26,7 @@ public final class WorkspaceTarCheck {
      */
     public static long check(InputStream tar, String where) throws IOException {
         Set<String> symlinks = new HashSet<>();
-        Set<String> entries = new HashSet<>();
+        Set<String> files = new HashSet<>();
         long count = 0;
         try (UntrustedTar in = new UntrustedTar(tar, where + ": the workspace")) {
             TarArchiveEntry entry;
@@ -47,18 +47,51 @@ public final class WorkspaceTarCheck {
                     }
                     symlinks.add(path);
                 } else if (entry.isLink()) {
-                    String target = normalise(entry.getLinkName(), where);
-                    if (!entries.contains(target) || symlinks.contains(target)) {
+                    if (!isEarlierFile(entry.getLinkName(), files)) {
                         throw reject(where, entry.getName(), "a hard link to " + entry.getLinkName()
                                 + ", which is not an earlier file of the archive");
                     }
-                } else if (!entry.isDirectory() && !entry.isFile()) {
-                    throw reject(where, entry.getName(), "a device, fifo or other special file");
+                    files.add(path);
+                } else if (isRegularFile(entry)) {
+                    files.add(path);
+                } else if (!entry.isDirectory()) {
+                    throw reject(where, entry.getName(), kindOf(entry));
                 }
-                entries.add(path);
             }
         }
         return count;
+    }
+
+    /**
+     * By the type flag: commons-compress's {@code isFile()} is true for every non-directory whose name lacks a
+     * trailing slash, devices and fifos included. These are the flags the agent's import writes as files.
+     */
+    private static boolean isRegularFile(TarArchiveEntry entry) {
+        byte flag = entry.getLinkFlag();
+        return flag == TarArchiveEntry.LF_NORMAL || flag == TarArchiveEntry.LF_OLDNORM
+                || flag == TarArchiveEntry.LF_CONTIG;
+    }
+
+    private static String kindOf(TarArchiveEntry entry) {
+        if (entry.isCharacterDevice()) {
+            return "a character device";
+        } else if (entry.isBlockDevice()) {
+            return "a block device";
+        } else if (entry.isFIFO()) {
+            return "a fifo";
+        }
+        return "an unsupported entry type '" + (char) entry.getLinkFlag() + "'";
+    }
+
+    /** A hard link's target names the file it shares data with: never a directory, a symlink or a later entry. */
+    private static boolean isEarlierFile(String target, Set<String> files) {
+        String path;
+        try {
+            path = normalise(target, "");
+        } catch (InvalidPackageException absoluteOrDotDot) {
+            return false;
+        }
+        return files.contains(path);
     }
 
     /** "a/./b/" → "a/b"; absolute or {@code ..} is refused. */

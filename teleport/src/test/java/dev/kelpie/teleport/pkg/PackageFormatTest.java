@@ -227,11 +227,40 @@ class PackageFormatTest {
                 List.of(symlink("evil", "../../etc")),
                 List.of(symlink("dir", "sub"), file("dir/x")),
                 List.of(hardlink("h", "/etc/shadow")),
-                List.of(hardlink("h", "never-seen")));
+                List.of(hardlink("h", "never-seen")),
+                List.of(dir("d/"), hardlink("h", "d")),
+                List.of(special("dev0", TarArchiveEntry.LF_CHR)),
+                List.of(special("disk", TarArchiveEntry.LF_BLK)),
+                List.of(special("pipe", TarArchiveEntry.LF_FIFO)),
+                List.of(special("sparse", TarArchiveEntry.LF_GNUTYPE_SPARSE)));
         for (List<TarArchiveEntry> entries : bad) {
             assertThrows(InvalidPackageException.class,
                     () -> WorkspaceTarCheck.check(new ByteArrayInputStream(tarWith(entries)), "w"), entries.toString());
         }
+    }
+
+    @Test
+    void aRefusedEntryIsNamedWithWhatItIs() throws IOException {
+        assertRefusal("\"dev0\" rejected: a character device", special("dev0", TarArchiveEntry.LF_CHR));
+        assertRefusal("\"disk\" rejected: a block device", special("disk", TarArchiveEntry.LF_BLK));
+        assertRefusal("\"pipe\" rejected: a fifo", special("pipe", TarArchiveEntry.LF_FIFO));
+        assertRefusal("\"h\" rejected: a hard link to /etc/passwd", hardlink("h", "/etc/passwd"));
+    }
+
+    private static void assertRefusal(String expected, TarArchiveEntry entry) throws IOException {
+        byte[] tar = tarWith(List.of(entry));
+        InvalidPackageException e = assertThrows(InvalidPackageException.class,
+                () -> WorkspaceTarCheck.check(new ByteArrayInputStream(tar), "w"));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    private static TarArchiveEntry special(String name, byte type) {
+        TarArchiveEntry e = new TarArchiveEntry(name, type, true);
+        if (type == TarArchiveEntry.LF_CHR || type == TarArchiveEntry.LF_BLK) {
+            e.setDevMajor(1);
+            e.setDevMinor(3);
+        }
+        return e;
     }
 
     private static long allocatedBytes(Path file) throws IOException {

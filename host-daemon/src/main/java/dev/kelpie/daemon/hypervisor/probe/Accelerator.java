@@ -20,6 +20,11 @@ public enum Accelerator {
         return qemuName;
     }
 
+    /** The accelerator {@code kelpie.qemu.accelerator} names, in any case. */
+    public static Accelerator fromConfig(String configured) {
+        return fromQemuName(configured.toLowerCase(java.util.Locale.ROOT));
+    }
+
     /** The accelerator QEMU names {@code qemuName}, as a VM record stores it. */
     public static Accelerator fromQemuName(String qemuName) {
         for (Accelerator accel : values()) {
@@ -27,6 +32,6 @@ public enum Accelerator {
                 return accel;
             }
         }
-        throw new IllegalArgumentException("unknown accelerator '" + qemuName + "'");
+        throw new IllegalArgumentException("unknown accelerator '" + qemuName + "' (expected kvm, hvf or tcg)");
     }
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeoutException;
  * console. On some hosts {@code /dev/kvm} opens and tiny test code runs, yet a Linux guest hangs without a word;
  * only this catches that.
  */
-public final class KernelBootProbe {
+public final class KernelBootProbe implements BootProbe {
 
     /** The first line a Linux kernel prints once its console is up. */
     static final String KERNEL_BANNER = "Linux version";
@@ -29,7 +29,7 @@ public final class KernelBootProbe {
         this.timeout = timeout;
     }
 
-    /** Boots {@code kernel} with {@code qemuBinary} on {@code accelerator}; never leaves the VM running. */
+    @Override
     public ProbeResult boot(String qemuBinary, QemuMachine machine, Accelerator accelerator, Path kernel) {
         List<String> command = new ArrayList<>(List.of(qemuBinary, "-accel", accelerator.qemuName(),
                 "-M", machine.machineType(), "-m", "128", "-smp", "1", "-nodefaults", "-no-user-config",

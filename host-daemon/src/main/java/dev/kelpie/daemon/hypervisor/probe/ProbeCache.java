@@ -17,8 +17,10 @@ import java.util.TreeMap;
 import org.jboss.logging.Logger;
 
 /**
- * Remembers boot-probe outcomes across daemon restarts, keyed by everything that could change the answer
- * (qemu binary and version, kernel content, accelerator), so a probe that takes 20 s to time out runs once.
+ * Remembers boot-probe outcomes across daemon restarts and across the daemons of one host (the file lives in a
+ * host-wide cache directory, not a daemon's state), keyed by everything that could change the answer: the host's boot
+ * (a reboot may load or fix KVM), the qemu binary and its version, the kernel's content and the accelerator. So a
+ * probe that takes 20 s to time out runs once per boot. Verdicts of earlier boots are dropped when the file is read.
  */
 public final class ProbeCache {
 
@@ -30,17 +32,23 @@ public final class ProbeCache {
 
     private final Path file;
     private final ObjectMapper json;
+    private final String bootId;
     private final Map<String, Entry> entries;
 
-    public ProbeCache(Path stateDir, ObjectMapper json) {
-        this.file = stateDir.resolve(FILE_NAME);
+    /**
+     * @param cacheDir created if missing
+     * @param bootId what identifies this boot of the host ({@link HostBootId})
+     */
+    public ProbeCache(Path cacheDir, ObjectMapper json, String bootId) {
+        this.file = cacheDir.resolve(FILE_NAME);
         this.json = json;
+        this.bootId = bootId;
         this.entries = load();
     }
 
-    /** The cache key for one probe. */
-    public static String key(String qemuPath, String qemuVersion, Path kernel, Accelerator accelerator) throws IOException {
-        return String.join("|", qemuPath, qemuVersion, sha256(kernel), accelerator.qemuName());
+    /** The cache key for one probe on this boot of the host. */
+    public String key(String qemuPath, String qemuVersion, Path kernel, Accelerator accelerator) throws IOException {
+        return String.join("|", bootId, qemuPath, qemuVersion, sha256(kernel), accelerator.qemuName());
     }
 
     public synchronized java.util.Optional<ProbeResult> get(String key) {
@@ -55,6 +63,7 @@ public final class ProbeCache {
         }
         entries.put(key, new Entry(result.status(), result.reason(), result.duration().toMillis()));
         try {
+            Files.createDirectories(file.getParent());
             Path tmp = Files.createTempFile(file.getParent(), FILE_NAME, ".tmp");
             try {
                 json.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), entries);
@@ -72,7 +81,10 @@ public final class ProbeCache {
             return new TreeMap<>();
         }
         try {
-            return new TreeMap<>(json.readValue(file.toFile(), new TypeReference<Map<String, Entry>>() {}));
+            Map<String, Entry> thisBoot = new TreeMap<>(json.readValue(file.toFile(),
+                    new TypeReference<Map<String, Entry>>() {}));
+            thisBoot.keySet().removeIf(key -> !key.startsWith(bootId + "|"));
+            return thisBoot;
         } catch (IOException e) {
             LOG.warnf("ignoring unreadable accelerator probe cache %s: %s", file, e.getMessage());
             return new TreeMap<>();

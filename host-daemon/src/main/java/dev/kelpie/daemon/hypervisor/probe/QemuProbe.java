@@ -23,12 +23,12 @@ public final class QemuProbe {
     private static final Pattern VERSION = Pattern.compile("QEMU emulator version (\\S+)");
 
     private final CommandRunner commands;
-    private final KernelBootProbe bootProbe;
+    private final BootProbe bootProbe;
     private final ProbeCache cache;
     private final HostPlatform platform;
     private final Path devKvm;
 
-    public QemuProbe(CommandRunner commands, KernelBootProbe bootProbe, ProbeCache cache, HostPlatform platform, Path devKvm) {
+    public QemuProbe(CommandRunner commands, BootProbe bootProbe, ProbeCache cache, HostPlatform platform, Path devKvm) {
         this.commands = commands;
         this.bootProbe = bootProbe;
         this.cache = cache;
@@ -39,8 +39,10 @@ public final class QemuProbe {
     /**
      * @param configuredBinary the configured binary, or empty for {@code qemu-system-<host arch>} from PATH
      * @param kernel a guest kernel to boot-test accelerators with, or empty to report them untested
+     * @param configured the accelerator {@code kelpie.qemu.accelerator} fixes, if any: only that one is boot-tested,
+     *     so a daemon told to use TCG never waits for a KVM that hangs
      */
-    public BackendReport probe(Optional<String> configuredBinary, Optional<Path> kernel) {
+    public BackendReport probe(Optional<String> configuredBinary, Optional<Path> kernel, Optional<Accelerator> configured) {
         QemuMachine machine = QemuMachine.forArch(platform.arch());
         String name = configuredBinary.orElse(machine.binary());
         Optional<Path> binary = resolve(name);
@@ -58,7 +60,10 @@ public final class QemuProbe {
         }
         List<AcceleratorReport> accels = new ArrayList<>();
         for (Accelerator accel : Accelerator.values()) {
-            accels.add(new AcceleratorReport(accel, probeAccelerator(accel, compiledAccels, path, version, machine, kernel)));
+            ProbeResult result = configured.isPresent() && configured.get() != accel
+                    ? ProbeResult.untested("not probed: kelpie.qemu.accelerator=" + configured.get().qemuName())
+                    : probeAccelerator(accel, compiledAccels, path, version, machine, kernel);
+            accels.add(new AcceleratorReport(accel, result));
         }
         boolean anyUsable = accels.stream().anyMatch(a -> a.result().isAvailable());
         ProbeResult result = anyUsable ? ProbeResult.available("") : ProbeResult.unavailable("no accelerator works");
@@ -80,7 +85,7 @@ public final class QemuProbe {
                     : ProbeResult.untested("no guest kernel to boot yet; only a Linux boot proves " + accel.qemuName());
         }
         try {
-            String key = ProbeCache.key(path, version, kernel.get(), accel);
+            String key = cache.key(path, version, kernel.get(), accel);
             Optional<ProbeResult> cached = cache.get(key);
             if (cached.isPresent()) {
                 return cached.get();
