@@ -2,7 +2,7 @@
 # Build one Kelpie base image: kernel + rootfs + disk template + metadata, archived, summed and signed.
 #
 #   image-build/build.sh --arch x86_64|aarch64 --version X.Y.Z[-suffix] --agent PATH
-#                        [--flavor minimal|standard] [--out DIR] [--force]
+#                        [--flavor minimal|standard] [--out DIR] [--force | --reuse-unchanged]
 #                        [--agent-version V] [--agent-protocol N] [--sign-key FILE]
 #
 #   --version   must match image-build/version.regex (the regex the daemon uses too); release form
@@ -14,6 +14,9 @@
 #               when PATH is an ELF for this host's machine, else "unknown"
 #   --out       default image-build/out; the image lands in OUT/VERSION/ARCH/
 #   --force     replace an existing OUT/VERSION/ARCH/
+#   --reuse-unchanged  keep an existing, intact OUT/VERSION/ARCH/ built from the same agent, kernel, recipe and
+#               lock (printing it as if built); replace it when any of them changed. For a dev image rebuilt at
+#               every start.
 #   --sign-key  minisign secret key (or env KELPIE_SIGN_KEY; password, if any, in KELPIE_SIGN_PASSWORD).
 #               Without one, a throwaway key is generated and the build says so.
 # Environment: SOURCE_DATE_EPOCH (default: the YYYYMMDD date in --version, else the git HEAD commit time),
@@ -31,7 +34,7 @@ KELPIE_LOG_PREFIX=build.sh
 . "$here/lib/common.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
-arch="" version="" flavor=minimal agent="" out="$here/out" force=0
+arch="" version="" flavor=minimal agent="" out="$here/out" force=0 reuse=0
 agent_version="" agent_protocol="" sign_key=${KELPIE_SIGN_KEY:-}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
       esac
       shift 2 ;;
     --force) force=1; shift ;;
+    --reuse-unchanged) reuse=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -114,8 +118,24 @@ fi
 [[ "$agent_version" =~ ^[0-9A-Za-z.+~-]{1,64}$ ]] || die "agent version '$agent_version' is not a plain version string"
 [ "$agent_version" != unknown ] || log "warning: agent version unknown (pass --agent-version/--agent-protocol or provide $agent.version)"
 
+recipe_sha=$(cd "$here" && find build.sh version.regex lib kernel rootfs packages -type f | sort \
+             | xargs sha256sum | sha256sum | cut -d' ' -f1)
+lock_sha=$(sha256sum < "$here/packages/$flavor.lock" | cut -d' ' -f1)
+agent_sha=$(sha256sum < "$agent" | cut -d' ' -f1)
+
 dest=$out/$version/$arch
-if [ -e "$dest" ] && [ "$force" != 1 ]; then die "$dest already exists (use --force to replace it)"; fi
+if [ "$reuse" = 1 ] && [ -f "$dest/metadata.json" ]; then
+  kernel_key=$("$here/kernel/build-kernel.sh" --arch "$arch" --print-key)
+  if built_from_same_inputs "$dest/metadata.json" "$flavor" "$agent_sha" "$kernel_key" "$recipe_sha" "$lock_sha" \
+     && (cd "$dest" && sha256sum --quiet --strict -c SHA256SUMS >/dev/null 2>&1); then
+    log "$dest is intact and built from the same agent, kernel, recipe and lock: reused"
+    echo "$dest"
+    exit 0
+  fi
+  log "$dest was built from other inputs (or is damaged): replacing it"
+elif [ -e "$dest" ] && [ "$force" != 1 ]; then
+  die "$dest already exists (use --force to replace it, or --reuse-unchanged)"
+fi
 
 # --- build in a temporary directory inside OUT, publish with a rename -------------------------------
 created_out=0; [ -d "$out" ] || created_out=1
@@ -141,8 +161,6 @@ mv "$tmp/rootfs/rootfs.ext4" "$tmp/rootfs/disk-template.ext4" "$img/"
 [ "${KELPIE_BUILD_TEST_FAIL_AFTER:-}" = rootfs ] && die "test hook: failing after the rootfs stage"
 
 cmdline_base="root=/dev/vda ro rootfstype=ext4 init=/sbin/kelpie-agent panic=-1 quiet"
-recipe_sha=$(cd "$here" && find build.sh version.regex lib kernel rootfs packages -type f | sort \
-             | xargs sha256sum | sha256sum | cut -d' ' -f1)
 python3 - "$img" "$kdir/build-info.txt" "$tmp/rootfs/packages.tsv" "$tmp/rootfs/rootfs-info.txt" <<PYEOF
 import hashlib, json, os, sys
 img, kinfo, pkgs, rinfo = sys.argv[1:5]
@@ -187,7 +205,7 @@ meta = {
         "path": "/sbin/kelpie-agent",
         "version": "$agent_version",
         "protocol_version": int("$agent_protocol") if "$agent_protocol".isdigit() else "$agent_protocol",
-        "sha256": "$(sha256sum < "$agent" | cut -d' ' -f1)",
+        "sha256": "$agent_sha",
         "size": $(stat -c %s "$agent"),
     },
     "rootfs": {"file": "rootfs.ext4", "fs": "ext4", "read_only": True, "uuid": r["rootfs_uuid"],
@@ -201,7 +219,7 @@ meta = {
         "source_date_epoch": int("$SOURCE_DATE_EPOCH"),
         "recipe_sha256": "$recipe_sha",
         "lock_file": "packages/$flavor.lock",
-        "lock_sha256": "$(sha256sum < "$here/packages/$flavor.lock" | cut -d' ' -f1)",
+        "lock_sha256": "$lock_sha",
         "mke2fs": r["mke2fs_version"],
         "tar": "$(tar --version | head -1)",
         "zstd": "$(zstd --version | sed -nE 's/.*(v[0-9.]+).*/\1/p')",
@@ -237,8 +255,7 @@ minisign -V -q -p "$img/minisign.pub" -m "$img/SHA256SUMS" -x "$img/SHA256SUMS.m
 
 # --- publish -----------------------------------------------------------------------------------------
 mkdir -p "$out/$version"
-if [ -e "$dest" ]; then mv "$dest" "$tmp/old"; fi
-mv -T "$img" "$dest"
+publish_dir "$img" "$dest" "$tmp/old"
 created_out=0
 log "done in $(( $(date +%s) - t0 )) s: $dest"
 log "  rootfs.ext4 $(stat -c %s "$dest/rootfs.ext4") B, $archive $(stat -c %s "$dest/$archive") B"

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::process::DEFAULT_REATTACH_GRACE_MS;
+use crate::process::{Retention, DEFAULT_REATTACH_GRACE_MS};
 use crate::transport::ListenAddr;
 
 #[derive(Clone, Debug)]
@@ -17,6 +17,7 @@ pub struct AgentConfig {
     /// cgroup v2 directory for user processes; None keeps them in the agent's cgroup.
     pub user_cgroup: Option<PathBuf>,
     pub reattach_grace: Duration,
+    pub retention: Retention,
     /// Run the PID 1 duties (mounts, overlay root, power-off).
     pub init: bool,
     /// Allowed to change machine-wide state: hostname, clock, network, power. On only inside the
@@ -35,6 +36,7 @@ impl Default for AgentConfig {
             group_path: PathBuf::from("/etc/group"),
             user_cgroup: None,
             reattach_grace: Duration::from_millis(DEFAULT_REATTACH_GRACE_MS),
+            retention: Retention::default(),
             init: false,
             system_control: false,
         }
@@ -43,7 +45,8 @@ impl Default for AgentConfig {
 
 pub const USAGE: &str = "usage: kelpie-agent [--listen unix:PATH|vsock:PORT|serial:PATH]... [--workspace DIR]
        [--image-version-file PATH] [--generation-file PATH] [--passwd-file PATH] [--group-file PATH]
-       [--user-cgroup DIR] [--reattach-grace-ms MS] [--init] [--system-control] [--version]
+       [--user-cgroup DIR] [--reattach-grace-ms MS] [--retain-finished-ms MS]
+       [--retain-finished-count N] [--retain-finished-bytes N] [--init] [--system-control] [--version]
 As PID 1 (or with --init) it mounts the system, builds the overlay root and reads
 kelpie.agent.listen=... from /proc/cmdline; default listeners then are vsock:1024 and
 serial:/dev/virtio-ports/kelpie.agent when that port exists.";
@@ -76,6 +79,9 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
                 let ms: u64 = value()?.parse().map_err(|_| "--reattach-grace-ms needs milliseconds".to_string())?;
                 config.reattach_grace = Duration::from_millis(ms);
             }
+            "--retain-finished-ms" => config.retention.time = Duration::from_millis(number(&flag, &value()?)?),
+            "--retain-finished-count" => config.retention.max_count = number(&flag, &value()?)? as usize,
+            "--retain-finished-bytes" => config.retention.max_bytes = number(&flag, &value()?)?,
             "--init" => {
                 config.init = true;
                 config.system_control = true;
@@ -87,6 +93,10 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
         }
     }
     Ok(Command::Run(config))
+}
+
+fn number(flag: &str, value: &str) -> Result<u64, String> {
+    value.parse().map_err(|_| format!("{} needs a non-negative number, not {:?}", flag, value))
 }
 
 #[cfg(test)]
@@ -107,12 +117,19 @@ mod tests {
         assert_eq!(config.listen, vec![ListenAddr::Unix("/tmp/s".into()), ListenAddr::Vsock(5)]);
         assert_eq!(config.workspace_dir, PathBuf::from("/w"));
         assert_eq!(config.reattach_grace, Duration::from_millis(500));
+        assert_eq!(config.retention, Retention::default());
         assert!(!config.system_control);
+        let cmd = parse_args(args(&["--retain-finished-ms", "10", "--retain-finished-count=2", "--retain-finished-bytes", "9"])).unwrap();
+        match cmd {
+            Command::Run(c) => assert_eq!(c.retention, Retention { time: Duration::from_millis(10), max_count: 2, max_bytes: 9 }),
+            _ => panic!("expected run"),
+        }
     }
 
     #[test]
     fn rejects_unknown() {
         assert!(parse_args(args(&["--bogus"])).is_err());
         assert!(parse_args(args(&["--listen"])).is_err());
+        assert!(parse_args(args(&["--retain-finished-ms", "-1"])).is_err());
     }
 }

@@ -339,3 +339,84 @@ async fn start_failures_are_final_events() {
     let outcome = within(WAIT, run(&mut client, s)).await;
     assert_eq!(outcome.failed.unwrap().stage, proto::FailureStage::Request as i32);
 }
+
+/// Attaches to `id` from offset 0 and reads to the end of the stream. The replay may start later
+/// than asked (only a tail is kept): stdout then holds what came from its first offset on.
+async fn attach_to_end(client: &mut Client, id: &str) -> Result<Outcome, Status> {
+    let mut attach = client.call("Attach").await;
+    attach.send(&proto::AttachRequest {
+        kind: Some(proto::attach_request::Kind::Start(proto::AttachStart { id: id.into(), stdout_offset_bytes: 0, stderr_offset_bytes: 0 })),
+    });
+    attach.close_send();
+    let mut outcome = Outcome::default();
+    let mut next_stdout_offset = None;
+    while let Some(response) = within(WAIT, attach.message::<proto::AttachResponse>()).await? {
+        match response.event.unwrap() {
+            proto::ProcessEvent { kind: Some(proto::process_event::Kind::Output(chunk)) } if chunk.stream == proto::OutputStream::Stdout as i32 => {
+                let expected = *next_stdout_offset.get_or_insert(chunk.offset_bytes);
+                assert_eq!(chunk.offset_bytes, expected, "offsets must be contiguous");
+                next_stdout_offset = Some(expected + chunk.data.len() as u64);
+                outcome.stdout.extend_from_slice(&chunk.data);
+            }
+            event => record(&mut outcome, event),
+        }
+    }
+    Ok(outcome)
+}
+
+#[tokio::test]
+async fn a_late_attach_after_the_exit_was_delivered_replays_the_tail_and_the_exit() {
+    let agent = AgentProcess::start("late", &[]).await;
+    let mut client = agent.client().await;
+    // More than the retained tail, so the replay shows that only the tail is kept.
+    let mut s = start(&["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo last; exit 7"]);
+    s.id = "done".into();
+    s.detached = true;
+    let first = run(&mut client, s).await;
+    assert_eq!(first.exit_code(), Some(7));
+    assert_eq!(first.stdout.len(), 100006);
+
+    // Another client, after the exit reached the first one.
+    let mut other = agent.client().await;
+    let late = attach_to_end(&mut other, "done").await.expect("still known");
+    assert_eq!(late.exit_code(), Some(7));
+    assert!(late.stdout.ends_with(b"x\nlast\n"));
+    assert_eq!(late.stdout.len(), 64 * 1024, "the tail of the output is kept");
+    let again = attach_to_end(&mut other, "done").await.expect("and again");
+    assert_eq!(again.exit_code(), Some(7));
+
+    let list: proto::ListProcessesResponse = other.unary("ListProcesses", &proto::ListProcessesRequest {}).await.unwrap();
+    let info = list.processes.iter().find(|p| p.id == "done").expect("listed");
+    assert_eq!(info.state, proto::ProcessState::Exited as i32);
+    assert_eq!(info.stdout_bytes, 100006);
+
+    // A finished process gives its id up to a new one.
+    let mut reuse = start(&["true"]);
+    reuse.id = "done".into();
+    assert_eq!(run(&mut client, reuse).await.exit_code(), Some(0));
+}
+
+#[tokio::test]
+async fn finished_processes_are_forgotten_after_the_retention_time_and_beyond_the_count() {
+    let agent = AgentProcess::start("retention", &["--retain-finished-ms", "400", "--retain-finished-count", "2"]).await;
+    let mut client = agent.client().await;
+    for id in ["a", "b", "c"] {
+        let mut s = start(&["echo", id]);
+        s.id = id.into();
+        assert_eq!(run(&mut client, s).await.exit_code(), Some(0));
+    }
+    let gone = attach_to_end(&mut client, "a").await.expect_err("over the count, the oldest exit goes first");
+    assert_eq!(gone.code, code::NOT_FOUND);
+    assert_eq!(attach_to_end(&mut client, "c").await.expect("kept").stdout, b"c\n");
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match attach_to_end(&mut client, "c").await {
+            Err(status) if status.code == code::NOT_FOUND => break,
+            Ok(outcome) => assert_eq!(outcome.exit_code(), Some(0)),
+            Err(other) => panic!("unexpected {:?}", other),
+        }
+        assert!(Instant::now() < deadline, "c was never forgotten");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

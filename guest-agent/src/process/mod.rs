@@ -8,7 +8,7 @@ pub mod spawn;
 mod supervise;
 pub mod users;
 
-pub use registry::{Next, Process, Registry, Release};
+pub use registry::{Next, Process, Registry, Release, Retention};
 
 /// Largest output chunk sent to the host, in bytes.
 pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
@@ -18,8 +18,15 @@ pub const DEFAULT_WAIT_DELAY_MS: u64 = 1000;
 /// Time between SIGTERM and SIGKILL on timeout, when the request says 0.
 pub const DEFAULT_KILL_GRACE_MS: u64 = 2000;
 /// How long a non-detached process whose host connection dropped waits for an Attach before it is
-/// killed, and how long a finished process nobody collected stays listed.
+/// killed.
 pub const DEFAULT_REATTACH_GRACE_MS: u64 = 60_000;
+/// How long a finished process's exit status and output tail stay available to Attach and
+/// ListProcesses.
+pub const DEFAULT_RETAIN_FINISHED_MS: u64 = 5 * 60_000;
+/// How many finished processes are kept at most; the oldest exit goes first.
+pub const DEFAULT_RETAIN_FINISHED_COUNT: usize = 256;
+/// Output bytes all finished processes may hold together; the oldest exit goes first.
+pub const DEFAULT_RETAIN_FINISHED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Index of stdout in per-stream arrays.
 pub const STDOUT: usize = 0;

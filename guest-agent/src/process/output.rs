@@ -127,6 +127,24 @@ impl OutputRing {
         }
     }
 
+    /// Drops all but the newest `max_bytes` and gives the memory of the rest back: what a finished
+    /// process keeps for a late Attach.
+    pub fn keep_tail(&mut self, max_bytes: usize) {
+        self.drop_front(self.len.saturating_sub(max_bytes));
+        self.linearize();
+        self.head = 0;
+        self.data.truncate(self.len);
+        self.data.shrink_to_fit();
+        if self.sent_offset < self.start_offset {
+            self.sent_offset = self.start_offset;
+        }
+    }
+
+    /// Bytes of memory the ring holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+
     fn drop_front(&mut self, n: usize) {
         let n = n.min(self.len);
         if n == 0 {
@@ -179,6 +197,19 @@ mod tests {
         assert_eq!(ring.writable_bytes(true), OUTPUT_RING_BYTES);
         ring.mark_sent(1000);
         assert_eq!(ring.writable_bytes(false), 1000);
+    }
+
+    #[test]
+    fn keep_tail_keeps_offsets_and_frees_the_rest() {
+        let mut ring = OutputRing::new(8);
+        ring.push(b"abcdef");
+        ring.push(b"ghij"); // wrapped: holds cdefghij
+        ring.keep_tail(3);
+        assert_eq!(ring.read_from(0, 100), (7, b"hij".to_vec()));
+        assert_eq!(ring.end_offset(), 10);
+        assert!(ring.memory_bytes() < 8, "{}", ring.memory_bytes());
+        ring.keep_tail(0);
+        assert_eq!(ring.read_from(0, 100), (10, Vec::new()));
     }
 
     #[test]

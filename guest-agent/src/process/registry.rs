@@ -328,6 +328,19 @@ impl Process {
         }
     }
 
+    /// Keeps only the tail of each stream once the final event reached a host.
+    fn keep_tail(&self, max_bytes: usize) {
+        let mut state = self.lock();
+        for ring in state.rings.iter_mut() {
+            ring.keep_tail(max_bytes);
+        }
+    }
+
+    /// Memory held by the output buffers.
+    fn memory_bytes(&self) -> u64 {
+        self.lock().rings.iter().map(|r| r.memory_bytes() as u64).sum()
+    }
+
     /// Offsets of the oldest bytes still buffered, for Attach.
     pub fn buffer_start(&self) -> [u64; 2] {
         let state = self.lock();
@@ -347,22 +360,79 @@ pub fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// How long, and how many, finished processes stay known after they exit, so that a host that
+/// attaches late (another client, or the same one after a network blip) still gets the exit
+/// status and the tail of the output instead of NOT_FOUND.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub time: Duration,
+    pub max_count: usize,
+    /// Output bytes all finished processes may hold together.
+    pub max_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            time: Duration::from_millis(super::DEFAULT_RETAIN_FINISHED_MS),
+            max_count: super::DEFAULT_RETAIN_FINISHED_COUNT,
+            max_bytes: super::DEFAULT_RETAIN_FINISHED_BYTES,
+        }
+    }
+}
+
+/// Output kept per stream of a finished process once its final event reached a host.
+pub const RETAINED_TAIL_BYTES: usize = 64 * 1024;
+
+struct Table {
+    procs: HashMap<String, Arc<Process>>,
+    /// Finished processes still known, oldest exit first: the first to go when a bound is hit.
+    finished: VecDeque<Arc<Process>>,
+}
+
+impl Table {
+    fn forget(&mut self, process: &Arc<Process>) {
+        if self.procs.get(&process.id).map(|p| Arc::ptr_eq(p, process)).unwrap_or(false) {
+            self.procs.remove(&process.id);
+        }
+        self.finished.retain(|p| !Arc::ptr_eq(p, process));
+    }
+
+    /// Drops the oldest finished processes until the retention bounds hold.
+    fn enforce(&mut self, retention: &Retention) {
+        let mut bytes: u64 = self.finished.iter().map(|p| p.memory_bytes()).sum();
+        while self.finished.len() > retention.max_count || (bytes > retention.max_bytes && !self.finished.is_empty()) {
+            let oldest = self.finished.front().cloned().expect("not empty");
+            bytes = bytes.saturating_sub(oldest.memory_bytes());
+            self.forget(&oldest);
+        }
+    }
+}
+
 /// All processes the agent tracks.
 pub struct Registry {
-    procs: Mutex<HashMap<String, Arc<Process>>>,
+    table: Mutex<Table>,
     next_id: AtomicU64,
     reaper: Arc<Reaper>,
     settings: SpawnSettings,
     reattach_grace: Duration,
+    retention: Retention,
 }
 
 impl Registry {
-    pub fn new(reaper: Arc<Reaper>, settings: SpawnSettings, reattach_grace: Duration) -> Arc<Registry> {
-        Arc::new(Registry { procs: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), reaper, settings, reattach_grace })
+    pub fn new(reaper: Arc<Reaper>, settings: SpawnSettings, reattach_grace: Duration, retention: Retention) -> Arc<Registry> {
+        Arc::new(Registry {
+            table: Mutex::new(Table { procs: HashMap::new(), finished: VecDeque::new() }),
+            next_id: AtomicU64::new(1),
+            reaper,
+            settings,
+            reattach_grace,
+            retention,
+        })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Process>>> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts a process and its supervisor, or says why it could not start.
@@ -372,40 +442,44 @@ impl Registry {
         } else {
             start.id.clone()
         };
-        // Reserve the id before spawning so two concurrent Execs cannot both take it.
-        let mut procs = self.lock();
-        if procs.contains_key(&id) {
-            return Err(spawn::failure(proto::FailureStage::Request, format!("process id {:?} is in use", id), 0));
+        // Reserve the id before spawning so two concurrent Execs cannot both take it. A finished
+        // process gives its id up to a new one.
+        let mut table = self.lock();
+        match table.procs.get(&id).cloned() {
+            Some(running) if !running.is_finished() => {
+                return Err(spawn::failure(proto::FailureStage::Request, format!("process id {:?} is in use", id), 0));
+            }
+            Some(finished) => table.forget(&finished),
+            None => {}
         }
         let mut spawned = spawn::spawn(&start, base_env, &self.settings, &self.reaper)?;
         // The process owns stdin alone: any other copy would keep the pipe open past StdinEof.
         let process = Arc::new(Process::new(id.clone(), spawned.pid, &start, spawned.stdin.take(), spawned.terminal.take()));
-        procs.insert(id, process.clone());
-        drop(procs);
+        table.procs.insert(id, process.clone());
+        drop(table);
         supervise::start(self.clone(), process.clone(), spawned, &start);
         Ok(process)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Process>> {
-        self.lock().get(id).cloned()
+        self.lock().procs.get(id).cloned()
     }
 
-    /// Forgets a finished process once its final event reached a stream.
+    /// A finished process's final event reached a stream: from now on only the tail of its output
+    /// is kept, for late Attaches, until the retention time or bounds let it go.
     pub fn collect(&self, process: &Arc<Process>) {
-        let mut procs = self.lock();
-        if procs.get(&process.id).map(|p| Arc::ptr_eq(p, process)).unwrap_or(false) {
-            procs.remove(&process.id);
-        }
+        process.keep_tail(RETAINED_TAIL_BYTES);
+        self.lock().enforce(&self.retention);
     }
 
     pub fn all(&self) -> Vec<Arc<Process>> {
-        let mut all: Vec<Arc<Process>> = self.lock().values().cloned().collect();
+        let mut all: Vec<Arc<Process>> = self.lock().procs.values().cloned().collect();
         all.sort_by(|a, b| a.started_at_unix_ms.cmp(&b.started_at_unix_ms).then(a.id.cmp(&b.id)));
         all
     }
 
     pub fn running_count(&self) -> usize {
-        self.lock().values().filter(|p| !p.is_finished()).count()
+        self.lock().procs.values().filter(|p| !p.is_finished()).count()
     }
 
     pub fn reattach_grace(&self) -> Duration {
@@ -437,15 +511,19 @@ impl Registry {
         }
     }
 
-    /// A finished process stays listed until its final event reaches a stream, or for the grace
-    /// period after it exits.
+    /// A process exited: it stays known for the retention time (or until the bounds push it out).
     pub(super) fn retire_later(self: &Arc<Self>, process: &Arc<Process>) {
+        {
+            let mut table = self.lock();
+            table.finished.push_back(process.clone());
+            table.enforce(&self.retention);
+        }
         let registry = self.clone();
         let process = process.clone();
-        let grace = self.reattach_grace;
+        let keep = self.retention.time;
         tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            registry.collect(&process);
+            tokio::time::sleep(keep).await;
+            registry.lock().forget(&process);
         });
     }
 }

@@ -51,7 +51,7 @@ impl Agent {
             group_path: config.group_path.clone(),
             user_cgroup: config.user_cgroup.clone(),
         };
-        let registry = Registry::new(reaper.clone(), settings, config.reattach_grace);
+        let registry = Registry::new(reaper.clone(), settings, config.reattach_grace, config.retention);
         let generation = std::fs::read_to_string(&config.generation_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
         Arc::new(Agent {
             config,

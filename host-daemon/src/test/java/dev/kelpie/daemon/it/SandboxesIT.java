@@ -413,6 +413,18 @@ class SandboxesIT {
         assertEquals(Status.Code.OK, ended.status().getCode(), ended.status().toString());
         assertEquals(15, ended.messages().get(ended.messages().size() - 1).getEvent().getExit().getSignal());
         attach.onCompleted();
+
+        // A late client, after the exit reached the first: it still gets the output's tail and the exit status.
+        StreamCollector<AttachResponse> late = new StreamCollector<>();
+        StreamObserver<AttachRequest> lateAttach = isolatedAsync().attach(late);
+        lateAttach.onNext(AttachRequest.newBuilder().setStart(AttachStart.newBuilder().setSandboxId(sandbox.getId())
+                .setProcessId(processId)).build());
+        var replayed = late.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.OK, replayed.status().getCode(), replayed.status().toString());
+        assertTrue(replayed.messages().stream().anyMatch(m -> m.getEvent().hasOutput()
+                && m.getEvent().getOutput().getData().toStringUtf8().contains("tick")), "the output's tail is replayed");
+        assertEquals(15, replayed.messages().get(replayed.messages().size() - 1).getEvent().getExit().getSignal());
+        lateAttach.onCompleted();
     }
 
     @Test
