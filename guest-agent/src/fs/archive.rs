@@ -5,6 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use super::symlinks::Symlinks;
 use crate::error::{AgentError, AgentResult};
 use crate::sys;
 
@@ -72,6 +73,7 @@ pub fn clear(root: &Path) -> AgentResult<()> {
 pub fn import<R: Read>(root: &Path, input: R) -> AgentResult<ImportSummary> {
     let mut archive = tar::Archive::new(input);
     let mut summary = ImportSummary::default();
+    let mut symlinks = Symlinks::new(root);
     let entries = archive.entries().map_err(|e| AgentError::io("reading tar", e))?;
     for entry in entries {
         let mut entry = entry.map_err(tar_error)?;
@@ -96,6 +98,7 @@ pub fn import<R: Read>(root: &Path, input: R) -> AgentResult<ImportSummary> {
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 replace_non_dir(&dest, &rel)?;
+                symlinks.replaced_by_file(&rel).map_err(|why| reject(&rel, &format!("a file in place of a symlink: {}", why)))?;
                 let mut file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -108,9 +111,7 @@ pub fn import<R: Read>(root: &Path, input: R) -> AgentResult<ImportSummary> {
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name().map_err(tar_error)?.ok_or_else(|| reject(&rel, "a symlink without target"))?;
-                if !link_stays_inside(&rel, &target) {
-                    return Err(reject(&rel, &format!("a symlink to {} outside the workspace", target.display())));
-                }
+                symlinks.add(&rel, &target).map_err(|why| reject(&rel, &format!("a symlink that {}", why)))?;
                 replace_non_dir(&dest, &rel)?;
                 std::os::unix::fs::symlink(&target, &dest).map_err(|e| AgentError::io(format!("symlink {}", rel.display()), e))?;
             }
@@ -118,7 +119,11 @@ pub fn import<R: Read>(root: &Path, input: R) -> AgentResult<ImportSummary> {
                 let target = entry.link_name().map_err(tar_error)?.ok_or_else(|| reject(&rel, "a hard link without target"))?;
                 let target_rel = safe_relative(&target)?.ok_or_else(|| reject(&rel, "a hard link to the workspace root"))?;
                 check_no_symlink_parents(root, &target_rel)?;
+                if !fs::symlink_metadata(root.join(&target_rel)).map(|m| m.is_file()).unwrap_or(false) {
+                    return Err(reject(&rel, &format!("a hard link to {}, which is not an earlier file of the archive", target.display())));
+                }
                 replace_non_dir(&dest, &rel)?;
+                symlinks.replaced_by_file(&rel).map_err(|why| reject(&rel, &format!("a file in place of a symlink: {}", why)))?;
                 fs::hard_link(root.join(&target_rel), &dest).map_err(|e| AgentError::io(format!("link {}", rel.display()), e))?;
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
@@ -154,27 +159,6 @@ pub fn safe_relative(path: &Path) -> AgentResult<Option<PathBuf>> {
         }
     }
     Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
-}
-
-/// Whether a symlink at `link_rel` pointing to `target` resolves (lexically) inside the root.
-pub fn link_stays_inside(link_rel: &Path, target: &Path) -> bool {
-    if target.is_absolute() {
-        return false;
-    }
-    let mut depth: Vec<&std::ffi::OsStr> = link_rel.parent().map(|p| p.iter().collect()).unwrap_or_default();
-    for component in target.components() {
-        match component {
-            Component::Normal(part) => depth.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    true
 }
 
 /// Creates missing parent directories of `rel`, refusing to pass through a symlink (which could
@@ -229,12 +213,51 @@ mod tests {
         assert!(safe_relative(Path::new("a/../../x")).is_err());
     }
 
+    /// The corpus shared with the host's package check (teleport's WorkspaceTarCheck).
+    fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workspace-tars").join(kind);
+        let mut tars: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().map(|e| e == "tar").unwrap_or(false))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+            .collect();
+        tars.sort();
+        assert!(!tars.is_empty(), "no corpus in {}", dir.display());
+        tars
+    }
+
+    #[test]
+    fn the_shared_corpus_is_judged_as_the_host_judges_it() {
+        let base = std::env::temp_dir().join(format!("kelpie-corpus-{}", std::process::id()));
+        for (name, tar) in corpus("hostile") {
+            let root = base.join(&name).join("workspace");
+            fs::create_dir_all(&root).unwrap();
+            match import(&root, &tar[..]) {
+                Err(AgentError::InvalidArgument(why)) => assert!(why.contains("rejected"), "{}: {}", name, why),
+                other => panic!("{} must be refused as invalid, got {:?}", name, other),
+            }
+            let beside: Vec<_> = fs::read_dir(base.join(&name)).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(beside, vec![std::ffi::OsString::from("workspace")], "{} wrote outside the workspace", name);
+        }
+        for (name, tar) in corpus("accepted") {
+            let root = base.join(&name).join("workspace");
+            fs::create_dir_all(&root).unwrap();
+            import(&root, &tar[..]).unwrap_or_else(|e| panic!("{} must be accepted: {:?}", name, e));
+        }
+        fs::remove_dir_all(&base).unwrap();
+    }
+
     #[test]
     fn link_targets() {
-        assert!(link_stays_inside(Path::new("a/l"), Path::new("../b")));
-        assert!(link_stays_inside(Path::new("a/l"), Path::new("./c/../d")));
-        assert!(!link_stays_inside(Path::new("a/l"), Path::new("../../x")));
-        assert!(!link_stays_inside(Path::new("l"), Path::new("..")));
-        assert!(!link_stays_inside(Path::new("l"), Path::new("/etc")));
+        let root = std::env::temp_dir().join(format!("kelpie-archive-links-{}", std::process::id()));
+        fs::create_dir_all(&root).unwrap();
+        let mut links = Symlinks::new(&root);
+        assert!(links.add(Path::new("a/l"), Path::new("../b")).is_ok());
+        assert!(links.add(Path::new("a/m"), Path::new("./c/../d")).is_ok());
+        assert!(links.add(Path::new("a/n"), Path::new("../../x")).is_err());
+        assert!(links.add(Path::new("o"), Path::new("..")).is_err());
+        assert!(links.add(Path::new("p"), Path::new("/etc")).is_err());
+        fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -2,6 +2,7 @@
 //! the rpc layer runs them on tokio's blocking pool.
 
 pub mod archive;
+pub mod symlinks;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -5,14 +5,16 @@ import java.io.InputStream;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 
 /**
  * Checks a checkpoint's workspace tar before it goes to a guest, by the rules the agent's import enforces too: no
- * absolute paths or {@code ..}, no symlink that resolves outside the workspace, no entry whose path passes through a
- * symlink of the same archive, hard links only to earlier entries inside it. A package from a shared store is
- * untrusted; refusing it here gives a clear error before any sandbox exists.
+ * absolute paths or {@code ..}; no symlink that resolves outside the workspace once the archive's other symlinks are
+ * followed ({@link ArchiveSymlinks}); no entry whose path passes through a symlink of the same archive; hard links only
+ * to earlier files inside it; no devices, fifos or other special files. A package from a shared store is untrusted;
+ * refusing it here gives a clear error before any sandbox exists.
  */
 public final class WorkspaceTarCheck {
 
@@ -25,7 +27,7 @@ public final class WorkspaceTarCheck {
      * @throws IOException only when reading {@code tar} itself fails
      */
     public static long check(InputStream tar, String where) throws IOException {
-        Set<String> symlinks = new HashSet<>();
+        ArchiveSymlinks symlinks = new ArchiveSymlinks();
         Set<String> files = new HashSet<>();
         long count = 0;
         try (UntrustedTar in = new UntrustedTar(tar, where + ": the workspace")) {
@@ -37,29 +39,44 @@ public final class WorkspaceTarCheck {
                     continue; // "./" itself
                 }
                 for (String parent = parentOf(path); !parent.isEmpty(); parent = parentOf(parent)) {
-                    if (symlinks.contains(parent)) {
+                    if (symlinks.isSymlink(parent)) {
                         throw reject(where, entry.getName(), "its path goes through the symlink " + parent);
                     }
                 }
                 if (entry.isSymbolicLink()) {
-                    if (!linkStaysInside(path, entry.getLinkName())) {
-                        throw reject(where, entry.getName(), "a symlink to " + entry.getLinkName() + " outside the workspace");
+                    files.remove(path);
+                    Optional<String> refusal = symlinks.add(path, entry.getLinkName());
+                    if (refusal.isPresent()) {
+                        throw reject(where, entry.getName(), "a symlink that " + refusal.get());
                     }
-                    symlinks.add(path);
                 } else if (entry.isLink()) {
                     if (!isEarlierFile(entry.getLinkName(), files)) {
                         throw reject(where, entry.getName(), "a hard link to " + entry.getLinkName()
                                 + ", which is not an earlier file of the archive");
                     }
-                    files.add(path);
+                    addFile(symlinks, files, path, where, entry);
                 } else if (isRegularFile(entry)) {
-                    files.add(path);
-                } else if (!entry.isDirectory()) {
+                    addFile(symlinks, files, path, where, entry);
+                } else if (entry.isDirectory()) {
+                    if (symlinks.isSymlink(path) || files.contains(path)) {
+                        throw reject(where, entry.getName(), "a directory entry over an earlier non-directory");
+                    }
+                } else {
                     throw reject(where, entry.getName(), kindOf(entry));
                 }
             }
         }
         return count;
+    }
+
+    /** A file entry replaces whatever non-directory stood at its path, an earlier symlink included. */
+    private static void addFile(ArchiveSymlinks symlinks, Set<String> files, String path, String where,
+            TarArchiveEntry entry) {
+        Optional<String> refusal = symlinks.replacedByFile(path);
+        if (refusal.isPresent()) {
+            throw reject(where, entry.getName(), "a file in place of a symlink: " + refusal.get());
+        }
+        files.add(path);
     }
 
     /**
@@ -115,24 +132,6 @@ public final class WorkspaceTarCheck {
     private static String parentOf(String path) {
         int slash = path.lastIndexOf('/');
         return slash < 0 ? "" : path.substring(0, slash);
-    }
-
-    /** Lexically, from the link's directory; absolute targets never stay inside. */
-    static boolean linkStaysInside(String linkPath, String target) {
-        if (target.startsWith("/")) {
-            return false;
-        }
-        int depth = linkPath.split("/").length - 1;
-        for (String part : target.split("/")) {
-            if (part.isEmpty() || part.equals(".")) {
-                continue;
-            }
-            depth += part.equals("..") ? -1 : 1;
-            if (depth < 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static InvalidPackageException reject(String where, String entry, String why) {
