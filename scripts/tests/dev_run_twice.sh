@@ -58,7 +58,7 @@ stop_dev KILL # a crash: stale socket and state lock left behind
 start_dev second
 if api_answers second; then pass "scripts/dev run again after kill -9: the API answers"
 else fail "scripts/dev run again after kill -9: the API did not answer"; fi
-if grep -q 'already exists' "$work/second.log"; then fail "the second run refused the existing dev image"; fi
+if grep -q 'already exists (use --force' "$work/second.log"; then fail "the second run refused the existing dev image"; fi
 if grep -q 'reused' "$work/second.log"; then pass "the second run reused the unchanged dev image"
 else fail "the second run did not reuse the dev image: $(grep -m1 'build.sh' "$work/second.log")"; fi
 stop_dev TERM

@@ -95,9 +95,13 @@ final class TeleportCommands {
         @Option(names = "--label", description = "label KEY=VALUE for the new sandbox (repeatable)")
         Map<String, String> labels = Map.of();
 
+        @Option(names = "--accept-network", description = "apply the network policy recorded in the package (without"
+                + " it the new sandbox has no network; a package never opens the host's own addresses)")
+        boolean acceptNetwork;
+
         @Override
         public Integer call() {
-            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels);
+            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels, acceptNetwork);
             response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             System.out.println(response.getSandbox().getId());
             return 0;
@@ -105,9 +109,9 @@ final class TeleportCommands {
     }
 
     static RestoreResponse restore(ManagedChannel channel, String packageId, String store, String imageVersion,
-            Map<String, String> labels) {
+            Map<String, String> labels, boolean acceptNetwork) {
         return SandboxesGrpc.newBlockingStub(channel).restore(RestoreRequest.newBuilder().setPackageId(packageId)
-                .setStore(store).setImageVersion(imageVersion)
+                .setStore(store).setImageVersion(imageVersion).setAcceptPackagedNetwork(acceptNetwork)
                 .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels)).build());
     }
 
@@ -139,7 +143,8 @@ final class TeleportCommands {
                 ManagedChannel remote = remoteChannels.open(to);
                 try {
                     transfer(cli.channel(), packageId, snapshot.getPackage().getStore(), remote);
-                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of());
+                    // The package was made from the caller's own sandbox a moment ago: its network moves with it.
+                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of(), true);
                     restored.getWarningsList().forEach(w -> System.err.println("warning: " + w));
                     if (!keep) {
                         SandboxesGrpc.newBlockingStub(cli.channel())

@@ -120,7 +120,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                     request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), o.getTtlMs(), o.getIdleTimeoutMs(),
                             o.getVcpuCount(), o.getMemoryMib(), o.hasNetwork()
                                     ? java.util.Optional.of(SandboxMapper.toPolicy(o.getNetwork()))
-                                    : java.util.Optional.empty()));
+                                    : java.util.Optional.empty(), request.getAcceptPackagedNetwork()));
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
                     .addAllWarnings(restored.warnings()).build();
         });

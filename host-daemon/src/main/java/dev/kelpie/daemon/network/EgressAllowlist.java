@@ -97,6 +97,28 @@ public final class EgressAllowlist {
     }
 
     /**
+     * What the entries that open host-internal addresses (exact loopback, link-local, unspecified, multicast or host
+     * IPs) open, in words; empty when none does. Only an API caller's own policy may have such entries.
+     */
+    public List<String> hostInternalEntries(Predicate<InetAddress> hostOwn) {
+        List<String> found = new ArrayList<>();
+        for (Entry entry : entries) {
+            if (entry instanceof Network n && n.single()) {
+                try {
+                    InetAddress address = InetAddress.getByAddress(n.address());
+                    String kind = hostInternalKind(address, hostOwn);
+                    if (kind != null) {
+                        found.add(address.getHostAddress() + " (" + kind + ")");
+                    }
+                } catch (UnknownHostException e) {
+                    throw new IllegalStateException("a parsed address has 4 or 16 bytes", e);
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
      * Whether {@code host:port} may be reached, given what the host name resolved to.
      *
      * @param host a name or an IP literal, as the guest asked

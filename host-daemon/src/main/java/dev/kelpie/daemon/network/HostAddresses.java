@@ -8,11 +8,11 @@ import java.util.HashSet;
 import java.util.Set;
 
 /** The addresses of this host's interfaces, read when asked: interfaces come and go (VPNs, Wi-Fi). */
-final class HostAddresses {
+public final class HostAddresses {
 
     private HostAddresses() {}
 
-    static Set<InetAddress> current() {
+    public static Set<InetAddress> current() {
         Set<InetAddress> out = new HashSet<>();
         try {
             for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {

@@ -1,9 +1,12 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.network.EgressAllowlist;
+import dev.kelpie.daemon.network.HostAddresses;
 import dev.kelpie.daemon.network.NetworkMode;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import dev.kelpie.daemon.network.PortForward;
 import dev.kelpie.teleport.pkg.SourceNetwork;
+import java.util.List;
 import java.util.Locale;
 
 /** A sandbox's network policy in a package's manifest and back. */
@@ -14,6 +17,21 @@ final class PackagedNetwork {
     static SourceNetwork toSource(NetworkPolicy policy) {
         return new SourceNetwork(policy.mode().name().toLowerCase(Locale.ROOT), policy.allow(), policy.forwards().stream()
                 .map(f -> new SourceNetwork.PublishedPort(f.hostPort(), f.guestPort())).toList());
+    }
+
+    /**
+     * A package's allowlist never opens the host's own services: loopback, link-local (cloud metadata) and this host's
+     * addresses are for the API caller's own policy only.
+     *
+     * @throws IllegalArgumentException naming the entries that do
+     */
+    static void refuseHostInternalEntries(NetworkPolicy packaged) {
+        List<String> internal = EgressAllowlist.parse(packaged.allow()).hostInternalEntries(HostAddresses.current()::contains);
+        if (!internal.isEmpty()) {
+            throw new IllegalArgumentException("the package's network policy allows " + String.join(", ", internal)
+                    + ": a package may not open the host's own addresses; pass them in spec_overrides.network if this"
+                    + " sandbox should reach them");
+        }
     }
 
     /** @throws IllegalArgumentException when the manifest's policy is not one this daemon accepts */

@@ -9,12 +9,15 @@ import java.util.Optional;
  * package's shape (vCPUs, memory) is part of its saved state and cannot change, nor can whether its VM has a network
  * device.
  *
- * @param network replaces the package's network policy when present
+ * @param network the caller's policy for the new sandbox; when absent, the sandbox has none unless
+ *     {@code acceptPackagedNetwork}
+ * @param acceptPackagedNetwork apply the package's own policy (without host-internal entries) when {@code network} is
+ *     absent
  */
 public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
-        Optional<NetworkPolicy> network) {
+        Optional<NetworkPolicy> network, boolean acceptPackagedNetwork) {
 
-    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty());
+    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), false);
 
     public RestoreOverrides {
         labels = Map.copyOf(labels);

@@ -10,6 +10,7 @@ import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import dev.kelpie.teleport.RestoreGate;
+import dev.kelpie.teleport.RestoreRejectedException;
 import dev.kelpie.teleport.pkg.BlobNames;
 import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
@@ -79,12 +80,7 @@ public final class Restorer {
         VmPlatform platform = sandboxes.vmPlatform();
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
-        SandboxConfig config = config(manifest, image, overrides);
-        if (overrides.network().isEmpty() && config.network().needsDevice()) {
-            // A package is data from a store: its policy applies, but the caller hears what it grants.
-            warnings.add("the package's network policy applies: " + config.network().reachability()
-                    + " (spec_overrides.network replaces it)");
-        }
+        SandboxConfig config = config(manifest, image, overrides, warnings);
         long generation = clock.millis();
         Path work = staging.newDirectory("restore-" + packageId);
         try {
@@ -157,7 +153,8 @@ public final class Restorer {
         GuestRefresh.reseed(agent, random, generation);
     }
 
-    private static SandboxConfig config(PackageManifest manifest, BootImage image, RestoreOverrides o) {
+    private static SandboxConfig config(PackageManifest manifest, BootImage image, RestoreOverrides o,
+            List<String> warnings) {
         SourceSandbox s = manifest.sourceSandbox();
         boolean vm = manifest.kind() == PackageKind.VM;
         if (vm && ((o.vcpuCount() != 0 && o.vcpuCount() != s.vcpuCount())
@@ -171,19 +168,42 @@ public final class Restorer {
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), 0, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
-                network(manifest, o));
+                network(manifest, o, warnings));
     }
 
-    /** The package's policy, or the caller's; a {@code vm} package's saved devices decide whether it has a NIC. */
-    private static NetworkPolicy network(PackageManifest manifest, RestoreOverrides o) {
+    /**
+     * The caller's policy, or the package's when the caller accepts it, or none: a package is data from a store and
+     * never chooses its own network. A {@code vm} package's saved devices decide whether it has a NIC.
+     */
+    private static NetworkPolicy network(PackageManifest manifest, RestoreOverrides o, List<String> warnings) {
         NetworkPolicy packaged = PackagedNetwork.toPolicy(manifest.sourceSandbox().network());
-        NetworkPolicy wanted = o.network().orElse(packaged);
-        if (manifest.kind() == PackageKind.VM && wanted.needsDevice() != packaged.needsDevice()) {
-            throw new IllegalArgumentException("a vm package's VM " + (packaged.needsDevice() ? "has" : "has no")
-                    + " network device, which is part of its saved state: spec_overrides.network must "
-                    + (packaged.needsDevice() ? "keep egress or a published port" : "have neither egress nor published"
-                    + " ports") + " — restore a checkpoint to change that");
+        boolean vm = manifest.kind() == PackageKind.VM;
+        if (o.network().isPresent()) {
+            NetworkPolicy wanted = o.network().get();
+            if (vm && wanted.needsDevice() != packaged.needsDevice()) {
+                throw new IllegalArgumentException("a vm package's VM " + (packaged.needsDevice() ? "has" : "has no")
+                        + " network device, which is part of its saved state: spec_overrides.network must "
+                        + (packaged.needsDevice() ? "keep egress or a published port" : "have neither egress nor published"
+                        + " ports") + " — restore a checkpoint to change that");
+            }
+            return wanted;
         }
-        return wanted;
+        if (!packaged.needsDevice()) {
+            return NetworkPolicy.NONE;
+        }
+        if (o.acceptPackagedNetwork()) {
+            PackagedNetwork.refuseHostInternalEntries(packaged);
+            warnings.add("the package's network policy applies, as accept_packaged_network asks: "
+                    + packaged.reachability());
+            return packaged;
+        }
+        if (vm) {
+            throw new RestoreRejectedException("this vm package's VM has a network device (the package asks for "
+                    + packaged.reachability() + "), and a package never chooses its own network: restore it with"
+                    + " accept_packaged_network, or with spec_overrides.network keeping egress or a published port");
+        }
+        warnings.add("the package asks for network (" + packaged.reachability() + "); not applied, the sandbox has"
+                + " none: pass accept_packaged_network to apply it, or spec_overrides.network");
+        return NetworkPolicy.NONE;
     }
 }

@@ -34,7 +34,7 @@ public final class FakeHypervisor implements Hypervisor {
     private final AtomicLong pids = new AtomicLong(1000);
     volatile String failNextBoot;
     /** Whether VMs may have a network device; the default of every backend is no. */
-    volatile boolean networking;
+    public volatile boolean networking;
     /** What each boot was asked for. */
     public final List<VmSpec> specs = new CopyOnWriteArrayList<>();
 

@@ -27,6 +27,8 @@ import dev.kelpie.teleport.store.LocalPackageStore;
 import dev.kelpie.teleport.store.PackageStore;
 import io.grpc.StatusRuntimeException;
 import java.io.ByteArrayOutputStream;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -74,7 +76,8 @@ class TeleportFlowTest {
                 new SandboxLimits(4, 4096, 4, 1024, 4096),
                 new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
                         Duration.ZERO),
-                () -> "sb" + ids.incrementAndGet(), Runnable::run);
+                () -> "sb" + ids.incrementAndGet(), Runnable::run, (id, socket, allowlist) -> () -> {});
+        hypervisor.networking = true;
         staging = new StagingArea(state.resolve("teleport-staging"));
         store = LocalPackageStore.open("local", state.resolve("packages"));
         configure(store);
@@ -125,6 +128,55 @@ class TeleportFlowTest {
         assertStagingEmpty(staging);
     }
 
+    private String packageWithNetwork(PackageKind kind, String... allow) throws Exception {
+        SandboxRecord source = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0,
+                new NetworkPolicy(NetworkMode.EGRESS, List.of(allow), List.of())));
+        agents.workspaces.put(source.id(), new byte[0]);
+        return snapshotter.snapshot(source.id(), kind, "", Map.of(), true).manifest().id();
+    }
+
+    private static RestoreOverrides accepting() {
+        return new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), true);
+    }
+
+    /** Restores, deletes the copy again (the limits here are small) and returns what it was given. */
+    private Restorer.Restored restoreAndDelete(String packageId, RestoreOverrides overrides) throws Exception {
+        Restorer.Restored restored = restorer.restore(packageId, "", "", overrides);
+        manager.delete(restored.sandbox().id());
+        return restored;
+    }
+
+    @Test
+    void aPackageNeverChoosesItsOwnNetwork() throws Exception {
+        String publicOnly = packageWithNetwork(PackageKind.CHECKPOINT, "pypi.org");
+        Restorer.Restored bare = restoreAndDelete(publicOnly, RestoreOverrides.NONE);
+        assertEquals(NetworkPolicy.NONE, bare.sandbox().config().network(), "no network without the caller's word");
+        assertTrue(bare.warnings().stream().anyMatch(w -> w.contains("not applied")), bare.warnings().toString());
+        assertEquals(List.of("pypi.org"), restoreAndDelete(publicOnly, accepting()).sandbox().config().network().allow(),
+                "applied when accepted");
+
+        // The host's loopback (the API's TCP port among its services) and cloud metadata: never from a package.
+        for (String internal : List.of("127.0.0.1", "127.0.0.1:7411", "169.254.169.254", "[::1]:7411")) {
+            String pkg = packageWithNetwork(PackageKind.CHECKPOINT, "pypi.org", internal);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> restorer.restore(pkg, "", "", accepting()), internal);
+            assertTrue(e.getMessage().contains("a package may not open the host's own addresses"), e.getMessage());
+            assertEquals(List.of(), manager.list(Map.of()), "nothing was created");
+            assertEquals(NetworkPolicy.NONE, restoreAndDelete(pkg, RestoreOverrides.NONE).sandbox().config().network(),
+                    "unaccepted, it gets no network at all");
+            NetworkPolicy own = new NetworkPolicy(NetworkMode.EGRESS, List.of(internal), List.of());
+            assertEquals(own, restoreAndDelete(pkg, new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.of(own), false))
+                    .sandbox().config().network(), "the caller's own policy may name them");
+        }
+
+        // A vm package's VM keeps its NIC: it needs the caller's word or policy.
+        String vm = packageWithNetwork(PackageKind.VM, "pypi.org");
+        RestoreRejectedException refused = assertThrows(RestoreRejectedException.class,
+                () -> restorer.restore(vm, "", "", RestoreOverrides.NONE));
+        assertTrue(refused.getMessage().contains("accept_packaged_network"), refused.getMessage());
+        assertStagingEmpty(staging);
+    }
+
     @Test
     void vmRoundTripResumesTheSavedStateWithoutReconfiguring() throws Exception {
         SandboxRecord source = createWithWorkspace(new byte[0]);
@@ -141,7 +193,7 @@ class TeleportFlowTest {
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);
         assertThrows(IllegalArgumentException.class, () -> restorer.restore("pkg-1", "", "",
-                new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty())), "a vm package keeps its shape");
+                new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty(), false)), "a vm package keeps its shape");
     }
 
     @Test
