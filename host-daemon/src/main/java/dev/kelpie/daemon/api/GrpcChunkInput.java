@@ -6,28 +6,35 @@ import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The data messages of a client stream as an input stream, with one message requested at a time: a fast client waits
- * for the reader instead of filling the daemon's heap. The first message must be the start message.
+ * for the reader instead of filling the daemon's heap. The first message must be the start message. A client that
+ * sends nothing for the idle time while a message is wanted is timed out ({@link ClientIdleException}), so a silent
+ * upload cannot hold its staging for ever.
  */
 final class GrpcChunkInput extends InputStream {
 
     private static final Object END = new Object();
 
     private final ServerCallStreamObserver<?> call;
+    private final Duration idle;
     private final BlockingQueue<Object> chunks = new LinkedBlockingQueue<>();
     private final CompletableFuture<String> start = new CompletableFuture<>();
     private ByteString current = ByteString.EMPTY;
     private int position;
     private boolean ended;
 
-    GrpcChunkInput(ServerCallStreamObserver<?> call) {
+    GrpcChunkInput(ServerCallStreamObserver<?> call, Duration idle) {
         this.call = call;
+        this.idle = idle;
         call.disableAutoRequest();
         call.request(1);
     }
@@ -67,11 +74,13 @@ final class GrpcChunkInput extends InputStream {
     }
 
     /** The store named by the start message. */
-    String awaitStart() throws InterruptedException {
+    String awaitStart() throws InterruptedException, ClientIdleException {
         try {
-            return start.get();
+            return start.get(idle.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new ClientIdleException("Import", idle);
         }
     }
 
@@ -93,7 +102,10 @@ final class GrpcChunkInput extends InputStream {
             }
             Object next;
             try {
-                next = chunks.take();
+                next = chunks.poll(idle.toMillis(), TimeUnit.MILLISECONDS);
+                if (next == null) {
+                    throw new ClientIdleException("Import", idle);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while waiting for the client");

@@ -23,8 +23,10 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
+import dev.kelpie.daemon.config.KelpieConfig;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.Executor;
 
 /** gRPC adapter for {@code kelpie.v1.Packages}: teleport packages at rest, and moving them between stores and hosts. */
@@ -33,19 +35,26 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
 
     private final PackageService packages;
     private final Executor transfers;
+    private final Duration uploadIdle;
 
     @Inject
-    public PackagesGrpcService(PackageService packages) {
-        this(packages, task -> Thread.ofVirtual().name("package-transfer").start(task));
+    public PackagesGrpcService(PackageService packages, KelpieConfig config) {
+        this(packages, config.api().uploadIdleTimeout());
+    }
+
+    public PackagesGrpcService(PackageService packages, Duration uploadIdle) {
+        this(packages, task -> Thread.ofVirtual().name("package-transfer").start(task), uploadIdle);
     }
 
     /**
      * @param transfers runs each Export and Import on a thread of its own: gRPC delivers a call's on-ready, message
      *     and cancel callbacks only once the service method has returned, and a transfer waits for them
+     * @param uploadIdle how long an Import may wait for its client's next message
      */
-    PackagesGrpcService(PackageService packages, Executor transfers) {
+    PackagesGrpcService(PackageService packages, Executor transfers, Duration uploadIdle) {
         this.packages = packages;
         this.transfers = transfers;
+        this.uploadIdle = uploadIdle;
     }
 
     @Override
@@ -114,7 +123,7 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     @Override
     public StreamObserver<ImportPackageRequest> import_(StreamObserver<ImportPackageResponse> out) {
         var call = (ServerCallStreamObserver<ImportPackageResponse>) out;
-        GrpcChunkInput input = new GrpcChunkInput(call);
+        GrpcChunkInput input = new GrpcChunkInput(call, uploadIdle);
         transfers.execute(() -> {
             try {
                 PackageStore store = packages.store(input.awaitStart());

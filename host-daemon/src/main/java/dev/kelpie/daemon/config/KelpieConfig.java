@@ -58,6 +58,13 @@ public interface KelpieConfig {
 
         /** Package stores by name. */
         Map<String, PackageStoreConfig> stores();
+
+        /**
+         * The largest package Import and a copy between stores take, in bytes (the sum of its blobs as stored); larger
+         * ones are refused before anything is written. Default 64 GiB.
+         */
+        @WithDefault("68719476736")
+        long maxPackageBytes();
     }
 
     interface PackageStoreConfig {
@@ -254,6 +261,13 @@ public interface KelpieConfig {
 
         /** A file holding the bearer token TCP clients may present over TLS instead of a client certificate. */
         Optional<Path> tokenFile();
+
+        /**
+         * How long an upload (Import, WriteFile) may wait for its client's next message before it is ended
+         * (DEADLINE_EXCEEDED) and what it staged is freed.
+         */
+        @WithDefault("60s")
+        Duration uploadIdleTimeout();
     }
 
     interface Tcp {

@@ -104,7 +104,7 @@ public class TeleportComponents {
 
     @Produces
     @Singleton
-    PackageService packageService(PackageStores stores, StagingArea staging) {
-        return new PackageService(stores, staging);
+    PackageService packageService(PackageStores stores, StagingArea staging, KelpieConfig config) {
+        return new PackageService(stores, staging, config.teleport().maxPackageBytes());
     }
 }

@@ -32,11 +32,18 @@ public final class PackageService {
 
     private final PackageStores stores;
     private final StagingArea staging;
+    private final long maxPackageBytes;
     private final PackageReader reader = new PackageReader();
 
     public PackageService(PackageStores stores, StagingArea staging) {
+        this(stores, staging, Long.MAX_VALUE);
+    }
+
+    /** @param maxPackageBytes the largest package an import or copy takes (the sum of its blobs) */
+    public PackageService(PackageStores stores, StagingArea staging, long maxPackageBytes) {
         this.stores = stores;
         this.staging = staging;
+        this.maxPackageBytes = maxPackageBytes;
     }
 
     /**
@@ -87,7 +94,7 @@ public final class PackageService {
         Path work = staging.newDirectory("import");
         try {
             Path dir = work.resolve("package");
-            PackageManifest manifest = PackageArchive.unpack(archive, dir, "imported package");
+            PackageManifest manifest = PackageArchive.unpack(archive, dir, "imported package", maxPackageBytes);
             store.publish(manifest.id(), dir);
             LOG.infof("package %s imported into store %s", manifest.id(), store.name());
             return manifest;

@@ -58,6 +58,8 @@ import org.junit.jupiter.api.io.TempDir;
 class PackagesGrpcServiceTest {
 
     private static final long DEADLINE_SECONDS = 30;
+    /** Short, so that a silent client is timed out within the test. */
+    private static final java.time.Duration UPLOAD_IDLE = java.time.Duration.ofMillis(500);
     /** Where Linux lists the files a process holds open. */
     private static final Path OPEN_FILES = Path.of("/proc/self/fd");
     /** Many export chunks, so a client can stop reading halfway. */
@@ -82,7 +84,7 @@ class PackagesGrpcServiceTest {
         PackageService packages = new PackageService(PackageStores.of(List.of(local, other), "local"), staging);
         String name = "packages-" + System.identityHashCode(this);
         server = InProcessServerBuilder.forName(name)
-                .addService(new PackagesGrpcService(packages, task -> transfers.add(threads.submit(task))))
+                .addService(new PackagesGrpcService(packages, task -> transfers.add(threads.submit(task)), UPLOAD_IDLE))
                 .build().start();
         channel = InProcessChannelBuilder.forName(name).build();
     }
@@ -137,6 +139,33 @@ class PackagesGrpcServiceTest {
         awaitTransfersEnded();
         assertEquals(List.of(), local.list());
         assertFalse(Files.exists(staging.root()), "no staging directory was even made");
+    }
+
+    @Test
+    void aClientThatGoesSilentIsTimedOutAndItsStagingFreed() throws Exception {
+        // Silent from the start.
+        StreamUpload<ImportPackageRequest, ImportPackageResponse> mute = new StreamUpload<>("the daemon");
+        PackagesGrpc.newStub(channel).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).import_(mute);
+        Status status = assertThrows(StatusRuntimeException.class, mute::answer).getStatus();
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+
+        // Silent halfway: the start and part of an archive, then nothing (and no end).
+        ByteArrayOutputStream archive = new ByteArrayOutputStream();
+        PackageFixtures.publish(other, state, "pkg-1", randomBytes(4, WORKSPACE_BYTES));
+        new PackageService(PackageStores.of(List.of(other), "other"), staging).export("pkg-1", other, archive);
+        StreamUpload<ImportPackageRequest, ImportPackageResponse> stalled = new StreamUpload<>("the daemon");
+        PackagesGrpc.newStub(channel).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS).import_(stalled);
+        stalled.send(ImportPackageRequest.newBuilder().setStart(dev.kelpie.api.v1.ImportPackageStart.newBuilder().setStore("local")).build());
+        stalled.send(ImportPackageRequest.newBuilder().setData(ByteString.copyFrom(archive.toByteArray(), 0,
+                archive.size() / 2)).build());
+        status = assertThrows(StatusRuntimeException.class, stalled::answer).getStatus();
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+        assertTrue(status.getDescription().contains("no message from the client for 500 ms during Import"),
+                status.getDescription());
+
+        awaitTransfersEnded();
+        assertEquals(List.of(), local.list());
+        assertStagingEmpty(staging);
     }
 
     @Test

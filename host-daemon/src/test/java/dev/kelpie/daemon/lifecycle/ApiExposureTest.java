@@ -44,6 +44,11 @@ class ApiExposureTest {
             }
 
             @Override
+            public java.time.Duration uploadIdleTimeout() {
+                return java.time.Duration.ofSeconds(60);
+            }
+
+            @Override
             public KelpieConfig.Tcp tcp() {
                 return new KelpieConfig.Tcp() {
                     @Override

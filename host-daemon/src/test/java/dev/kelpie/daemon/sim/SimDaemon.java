@@ -87,7 +87,7 @@ final class SimDaemon {
                 .addService(new SandboxesGrpcService(manager, new SandboxMetrics(new SimpleMeterRegistry(), manager),
                         snapshotter, restorer))
                 .addService(new ImagesGrpcService(images, manager))
-                .addService(new PackagesGrpcService(new PackageService(stores, staging)))
+                .addService(new PackagesGrpcService(new PackageService(stores, staging), java.time.Duration.ofMinutes(1)))
                 .build().start();
         channel = new CutOnDeath(life, true).wrap(InProcessChannelBuilder.forName(name).directExecutor().build());
     }

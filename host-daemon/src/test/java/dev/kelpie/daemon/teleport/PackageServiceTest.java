@@ -15,6 +15,14 @@ import dev.kelpie.teleport.store.LocalPackageStore;
 import dev.kelpie.teleport.store.PackageStore;
 import dev.kelpie.teleport.store.S3PackageStore;
 import dev.kelpie.teleport.testing.S3ProxyServer;
+import dev.kelpie.teleport.pkg.BlobNames;
+import dev.kelpie.teleport.pkg.BaseImageRef;
+import dev.kelpie.teleport.pkg.PlatformRef;
+import dev.kelpie.teleport.pkg.SourceSandbox;
+import dev.kelpie.teleport.pkg.ManifestCodec;
+import dev.kelpie.teleport.pkg.PackageKind;
+import dev.kelpie.teleport.pkg.PackageTooLargeException;
+import java.util.Map;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -101,6 +109,45 @@ class PackageServiceTest {
         assertEquals(List.of(), remote.list());
         assertEquals(List.of(), keys(), "no blob, manifest or part of one reached the bucket");
         assertEquals(List.of("pkg-1"), local.list(), "the source stays as it was");
+        assertStagingEmpty(staging);
+    }
+
+    /** An archive whose manifest claims {@code blobs} blobs of 1 TiB each, and then ends: only the claim is there. */
+    private static byte[] archiveClaiming(int blobs) throws IOException {
+        List<BlobRef> claimed = new java.util.ArrayList<>();
+        for (int i = 0; i < blobs; i++) {
+            claimed.add(new BlobRef(i == 0 ? BlobNames.WORKSPACE : "blob-" + i, 1L << 40, "a".repeat(64), "zstd", 1L << 40));
+        }
+        PackageManifest manifest = new PackageManifest(PackageManifest.FORMAT_VERSION, "pkg-huge", PackageKind.CHECKPOINT,
+                new BaseImageRef("1.2.3", "x86_64", "a".repeat(64), "b".repeat(64)),
+                new PlatformRef("qemu", "7.2.22", "microvm", "max"), 1, new SourceSandbox("sb1", 1, 256, 0, Map.of(),
+                        Map.of(), 0, 0, "/workspace", null), Map.of(), claimed);
+        byte[] json = new ManifestCodec().write(manifest);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(out)) {
+            var entry = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(PackageStore.MANIFEST_NAME);
+            entry.setSize(json.length);
+            tar.putArchiveEntry(entry);
+            tar.write(json);
+            tar.closeArchiveEntry();
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void anImportThatClaimsMoreThanTheLimitOrTheFreeSpaceIsRefusedBeforeAnythingIsWritten() throws Exception {
+        var limited = new PackageService(PackageStores.of(List.of(local, remote), "local"), staging, 64L << 30);
+        PackageTooLargeException overLimit = assertThrows(PackageTooLargeException.class,
+                () -> limited.importArchive(new java.io.ByteArrayInputStream(archiveClaiming(64)), local));
+        assertTrue(overLimit.getMessage().contains("claim 70368744177664 bytes; this daemon takes packages of up to"
+                + " 68719476736 bytes"), overLimit.getMessage());
+
+        var unlimited = new PackageService(PackageStores.of(List.of(local, remote), "local"), staging, Long.MAX_VALUE);
+        PackageTooLargeException overDisk = assertThrows(PackageTooLargeException.class,
+                () -> unlimited.importArchive(new java.io.ByteArrayInputStream(archiveClaiming(64)), local));
+        assertTrue(overDisk.getMessage().contains("bytes free"), overDisk.getMessage());
+
+        assertEquals(List.of(), local.list(), "nothing published");
         assertStagingEmpty(staging);
     }
 

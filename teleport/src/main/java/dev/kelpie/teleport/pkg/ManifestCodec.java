@@ -78,6 +78,17 @@ public final class ManifestCodec {
         require(m.baseImage() != null && notBlank(m.baseImage().version()) && notBlank(m.baseImage().arch()), where,
                 "base_image with version and arch is required");
         require(m.platform() != null && notBlank(m.platform().hypervisor()), where, "platform.hypervisor is required");
+        if (m.kind() == PackageKind.VM) {
+            // The gate compares each of these with this host's; a vm package without them cannot be judged.
+            require(notBlank(m.platform().hypervisorVersion()), where, "platform.hypervisor_version is required for a vm"
+                    + " package");
+            require(notBlank(m.platform().machineType()), where, "platform.machine_type is required for a vm package");
+            require(notBlank(m.platform().cpuModel()), where, "platform.cpu_model is required for a vm package");
+            require(isSha256Hex(m.baseImage().kernelSha256()), where, "base_image.kernel_sha256 is required for a vm"
+                    + " package");
+            require(isSha256Hex(m.baseImage().rootfsSha256()), where, "base_image.rootfs_sha256 is required for a vm"
+                    + " package");
+        }
         require(m.sourceSandbox() != null, where, "source_sandbox is required");
         require(m.sourceSandbox().vcpuCount() >= 1 && m.sourceSandbox().vcpuCount() <= 1024, where,
                 "source_sandbox.vcpu_count " + m.sourceSandbox().vcpuCount() + " is out of range 1..1024");

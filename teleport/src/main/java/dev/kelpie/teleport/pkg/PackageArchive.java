@@ -58,9 +58,19 @@ public final class PackageArchive {
      * @throws IOException only when reading {@code archive} or writing {@code dir} fails
      */
     public static PackageManifest unpack(InputStream archive, Path dir, String where) throws IOException {
+        return unpack(archive, dir, where, Long.MAX_VALUE);
+    }
+
+    /**
+     * Like {@link #unpack(InputStream, Path, String)}, refusing a package whose blobs claim more than
+     * {@code maxPackageBytes} or than the free space beside {@code dir}.
+     *
+     * @throws PackageTooLargeException when it is, before anything is written
+     */
+    public static PackageManifest unpack(InputStream archive, Path dir, String where, long maxPackageBytes)
+            throws IOException {
         ManifestCodec codec = new ManifestCodec();
-        Files.createDirectory(dir);
-        Path blobsDir = Files.createDirectory(dir.resolve(PackageStore.BLOBS_DIR));
+        Path blobsDir = dir.resolve(PackageStore.BLOBS_DIR);
         PackageManifest manifest = null;
         Set<String> seen = new HashSet<>();
         try (UntrustedTar tar = new UntrustedTar(archive, where + ": the archive")) {
@@ -77,6 +87,10 @@ public final class PackageArchive {
                     }
                     byte[] bytes = tar.content().readAllBytes();
                     manifest = codec.read(bytes, where);
+                    // What the manifest claims is judged before a byte is written: a lie only costs its reader.
+                    admitSize(manifest, dir.getParent(), maxPackageBytes, where);
+                    Files.createDirectory(dir);
+                    Files.createDirectory(blobsDir);
                     Files.write(dir.resolve(PackageStore.MANIFEST_NAME), bytes);
                     continue;
                 }
@@ -113,6 +127,26 @@ public final class PackageArchive {
             }
         }
         return manifest;
+    }
+
+    /** Staging keeps this much free beside a package: the daemon's records and logs share the disk. */
+    static final long STAGING_HEADROOM_BYTES = 64L * 1024 * 1024;
+
+    private static void admitSize(PackageManifest manifest, Path staging, long maxPackageBytes, String where)
+            throws IOException {
+        long claimed = 0;
+        for (BlobRef blob : manifest.blobs()) {
+            claimed = Math.addExact(claimed, blob.sizeBytes()); // each is at most MAX_BLOB_BYTES, 64 of them
+        }
+        if (claimed > maxPackageBytes) {
+            throw new PackageTooLargeException(where + ": its blobs claim " + claimed + " bytes; this daemon takes"
+                    + " packages of up to " + maxPackageBytes + " bytes (kelpie.teleport.max-package-bytes)");
+        }
+        long usable = Files.getFileStore(staging).getUsableSpace();
+        if (claimed + STAGING_HEADROOM_BYTES > usable) {
+            throw new PackageTooLargeException(where + ": its blobs claim " + claimed + " bytes and staging ("
+                    + staging + ") has " + usable + " bytes free");
+        }
     }
 
     private static String abbreviate(String text) {

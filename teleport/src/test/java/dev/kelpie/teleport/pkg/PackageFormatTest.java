@@ -27,6 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** The package format on its own: writer, manifest checks, verified extraction, the archive, the workspace tar rules. */
 class PackageFormatTest {
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     @TempDir
     Path tmp;
 
@@ -146,6 +148,29 @@ class PackageFormatTest {
                     text);
         }
         assertThrows(InvalidPackageException.class, () -> codec.read(new byte[ManifestCodec.MAX_MANIFEST_BYTES + 1], "t"));
+    }
+
+    @Test
+    void aVmManifestWithoutWhatTheGateComparesIsInvalidAtParseTime() {
+        String vm = new String(codec.write(new PackageManifest(1, "pkg-1", PackageKind.VM, draft("pkg-1").baseImage(),
+                draft("pkg-1").platform(), 1, draft("pkg-1").sourceSandbox(), Map.of(), List.of(
+                        new BlobRef(BlobNames.VM_MEMORY, 10, "c".repeat(64), "zstd", 20),
+                        new BlobRef(BlobNames.VM_DISK, 10, "d".repeat(64), "zstd", 20)))), StandardCharsets.UTF_8);
+        codec.read(vm.getBytes(StandardCharsets.UTF_8), "ok");
+        for (String field : List.of("platform.hypervisor_version", "platform.machine_type", "platform.cpu_model",
+                "base_image.kernel_sha256", "base_image.rootfs_sha256")) {
+            String[] path = field.split("\\.");
+            com.fasterxml.jackson.databind.node.ObjectNode tree;
+            try {
+                tree = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(vm);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            assertTrue(((com.fasterxml.jackson.databind.node.ObjectNode) tree.get(path[0])).remove(path[1]) != null, field);
+            byte[] without = tree.toString().getBytes(StandardCharsets.UTF_8);
+            InvalidPackageException e = assertThrows(InvalidPackageException.class, () -> codec.read(without, "t"), field);
+            assertTrue(e.getMessage().contains(field + " is required for a vm package"), e.getMessage());
+        }
     }
 
     @Test
