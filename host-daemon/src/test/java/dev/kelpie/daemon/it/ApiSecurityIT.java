@@ -68,7 +68,8 @@ class ApiSecurityIT {
         Files.writeString(token, TOKEN + "\n");
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
         daemon = DaemonProcess.startServing(work, "tls", "-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=0.0.0.0",
-                "-Dquarkus.http.port=" + port, "-Dkelpie.api.tls.cert=" + server.cert(),
+                "-Dkelpie.api.tcp.port=" + port, "-Dkelpie.api.tcp.metrics-port=" + freePort(),
+                "-Dkelpie.api.tls.cert=" + server.cert(),
                 "-Dkelpie.api.tls.key=" + server.key(), "-Dkelpie.api.tls.client-ca=" + ca.cert(),
                 "-Dkelpie.api.token-file=" + token);
     }
@@ -123,7 +124,7 @@ class ApiSecurityIT {
         Path dir = Files.createDirectories(work.resolve("plaintext"));
         DaemonProcess refused = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"),
                 dir.resolve("daemon.log"), "-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=0.0.0.0",
-                "-Dquarkus.http.port=" + freePort());
+                "-Dkelpie.api.tcp.port=" + freePort());
         try {
             assertNotEquals(0, refused.awaitExit(Duration.ofSeconds(60)));
             assertTrue(refused.logText().contains("is off loopback: plaintext TCP is served on loopback only"),
