@@ -108,6 +108,19 @@ class DaemonApiIT {
     }
 
     @Test
+    void prometheusMetricsAreServedOnTheirOwnSocketWithTheGrpcServersCalls() throws Exception {
+        daemon.client().call("kelpie.v1.Host/Info", "{}").requireSuccess();
+        Process curl = new ProcessBuilder("curl", "-sS", "--fail", "--max-time", "30", "--unix-socket",
+                daemon.metricsSocket().toString(), "http://localhost/q/metrics").redirectErrorStream(true).start();
+        String metrics = new String(curl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, curl.waitFor(), metrics);
+        assertTrue(metrics.contains("kelpie_warm_pool_target"), metrics);
+        assertTrue(metrics.matches("(?s).*grpc_server_processing_duration_seconds_count\\{[^}]*method=\"Info\""
+                + "[^}]*statusCode=\"OK\".*"), "gRPC server metrics by method and status: " + metrics);
+        assertEquals("rw-rw----", modeOf(daemon.metricsSocket()));
+    }
+
+    @Test
     void healthIsServing() throws IOException {
         JsonNode health = JSON.readTree(daemon.client().call("grpc.health.v1.Health/Check", "{}").requireSuccess().stdout());
         assertEquals("SERVING", health.path("status").asText());

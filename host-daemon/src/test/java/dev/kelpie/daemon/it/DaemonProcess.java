@@ -86,6 +86,12 @@ final class DaemonProcess implements AutoCloseable {
         });
     }
 
+    /** The Prometheus endpoint's socket, beside the API's by default. */
+    Path metricsSocket() {
+        String name = socket.getFileName().toString();
+        return socket.resolveSibling(name.substring(0, name.length() - ".sock".length()) + "-metrics.sock");
+    }
+
     BufCurl client() {
         return new BufCurl(socket);
     }
