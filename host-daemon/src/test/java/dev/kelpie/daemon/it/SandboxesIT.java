@@ -323,7 +323,9 @@ class SandboxesIT {
                 == SandboxState.SANDBOX_STATE_FAILED);
         Sandbox failed = sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build()).getSandbox();
         assertTrue(failed.getFailureReason().contains("exited unexpectedly"), failed.getFailureReason());
-        assertFalse(Files.exists(runtimeDir(sandbox.getId()).resolve("agent.sock")), "no stale socket");
+        // The sandbox turns FAILED first, then its dead VM's files go.
+        Await.until("no stale socket", Duration.ofSeconds(30),
+                () -> !Files.exists(runtimeDir(sandbox.getId()).resolve("agent.sock")));
     }
 
     private static boolean hasOutput(StreamCollector<ExecResponse> events) {

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.ssl.SslHandler;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +34,7 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
     static final String PATH = "/q/metrics";
     private static final Logger LOG = Logger.getLogger(MetricsHttpHandler.class);
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+    private static final String OPEN_METRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
     private final PrometheusMeterRegistry registry;
     private final ApiAccess access;
@@ -62,7 +64,8 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
             respond(ctx, keepAlive, HttpResponseStatus.UNAUTHORIZED, refusal.get() + "\n");
             return;
         }
-        scrapes.execute(() -> respond(ctx, keepAlive, HttpResponseStatus.OK, registry.scrape()));
+        String format = format(request.headers().get(HttpHeaderNames.ACCEPT));
+        scrapes.execute(() -> respond(ctx, keepAlive, HttpResponseStatus.OK, format, registry.scrape(format)));
     }
 
     @Override
@@ -76,11 +79,24 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
         return tls == null ? null : tls.engine().getSession();
     }
 
+    /**
+     * As Quarkus chose: OpenMetrics, unless the client asks for plain text (Prometheus lists text/plain among the
+     * formats it accepts, so it gets the classic text format, as it did).
+     */
+    private static String format(String accept) {
+        return accept != null && (accept.contains("text/plain") || accept.contains("text/html")) ? PROMETHEUS_TEXT
+                : OPEN_METRICS;
+    }
+
     private static void respond(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String body) {
-        FullHttpResponse response = new DefaultFullHttpResponse(io.netty.handler.codec.http.HttpVersion.HTTP_1_1, status,
+        respond(ctx, keepAlive, status, "text/plain; charset=utf-8", body);
+    }
+
+    private static void respond(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status,
+            String contentType, String body) {
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                 Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
-        response.headers().set(HttpHeaderNames.CONTENT_TYPE,
-                status == HttpResponseStatus.OK ? PROMETHEUS_TEXT : "text/plain; charset=utf-8");
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         HttpUtil.setContentLength(response, response.content().readableBytes());
         if (keepAlive) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
