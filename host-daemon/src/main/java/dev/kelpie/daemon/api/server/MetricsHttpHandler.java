@@ -25,8 +25,8 @@ import javax.net.ssl.SSLSession;
 import org.jboss.logging.Logger;
 
 /**
- * Answers {@code GET /q/metrics} with the Prometheus text format, under the API's access rules. Plain HTTP/1.1
- * because that is what Prometheus and curl speak; the gRPC listeners speak only HTTP/2.
+ * Answers {@code GET /q/metrics} with the registry's scrape (OpenMetrics or Prometheus text), under the API's access
+ * rules. Plain HTTP/1.1 because that is what Prometheus and curl speak; the gRPC listeners speak only HTTP/2.
  */
 @ChannelHandler.Sharable
 final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
