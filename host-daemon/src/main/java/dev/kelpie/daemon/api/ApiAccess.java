@@ -1,17 +1,18 @@
 package dev.kelpie.daemon.api;
 
 import dev.kelpie.daemon.config.KelpieConfig;
-import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.net.SocketAddress;
-import io.vertx.ext.web.Router;
-import io.vertx.ext.web.RoutingContext;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.security.MessageDigest;
@@ -21,19 +22,20 @@ import javax.net.ssl.SSLSession;
 import org.jboss.logging.Logger;
 
 /**
- * Who may call the API, decided before any request reaches a service. The Unix socket is guarded by its mode
+ * Who may call the API, decided before any call reaches a service. The Unix socket is guarded by its mode
  * (0660, the service's group). Plaintext TCP exists only on loopback (ApiExposure refuses anything else at start).
- * Once TLS is configured every TCP request authenticates: a client certificate the TLS layer verified against
+ * Once TLS is configured every TCP call authenticates: a client certificate the TLS layer verified against
  * {@code kelpie.api.tls.client-ca}, or {@code Authorization: Bearer} with the token from
  * {@code kelpie.api.token-file}, which is accepted only over TLS. A refusal is a gRPC UNAUTHENTICATED status.
+ * The metrics endpoint asks the same question through {@link #refusal}.
  */
 @ApplicationScoped
-public class ApiAccess {
+public class ApiAccess implements ServerInterceptor {
 
     private static final Logger LOG = Logger.getLogger(ApiAccess.class);
-    /** Runs before every other route, the gRPC one included. */
-    private static final int FIRST_ROUTE_ORDER = Integer.MIN_VALUE;
-    private static final int GRPC_UNAUTHENTICATED = 16;
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization",
+            Metadata.ASCII_STRING_MARSHALLER);
+    private static final String BEARER = "Bearer ";
 
     private final boolean tls;
     private final boolean clientCertificates;
@@ -42,7 +44,7 @@ public class ApiAccess {
     @Inject
     public ApiAccess(KelpieConfig config) {
         this.tls = config.api().tls().cert().isPresent();
-        // Without a configured CA the TLS layer would check certificates against the JDK's public CAs: not ours.
+        // Without a configured CA no client certificate is asked for; the JDK's public CAs never vouch for a client.
         this.clientCertificates = config.api().tls().clientCa().isPresent();
         this.token = config.api().tokenFile().map(file -> {
             try {
@@ -53,43 +55,44 @@ public class ApiAccess {
         });
     }
 
-    void install(@Observes Router router) {
-        router.route().order(FIRST_ROUTE_ORDER).handler(this::check);
-    }
-
-    private void check(RoutingContext ctx) {
-        HttpServerRequest request = ctx.request();
-        SocketAddress remote = request.remoteAddress();
-        if (remote == null || remote.isDomainSocket()) {
-            ctx.next();
-            return;
-        }
-        Optional<String> refusal = refusal(request, remote);
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+            ServerCallHandler<Q, R> next) {
+        SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+        Optional<String> refusal = refusal(remote, call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION),
+                headers.get(AUTHORIZATION));
         if (refusal.isEmpty()) {
-            ctx.next();
-            return;
+            return next.startCall(call, headers);
         }
-        LOG.debugf("refused %s from %s: %s", request.path(), remote, refusal.get());
-        // A trailers-only gRPC response: the status travels in the headers of an otherwise empty reply.
-        ctx.response().setStatusCode(200).putHeader("content-type", "application/grpc")
-                .putHeader("grpc-status", Integer.toString(GRPC_UNAUTHENTICATED))
-                .putHeader("grpc-message", refusal.get()).end();
+        LOG.debugf("refused %s from %s: %s", call.getMethodDescriptor().getFullMethodName(), remote, refusal.get());
+        call.close(Status.UNAUTHENTICATED.withDescription(refusal.get()), new Metadata());
+        return new ServerCall.Listener<>() {};
     }
 
-    private Optional<String> refusal(HttpServerRequest request, SocketAddress remote) {
-        if (!tls) {
-            return isLoopback(remote) ? Optional.empty()
-                    : Optional.of("plaintext TCP is served to loopback clients only");
-        }
-        if (!request.isSSL()) {
-            return Optional.of("TCP clients must use TLS; a bearer token is accepted only over TLS");
-        }
-        if (clientCertificates && hasVerifiedClientCertificate(request.sslSession())) {
+    /**
+     * Why a request from {@code remote} must be refused, or empty when it may proceed. Only TCP peers are asked
+     * anything: a Unix socket's peer got past the socket's file mode.
+     *
+     * @param session the connection's TLS session, null on plaintext
+     * @param authorization the request's {@code Authorization} header, or null
+     */
+    public Optional<String> refusal(SocketAddress remote, SSLSession session, String authorization) {
+        if (!(remote instanceof InetSocketAddress tcp)) {
             return Optional.empty();
         }
-        String authorization = request.getHeader("authorization");
-        if (authorization != null && authorization.startsWith("Bearer ") && token.isPresent()
-                && MessageDigest.isEqual(token.get(), authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8))) {
+        if (!tls) {
+            return tcp.getAddress() != null && tcp.getAddress().isLoopbackAddress() ? Optional.empty()
+                    : Optional.of("plaintext TCP is served to loopback clients only");
+        }
+        if (session == null) {
+            return Optional.of("TCP clients must use TLS; a bearer token is accepted only over TLS");
+        }
+        if (clientCertificates && hasVerifiedClientCertificate(session)) {
+            return Optional.empty();
+        }
+        if (authorization != null && authorization.startsWith(BEARER) && token.isPresent()
+                && MessageDigest.isEqual(token.get(),
+                        authorization.substring(BEARER.length()).strip().getBytes(StandardCharsets.UTF_8))) {
             return Optional.empty();
         }
         return Optional.of(authorization == null
@@ -99,20 +102,9 @@ public class ApiAccess {
 
     /** The TLS layer only hands over a certificate chain it verified against the client CA. */
     private static boolean hasVerifiedClientCertificate(SSLSession session) {
-        if (session == null) {
-            return false;
-        }
         try {
             return session.getPeerCertificates().length > 0;
         } catch (SSLPeerUnverifiedException e) {
-            return false;
-        }
-    }
-
-    private static boolean isLoopback(SocketAddress remote) {
-        try {
-            return remote.hostAddress() != null && InetAddress.getByName(remote.hostAddress()).isLoopbackAddress();
-        } catch (UnknownHostException e) {
             return false;
         }
     }

@@ -1,6 +1,6 @@
 package dev.kelpie.daemon.api;
 
-import dev.kelpie.api.v1.Host;
+import dev.kelpie.api.v1.HostGrpc;
 import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.HostInfoResponse;
 import dev.kelpie.api.v1.ImageCacheStatus;
@@ -9,20 +9,16 @@ import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.cache.CachedImage;
 import dev.kelpie.daemon.network.NetworkSupport;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
-import io.quarkus.grpc.GrpcService;
-import io.smallrye.mutiny.Uni;
-import jakarta.inject.Inject;
+import io.grpc.stub.StreamObserver;
 import java.util.List;
 
 /** gRPC adapter for {@code kelpie.v1.Host}. */
-@GrpcService
-public class HostGrpcService implements Host {
+public class HostGrpcService extends HostGrpc.HostImplBase {
 
     private final HostInfoService hostInfo;
     private final SandboxManager sandboxes;
     private final ImageCatalog images;
 
-    @Inject
     public HostGrpcService(HostInfoService hostInfo, SandboxManager sandboxes, ImageCatalog images) {
         this.hostInfo = hostInfo;
         this.sandboxes = sandboxes;
@@ -30,8 +26,8 @@ public class HostGrpcService implements Host {
     }
 
     @Override
-    public Uni<HostInfoResponse> info(HostInfoRequest request) {
-        return Uni.createFrom().item(() -> HostInfoMapper.toProto(hostInfo.report()).toBuilder()
+    public void info(HostInfoRequest request, StreamObserver<HostInfoResponse> out) {
+        UnaryCalls.respond(out, () -> HostInfoMapper.toProto(hostInfo.report()).toBuilder()
                 .setRunningSandboxes(sandboxes.runningCount())
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
                 .setImageCache(imageCache())

@@ -25,29 +25,23 @@ import dev.kelpie.daemon.images.cache.VerifyResult;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.quarkus.grpc.GrpcService;
-import io.smallrye.common.annotation.Blocking;
-import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /** gRPC adapter for {@code kelpie.v1.Images}: the cache, pulls into it, and local image directories. */
-@GrpcService
 public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
 
     private final ImageCatalog catalog;
     private final SandboxManager sandboxes;
     private final String hostArch = HostPlatform.current().arch();
 
-    @Inject
     public ImagesGrpcService(ImageCatalog catalog, SandboxManager sandboxes) {
         this.catalog = catalog;
         this.sandboxes = sandboxes;
     }
 
     @Override
-    @Blocking
     public void list(ListImagesRequest request, StreamObserver<ListImagesResponse> out) {
         respond(out, () -> {
             Map<String, Integer> usage = sandboxes.imageUsage();
@@ -64,7 +58,6 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     }
 
     @Override
-    @Blocking
     public void pull(PullImageRequest request, StreamObserver<PullImageResponse> out) {
         var call = (ServerCallStreamObserver<PullImageResponse>) out;
         Object writeLock = new Object();
@@ -101,7 +94,6 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     }
 
     @Override
-    @Blocking
     public void inspect(InspectImageRequest request, StreamObserver<InspectImageResponse> out) {
         respond(out, () -> {
             String arch = arch(request.getArch());
@@ -119,14 +111,12 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     }
 
     @Override
-    @Blocking
     public void remove(RemoveImageRequest request, StreamObserver<RemoveImageResponse> out) {
         respond(out, () -> RemoveImageResponse.newBuilder().setFreedBytes(catalog.cache().remove(request.getVersion(),
                 arch(request.getArch()), sandboxes.imageUsage().keySet())).build());
     }
 
     @Override
-    @Blocking
     public void verify(VerifyImageRequest request, StreamObserver<VerifyImageResponse> out) {
         respond(out, () -> {
             VerifyResult result = catalog.cache().verify(request.getVersion(), arch(request.getArch()));
@@ -136,7 +126,6 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     }
 
     @Override
-    @Blocking
     public void prune(PruneImagesRequest request, StreamObserver<PruneImagesResponse> out) {
         respond(out, () -> {
             var result = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());

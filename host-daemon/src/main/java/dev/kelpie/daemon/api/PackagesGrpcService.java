@@ -21,26 +21,16 @@ import dev.kelpie.teleport.store.PackageStore;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.quarkus.grpc.GrpcService;
-import io.smallrye.common.annotation.Blocking;
-import dev.kelpie.daemon.config.KelpieConfig;
-import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.Executor;
 
 /** gRPC adapter for {@code kelpie.v1.Packages}: teleport packages at rest, and moving them between stores and hosts. */
-@GrpcService
 public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
 
     private final PackageService packages;
     private final Executor transfers;
     private final Duration uploadIdle;
-
-    @Inject
-    public PackagesGrpcService(PackageService packages, KelpieConfig config) {
-        this(packages, config.api().uploadIdleTimeout());
-    }
 
     public PackagesGrpcService(PackageService packages, Duration uploadIdle) {
         this(packages, task -> Thread.ofVirtual().name("package-transfer").start(task), uploadIdle);
@@ -58,7 +48,6 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     }
 
     @Override
-    @Blocking
     public void list(ListPackagesRequest request, StreamObserver<ListPackagesResponse> out) {
         UnaryCalls.respond(out, () -> {
             PackageStore store = packages.store(request.getStore());
@@ -69,7 +58,6 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     }
 
     @Override
-    @Blocking
     public void inspect(InspectPackageRequest request, StreamObserver<InspectPackageResponse> out) {
         UnaryCalls.respond(out, () -> {
             PackageStore store = packages.store(request.getStore());
@@ -81,7 +69,6 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     }
 
     @Override
-    @Blocking
     public void delete(DeletePackageRequest request, StreamObserver<DeletePackageResponse> out) {
         UnaryCalls.respond(out, () -> {
             packages.delete(request.getId(), packages.store(request.getStore()));
@@ -90,7 +77,6 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     }
 
     @Override
-    @Blocking
     public void copy(CopyPackageRequest request, StreamObserver<CopyPackageResponse> out) {
         UnaryCalls.respond(out, () -> {
             if (request.getToStore().isEmpty()) {

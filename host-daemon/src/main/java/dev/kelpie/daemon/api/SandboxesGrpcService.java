@@ -49,16 +49,12 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.quarkus.grpc.GrpcService;
-import io.smallrye.common.annotation.Blocking;
-import jakarta.inject.Inject;
 import java.util.concurrent.TimeUnit;
 
 /**
- * gRPC adapter for {@code kelpie.v1.Sandboxes}. Lifecycle calls block on a worker thread (a boot takes seconds);
+ * gRPC adapter for {@code kelpie.v1.Sandboxes}. Lifecycle calls block their call thread (a boot takes seconds);
  * process and file streams are relayed to the sandbox's agent asynchronously, with flow control end to end.
  */
-@GrpcService
 public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
 
     static final long AGENT_UNARY_TIMEOUT_MS = 30_000;
@@ -71,7 +67,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     private final Snapshotter snapshotter;
     private final Restorer restorer;
 
-    @Inject
     public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer) {
         this.manager = manager;
@@ -83,7 +78,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void create(CreateSandboxRequest request, StreamObserver<CreateSandboxResponse> out) {
         unary(out, () -> {
             long startNanos = System.nanoTime();
@@ -99,7 +93,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> out) {
         unary(out, () -> {
             Snapshotter.Snapshot snapshot = snapshotter.snapshot(request.getSandboxId(),
@@ -111,7 +104,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void restore(RestoreRequest request, StreamObserver<RestoreResponse> out) {
         unary(out, () -> {
             SandboxSpec o = request.getSpecOverrides();
@@ -178,7 +170,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void delete(DeleteSandboxRequest request, StreamObserver<DeleteSandboxResponse> out) {
         unary(out, () -> {
             manager.delete(request.getId());
@@ -187,21 +178,18 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void pause(PauseSandboxRequest request, StreamObserver<PauseSandboxResponse> out) {
         unary(out, () -> PauseSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(manager.pause(request.getId())))
                 .build());
     }
 
     @Override
-    @Blocking
     public void resume(ResumeSandboxRequest request, StreamObserver<ResumeSandboxResponse> out) {
         unary(out, () -> ResumeSandboxResponse.newBuilder()
                 .setSandbox(SandboxMapper.toProto(manager.resume(request.getId()))).build());
     }
 
     @Override
-    @Blocking
     public void exec(ExecRequest request, StreamObserver<ExecResponse> out) {
         if (request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PIPE
                 || request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PTY) {
@@ -223,7 +211,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void listProcesses(ListProcessesRequest request, StreamObserver<ListProcessesResponse> out) {
         unary(out, () -> ListProcessesResponse.newBuilder().addAllProcesses(agent(request.getSandboxId())
                 .listProcesses(dev.kelpie.agent.v1.ListProcessesRequest.getDefaultInstance()).getProcessesList().stream()
@@ -231,7 +218,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void signal(SignalRequest request, StreamObserver<SignalResponse> out) {
         unary(out, () -> {
             agent(request.getSandboxId()).signal(dev.kelpie.agent.v1.SignalRequest.newBuilder()
@@ -241,7 +227,6 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     }
 
     @Override
-    @Blocking
     public void readFile(ReadFileRequest request, StreamObserver<ReadFileResponse> out) {
         files.read(request, (ServerCallStreamObserver<ReadFileResponse>) out);
     }

@@ -115,9 +115,9 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             return;
         }
         if (downstream.isCancelled()) {
-            // The unified Vert.x gRPC server does not always deliver a client's RST_STREAM as a cancellation
-            // (quarkusio/quarkus#56268, eclipse-vertx/vert.x#5562), and a write to the reset stream then tears down
-            // the client's whole HTTP/2 connection. The call's own flag does see the reset.
+            // A reset the cancel handler has not run for yet. This check (and the stall watch below) guarded against
+            // the unified Vert.x server, which could miss a reset and then, on a write, tear down the client's whole
+            // connection (quarkusio/quarkus#56268); grpc-java's server always runs the handler (ADR 0023).
             clientCancelled();
             return;
         }

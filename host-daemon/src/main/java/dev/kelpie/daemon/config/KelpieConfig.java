@@ -253,7 +253,13 @@ public interface KelpieConfig {
         /** Unix socket the API listens on (the path must be shorter than 104 bytes, macOS's limit). */
         Path socket();
 
-        /** TCP listener ({@code quarkus.http.port}); off by default. */
+        /**
+         * Unix socket of the Prometheus metrics endpoint ({@code GET /q/metrics}); default {@code <name>-metrics.sock}
+         * beside {@link #socket()}.
+         */
+        Optional<Path> metricsSocket();
+
+        /** TCP listener; off by default. */
         Tcp tcp();
 
         /** TLS for the TCP listener; required off loopback. */
@@ -278,6 +284,14 @@ public interface KelpieConfig {
         /** Address to listen on; anything but loopback requires TLS and client authentication. */
         @WithDefault("127.0.0.1")
         String host();
+
+        /** gRPC port on {@link #host()}. */
+        @WithDefault("7411")
+        int port();
+
+        /** Port of the Prometheus metrics endpoint on {@link #host()}, under the same TLS and access rules. */
+        @WithDefault("7412")
+        int metricsPort();
     }
 
     interface Tls {

@@ -17,32 +17,39 @@ public final class ApiSocketPath {
 
     private ApiSocketPath() {}
 
+    /** {@link #prepare(Path, String, String)} for the gRPC socket, {@code kelpie.api.socket}. */
+    public static void prepare(Path socket) {
+        prepare(socket, "API socket", "kelpie.api.socket");
+    }
+
     /**
      * Makes sure the socket can be bound at {@code socket}: the path is short enough, its directory exists and is
      * writable, and a socket file left by a dead daemon is removed, while one that a live server still answers on is
      * left alone.
      *
+     * @param what the socket's name in messages ("API socket")
+     * @param key the setting that moves it
      * @throws DaemonStartupException naming the path and the problem
      */
-    public static void prepare(Path socket) {
+    public static void prepare(Path socket, String what, String key) {
         Path absolute = socket.toAbsolutePath();
         int length = absolute.toString().getBytes(StandardCharsets.UTF_8).length;
         if (length > MAX_SOCKET_PATH_BYTES) {
-            throw new DaemonStartupException("API socket path " + absolute + " is " + length
-                    + " bytes; Unix sockets allow at most " + MAX_SOCKET_PATH_BYTES + " (set kelpie.api.socket)");
+            throw new DaemonStartupException(what + " path " + absolute + " is " + length
+                    + " bytes; Unix sockets allow at most " + MAX_SOCKET_PATH_BYTES + " (set " + key + ")");
         }
         Path dir = absolute.getParent();
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new DaemonStartupException("cannot create the API socket directory " + dir + ": "
-                    + StateDirectoryLock.describe(e) + " (set kelpie.api.socket to a writable location)", e);
+            throw new DaemonStartupException("cannot create the " + what + " directory " + dir + ": "
+                    + StateDirectoryLock.describe(e) + " (set " + key + " to a writable location)", e);
         }
         if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new DaemonStartupException("cannot create the API socket " + absolute + ": directory " + dir
-                    + " is not writable by this user (set kelpie.api.socket to a writable location)");
+            throw new DaemonStartupException("cannot create the " + what + " " + absolute + ": directory " + dir
+                    + " is not writable by this user (set " + key + " to a writable location)");
         }
-        removeStaleSocket(absolute);
+        removeStaleSocket(absolute, what, key);
     }
 
     /** A socket file whose owner died refuses connections; one that accepts has a live owner we must not replace. */
@@ -54,22 +61,22 @@ public final class ApiSocketPath {
         }
     }
 
-    private static void removeStaleSocket(Path socket) {
+    private static void removeStaleSocket(Path socket, String what, String key) {
         try {
             BasicFileAttributes attrs = Files.readAttributes(socket, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!attrs.isOther()) {
-                throw new DaemonStartupException("API socket path " + socket
+                throw new DaemonStartupException(what + " path " + socket
                         + " exists and is not a socket; refusing to replace it");
             }
             if (acceptsConnections(socket)) {
-                throw new DaemonStartupException("API socket " + socket + " is in use by another live server"
-                        + " (another kelpied with a different state directory?); stop it or set kelpie.api.socket");
+                throw new DaemonStartupException(what + " " + socket + " is in use by another live server"
+                        + " (another kelpied with a different state directory?); stop it or set " + key);
             }
             Files.delete(socket);
         } catch (java.nio.file.NoSuchFileException absent) {
             // Nothing stale to remove.
         } catch (IOException e) {
-            throw new DaemonStartupException("cannot remove the stale API socket " + socket + ": "
+            throw new DaemonStartupException("cannot remove the stale " + what + " " + socket + ": "
                     + StateDirectoryLock.describe(e), e);
         }
     }

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.lifecycle;
 
+import dev.kelpie.daemon.api.server.ApiEndpoints;
 import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.host.BackendPreference;
@@ -9,12 +10,11 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
- * Runs before the API server binds: takes the state-directory lock, then prepares the socket path. Quarkus would
- * silently replace a live daemon's socket file, so this order is what keeps a second daemon from taking over.
+ * Runs before the API server binds: takes the state-directory lock, then prepares the socket paths. Binding removes
+ * nothing, so removing only sockets nobody answers on, under the lock, keeps a second daemon from taking over.
  */
 @ApplicationScoped
 public class DaemonPreflight {
@@ -22,14 +22,11 @@ public class DaemonPreflight {
     private static final Logger LOG = Logger.getLogger(DaemonPreflight.class);
 
     private final KelpieConfig config;
-    private final boolean socketEnabled;
     private StateDirectoryLock lock;
 
     @Inject
-    public DaemonPreflight(KelpieConfig config,
-            @ConfigProperty(name = "quarkus.http.domain-socket-enabled", defaultValue = "false") boolean socketEnabled) {
+    public DaemonPreflight(KelpieConfig config) {
         this.config = config;
-        this.socketEnabled = socketEnabled;
     }
 
     void onStart(@Observes @Priority(1) StartupEvent event) {
@@ -40,9 +37,9 @@ public class DaemonPreflight {
             }
             checkBackend();
             lock = StateDirectoryLock.acquire(config.stateDir());
-            if (socketEnabled) {
-                ApiSocketPath.prepare(config.api().socket());
-            }
+            ApiEndpoints endpoints = ApiEndpoints.of(config.api());
+            ApiSocketPath.prepare(endpoints.socket());
+            ApiSocketPath.prepare(endpoints.metricsSocket(), "metrics socket", "kelpie.api.metrics-socket");
         } catch (DaemonStartupException e) {
             LOG.error("kelpied cannot start: " + e.getMessage());
             release();

@@ -2,12 +2,12 @@ package dev.kelpie.daemon.lifecycle;
 
 import dev.kelpie.daemon.agent.UnixSocketChannels;
 import dev.kelpie.daemon.config.KelpieConfig;
-import grpc.health.v1.HealthGrpc;
-import grpc.health.v1.HealthOuterClass.HealthCheckRequest;
-import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
 import io.grpc.ManagedChannel;
 import io.quarkus.runtime.ShutdownEvent;
-import io.quarkus.vertx.http.DomainSocketServerStart;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.ObservesAsync;
@@ -38,7 +38,7 @@ public class ServiceReadiness {
         this.systemd = SystemdNotify.fromEnvironment(System.getenv("NOTIFY_SOCKET"));
     }
 
-    void onBound(@ObservesAsync DomainSocketServerStart event) {
+    void onListening(@ObservesAsync ApiListening event) {
         if (systemd.isEmpty()) {
             return;
         }
@@ -53,7 +53,8 @@ public class ServiceReadiness {
         }
     }
 
-    void onStop(@Observes ShutdownEvent event) {
+    /** Before the API server's grace period: systemd knows the daemon is stopping while calls finish. */
+    void onStop(@Observes @Priority(ApiServing.STOP_FIRST - 1) ShutdownEvent event) {
         notifySystemd("STOPPING=1");
     }
 

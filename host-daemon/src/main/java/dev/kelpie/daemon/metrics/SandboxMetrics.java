@@ -16,8 +16,8 @@ import java.util.Map;
 import java.util.function.ToIntFunction;
 
 /**
- * The daemon's own Prometheus metrics (served at {@code /q/metrics} next to the JVM's): sandboxes by state, the warm
- * pool, boot time, exec latency and bytes streamed. Gauges read the manager when scraped; nothing is cached here.
+ * The daemon's own Prometheus metrics (served at {@code /q/metrics} on the metrics socket and port, next to the
+ * JVM's): sandboxes by state, the warm pool, boot time, exec latency and bytes streamed. Gauges read the manager when scraped; nothing is cached here.
  */
 @Singleton
 public class SandboxMetrics {

@@ -48,6 +48,7 @@ class ApiSecurityIT {
     static Path work;
     static String address;
     static int port;
+    static int metricsPort;
     static TestCertificates.KeyPair ca;
     static TestCertificates.KeyPair client;
     static TestCertificates.KeyPair intruder;
@@ -59,6 +60,7 @@ class ApiSecurityIT {
         Assumptions.assumeTrue(nonLoopback.isPresent(), "this host has no non-loopback IPv4 address");
         address = nonLoopback.get();
         port = freePort();
+        metricsPort = freePort();
         TestCertificates certificates = new TestCertificates(Files.createDirectories(work.resolve("pki")));
         ca = certificates.authority("kelpie-test-ca");
         TestCertificates.KeyPair server = certificates.signed(ca, "kelpied", List.of("127.0.0.1", address));
@@ -68,7 +70,8 @@ class ApiSecurityIT {
         Files.writeString(token, TOKEN + "\n");
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
         daemon = DaemonProcess.startServing(work, "tls", "-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=0.0.0.0",
-                "-Dquarkus.http.port=" + port, "-Dkelpie.api.tls.cert=" + server.cert(),
+                "-Dkelpie.api.tcp.port=" + port, "-Dkelpie.api.tcp.metrics-port=" + metricsPort,
+                "-Dkelpie.api.tls.cert=" + server.cert(),
                 "-Dkelpie.api.tls.key=" + server.key(), "-Dkelpie.api.tls.client-ca=" + ca.cert(),
                 "-Dkelpie.api.token-file=" + token);
     }
@@ -113,6 +116,27 @@ class ApiSecurityIT {
     }
 
     @Test
+    void metricsOverTcpNeedTheSameCredentials() throws Exception {
+        assertEquals("401", metrics(List.of()), "no credentials");
+        assertEquals("401", metrics(List.of("-H", "Authorization: Bearer guess")), "a wrong token");
+        assertEquals("200", metrics(List.of("-H", "Authorization: Bearer " + TOKEN)), "the token");
+        assertEquals("200", metrics(List.of("--cert", client.cert().toString(), "--key", client.key().toString())),
+                "a client certificate from the CA");
+    }
+
+    /** The HTTP status of GET /q/metrics over TLS with these extra curl arguments. */
+    private static String metrics(List<String> credentials) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                "--max-time", "30", "--cacert", ca.cert().toString()));
+        command.addAll(credentials);
+        command.add("https://" + address + ":" + metricsPort + "/q/metrics");
+        Process curl = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(curl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, curl.waitFor(), out);
+        return out.strip();
+    }
+
+    @Test
     void theUnixSocketIsStillServedWithMode0660() throws IOException {
         assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(daemon.socket)));
         assertTrue(daemon.client().call("kelpie.v1.Host/Info", "{}").stdout().contains("linux"));
@@ -123,7 +147,7 @@ class ApiSecurityIT {
         Path dir = Files.createDirectories(work.resolve("plaintext"));
         DaemonProcess refused = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"),
                 dir.resolve("daemon.log"), "-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=0.0.0.0",
-                "-Dquarkus.http.port=" + freePort());
+                "-Dkelpie.api.tcp.port=" + freePort());
         try {
             assertNotEquals(0, refused.awaitExit(Duration.ofSeconds(60)));
             assertTrue(refused.logText().contains("is off loopback: plaintext TCP is served on loopback only"),

@@ -20,6 +20,8 @@ final class DaemonProcess implements AutoCloseable {
     private static final Path LAUNCHER = Path.of(System.getProperty("kelpie.it.launcher", "bin/kelpied"));
     private static final Path APP_DIR = Path.of(System.getProperty("kelpie.it.appDir", "target/quarkus-app"));
     private static final Path PROBE_CACHE = Path.of("target", "it-probe-cache").toAbsolutePath();
+    /** A native kelpied to test instead of the JVM build (-Dkelpie.nativeExecutable=...; release.yml's native job). */
+    private static final String NATIVE_EXECUTABLE = System.getProperty("kelpie.it.nativeExecutable", "");
 
     final Path stateDir;
     final Path socket;
@@ -49,6 +51,9 @@ final class DaemonProcess implements AutoCloseable {
         env.put("KELPIE_PROBE_CACHE_DIR", PROBE_CACHE.toString());
         env.putAll(extraEnv);
         env.put("KELPIE_APP_DIR", APP_DIR.toString());
+        if (!NATIVE_EXECUTABLE.isBlank()) {
+            env.put("KELPIE_NATIVE_EXECUTABLE", NATIVE_EXECUTABLE);
+        }
         env.put("KELPIE_STATE_DIR", stateDir.toString());
         env.put("KELPIE_API_SOCKET", socket.toString());
         return new DaemonProcess(stateDir, socket, log, pb.start());
@@ -89,6 +94,12 @@ final class DaemonProcess implements AutoCloseable {
         });
     }
 
+    /** The Prometheus endpoint's socket, beside the API's by default. */
+    Path metricsSocket() {
+        String name = socket.getFileName().toString();
+        return socket.resolveSibling(name.substring(0, name.length() - ".sock".length()) + "-metrics.sock");
+    }
+
     BufCurl client() {
         return new BufCurl(socket);
     }
@@ -117,7 +128,8 @@ final class DaemonProcess implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
-        // The launcher execs java, so this is the JVM itself: SIGTERM runs its graceful shutdown.
+        // The launcher execs java (or the native executable), so this is the daemon itself: SIGTERM runs its graceful
+        // shutdown.
         process.destroy();
         if (!process.waitFor(Await.scaled(Duration.ofSeconds(30)).toMillis(), TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();

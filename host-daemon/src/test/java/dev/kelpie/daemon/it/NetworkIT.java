@@ -73,7 +73,8 @@ class NetworkIT {
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
         List<String> args = new java.util.ArrayList<>(List.of(SandboxesIT.daemonArgs(imageDir)));
         args.addAll(List.of("-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=127.0.0.1",
-                "-Dquarkus.http.port=" + apiPort, "-Dkelpie.api.tls.cert=" + server.cert(),
+                "-Dkelpie.api.tcp.port=" + apiPort, "-Dkelpie.api.tcp.metrics-port=" + freePort(),
+                "-Dkelpie.api.tls.cert=" + server.cert(),
                 "-Dkelpie.api.tls.key=" + server.key(), "-Dkelpie.api.tls.client-ca=" + ca.cert(),
                 "-Dkelpie.api.token-file=" + token));
         daemon = DaemonProcess.startServing(work, "network", args.toArray(String[]::new));

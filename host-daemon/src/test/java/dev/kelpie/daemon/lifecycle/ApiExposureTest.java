@@ -49,6 +49,11 @@ class ApiExposureTest {
             }
 
             @Override
+            public Optional<Path> metricsSocket() {
+                return Optional.empty();
+            }
+
+            @Override
             public KelpieConfig.Tcp tcp() {
                 return new KelpieConfig.Tcp() {
                     @Override
@@ -59,6 +64,16 @@ class ApiExposureTest {
                     @Override
                     public String host() {
                         return host;
+                    }
+
+                    @Override
+                    public int port() {
+                        return 7411;
+                    }
+
+                    @Override
+                    public int metricsPort() {
+                        return 7412;
                     }
                 };
             }
