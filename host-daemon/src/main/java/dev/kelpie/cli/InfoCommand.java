@@ -44,6 +44,10 @@ final class InfoCommand implements Callable<Integer> {
         System.out.printf("  sources  %s%n", cache.getSourcesCount() == 0 ? "none configured (kelpie.images.sources.*)"
                 : String.join(", ", cache.getSourcesList()));
         System.out.printf("  trusted  %s%n", String.join(", ", cache.getTrustedKeyIdsList()));
+        for (var store : info.getPackageStoresList()) {
+            System.out.printf("store      %s%s: %s, %s%n", store.getName(), store.getDefault() ? " (default)" : "",
+                    store.getLocation(), store.getSealed() ? "sealed" : "NOT sealed (env values are stored in the clear)");
+        }
         return 0;
     }
 }

@@ -72,6 +72,7 @@ final class TeleportCommands {
             SnapshotResponse response = SandboxesGrpc.newBlockingStub(cli.channel()).snapshot(SnapshotRequest.newBuilder()
                     .setSandboxId(sandboxId).setKind(kind(kind)).setStore(store).putAllLabels(labels).setStopAfter(stop)
                     .build());
+            response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             printPackage(response.getPackage());
             return 0;
         }

@@ -9,12 +9,9 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.util.Optional;
 import javax.net.ssl.SSLPeerUnverifiedException;
@@ -23,10 +20,10 @@ import org.jboss.logging.Logger;
 
 /**
  * Who may call the API, decided before any call reaches a service. The Unix socket is guarded by its mode
- * (0660, the service's group). Plaintext TCP exists only on loopback (ApiExposure refuses anything else at start).
- * Once TLS is configured every TCP call authenticates: a client certificate the TLS layer verified against
- * {@code kelpie.api.tls.client-ca}, or {@code Authorization: Bearer} with the token from
- * {@code kelpie.api.token-file}, which is accepted only over TLS. A refusal is a gRPC UNAUTHENTICATED status.
+ * (0660, the service's group). Every TCP call authenticates. Plaintext TCP exists only on loopback (ApiExposure
+ * refuses anything else at start), and there the token from {@code kelpie.api.token-file} is required as
+ * {@code Authorization: Bearer}: every local user reaches loopback. With TLS, a client certificate the TLS layer
+ * verified against {@code kelpie.api.tls.client-ca} or the token. A refusal is a gRPC UNAUTHENTICATED status.
  * The metrics endpoint asks the same question through {@link #refusal}.
  */
 @ApplicationScoped
@@ -46,13 +43,7 @@ public class ApiAccess implements ServerInterceptor {
         this.tls = config.api().tls().cert().isPresent();
         // Without a configured CA no client certificate is asked for; the JDK's public CAs never vouch for a client.
         this.clientCertificates = config.api().tls().clientCa().isPresent();
-        this.token = config.api().tokenFile().map(file -> {
-            try {
-                return Files.readString(file, StandardCharsets.UTF_8).strip().getBytes(StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read kelpie.api.token-file " + file + ": " + e.getMessage(), e);
-            }
-        });
+        this.token = config.api().tokenFile().map(ApiToken::read);
     }
 
     @Override
@@ -81,8 +72,13 @@ public class ApiAccess implements ServerInterceptor {
             return Optional.empty();
         }
         if (!tls) {
-            return tcp.getAddress() != null && tcp.getAddress().isLoopbackAddress() ? Optional.empty()
-                    : Optional.of("plaintext TCP is served to loopback clients only");
+            if (tcp.getAddress() == null || !tcp.getAddress().isLoopbackAddress()) {
+                return Optional.of("plaintext TCP is served to loopback clients only");
+            }
+            // Every local user reaches 127.0.0.1, not only the socket's group: the token stands in for the file mode.
+            return hasToken(authorization) ? Optional.empty() : Optional.of(authorization == null
+                    ? "loopback TCP needs the bearer token (Authorization: Bearer, from kelpie.api.token-file)"
+                    : "the bearer token is not valid");
         }
         if (session == null) {
             return Optional.of("TCP clients must use TLS; a bearer token is accepted only over TLS");
@@ -90,14 +86,18 @@ public class ApiAccess implements ServerInterceptor {
         if (clientCertificates && hasVerifiedClientCertificate(session)) {
             return Optional.empty();
         }
-        if (authorization != null && authorization.startsWith(BEARER) && token.isPresent()
-                && MessageDigest.isEqual(token.get(),
-                        authorization.substring(BEARER.length()).strip().getBytes(StandardCharsets.UTF_8))) {
+        if (hasToken(authorization)) {
             return Optional.empty();
         }
         return Optional.of(authorization == null
                 ? "authenticate with a client certificate from the configured CA or a bearer token"
                 : "the bearer token is not valid");
+    }
+
+    private boolean hasToken(String authorization) {
+        return authorization != null && authorization.startsWith(BEARER) && token.isPresent()
+                && MessageDigest.isEqual(token.get(),
+                        authorization.substring(BEARER.length()).strip().getBytes(StandardCharsets.UTF_8));
     }
 
     /** The TLS layer only hands over a certificate chain it verified against the client CA. */

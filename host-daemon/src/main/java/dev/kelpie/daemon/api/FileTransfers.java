@@ -12,6 +12,11 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.Optional;
 
 /**
@@ -20,10 +25,16 @@ import java.util.Optional;
  */
 final class FileTransfers {
 
-    private final SandboxManager manager;
+    /** Times out uploads whose clients went quiet; one thread for all of them, it only cancels. */
+    private static final ScheduledExecutorService IDLE_TIMERS = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("kelpie-upload-idle").daemon().factory());
 
-    FileTransfers(SandboxManager manager) {
+    private final SandboxManager manager;
+    private final Duration uploadIdle;
+
+    FileTransfers(SandboxManager manager, Duration uploadIdle) {
         this.manager = manager;
+        this.uploadIdle = uploadIdle;
     }
 
     void read(ReadFileRequest request, ServerCallStreamObserver<ReadFileResponse> out) {
@@ -55,8 +66,11 @@ final class FileTransfers {
      */
     StreamObserver<WriteFileRequest> write(ServerCallStreamObserver<WriteFileResponse> out) {
         out.disableAutoRequest();
-        out.request(1);
-        return new Upload(out);
+        Upload upload = new Upload(out);
+        synchronized (upload) {
+            upload.requestNext();
+        }
+        return upload;
     }
 
     private final class Upload implements StreamObserver<WriteFileRequest> {
@@ -66,6 +80,9 @@ final class FileTransfers {
         private String sandboxId;
         private boolean wantMore;
         private boolean done;
+        /** The client's silence timer while a message is asked for, null otherwise. */
+        private ScheduledFuture<?> idle;
+
         Upload(ServerCallStreamObserver<WriteFileResponse> out) {
             this.out = out;
             out.setOnCancelHandler(() -> {
@@ -78,8 +95,32 @@ final class FileTransfers {
             });
         }
 
+        /** Asks the client for its next message, and gives it the idle time to send one. */
+        private void requestNext() {
+            idle = IDLE_TIMERS.schedule(this::clientWentQuiet, uploadIdle.toMillis(), TimeUnit.MILLISECONDS);
+            out.request(1);
+        }
+
+        private synchronized void clientWentQuiet() {
+            if (done || idle == null) {
+                return;
+            }
+            if (upstream != null) {
+                upstream.cancel("the API client went quiet", null); // the agent drops its temporary file
+            }
+            finish(GrpcErrors.toStatus(new ClientIdleException("WriteFile", uploadIdle)));
+        }
+
+        private void messageArrived() {
+            if (idle != null) {
+                idle.cancel(false);
+                idle = null;
+            }
+        }
+
         @Override
         public synchronized void onNext(WriteFileRequest message) {
+            messageArrived();
             if (done) {
                 return;
             }
@@ -110,7 +151,7 @@ final class FileTransfers {
                 return;
             }
             if (upstream.isReady()) {
-                out.request(1);
+                requestNext();
             } else {
                 wantMore = true;
             }
@@ -119,11 +160,13 @@ final class FileTransfers {
         @Override
         public synchronized void onError(Throwable t) {
             // The client's stream broke (it cancelled): the cancel handler has cancelled the agent call.
+            messageArrived();
             done = true;
         }
 
         @Override
         public synchronized void onCompleted() {
+            messageArrived();
             if (upstream != null && !done) {
                 upstream.onCompleted(); // the client sent everything; the agent checks size and sha256
             } else if (upstream == null && !done) {
@@ -144,7 +187,7 @@ final class FileTransfers {
                     synchronized (Upload.this) {
                         if (wantMore && !done && upstream.isReady()) {
                             wantMore = false;
-                            out.request(1);
+                            requestNext();
                         }
                     }
                 });
@@ -183,6 +226,7 @@ final class FileTransfers {
                 return;
             }
             done = true;
+            messageArrived();
             if (error != null) {
                 out.onError(error);
                 return;

@@ -4,7 +4,7 @@ import dev.kelpie.teleport.RestoreRejectedException;
 import dev.kelpie.teleport.pkg.CorruptPackageException;
 import dev.kelpie.teleport.pkg.InvalidPackageException;
 import dev.kelpie.teleport.pkg.PackageNotFoundException;
-import dev.kelpie.teleport.pkg.PackageTooLargeException;
+import dev.kelpie.teleport.pkg.PackageSizeLimitException;
 import dev.kelpie.teleport.store.PackageExistsException;
 import dev.kelpie.teleport.store.SealBrokenException;
 import java.io.IOException;
@@ -73,7 +73,7 @@ final class GrpcErrors {
             case PackageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
             case RestoreRejectedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
             case PackageExistsException x -> Status.ALREADY_EXISTS.withDescription(x.getMessage());
-            case PackageTooLargeException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
+            case PackageSizeLimitException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
             case SealBrokenException x -> Status.DATA_LOSS.withDescription(x.getMessage());
             case UncheckedIOException x -> toStatus(x.getCause()).getStatus();
             case FileSystemException x when String.valueOf(x.getReason()).contains(NO_SPACE) -> outOfDiskSpace(x);

@@ -4,11 +4,13 @@ import dev.kelpie.api.v1.HostGrpc;
 import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.HostInfoResponse;
 import dev.kelpie.api.v1.ImageCacheStatus;
+import dev.kelpie.api.v1.PackageStoreStatus;
 import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.cache.CachedImage;
 import dev.kelpie.daemon.network.NetworkSupport;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.teleport.PackageStores;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 
@@ -18,11 +20,14 @@ public class HostGrpcService extends HostGrpc.HostImplBase {
     private final HostInfoService hostInfo;
     private final SandboxManager sandboxes;
     private final ImageCatalog images;
+    private final PackageStores stores;
 
-    public HostGrpcService(HostInfoService hostInfo, SandboxManager sandboxes, ImageCatalog images) {
+    public HostGrpcService(HostInfoService hostInfo, SandboxManager sandboxes, ImageCatalog images,
+            PackageStores stores) {
         this.hostInfo = hostInfo;
         this.sandboxes = sandboxes;
         this.images = images;
+        this.stores = stores;
     }
 
     @Override
@@ -32,6 +37,9 @@ public class HostGrpcService extends HostGrpc.HostImplBase {
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
                 .setImageCache(imageCache())
                 .setNetwork(network(sandboxes.networkSupport()))
+                .addAllPackageStores(stores.all().stream().map(s -> PackageStoreStatus.newBuilder().setName(s.name())
+                        .setLocation(s.location()).setSealed(s.sealed()).setDefault(s.name().equals(stores.defaultName()))
+                        .build()).toList())
                 .build());
     }
 

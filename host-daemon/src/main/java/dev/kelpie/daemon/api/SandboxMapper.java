@@ -33,9 +33,33 @@ final class SandboxMapper {
         }
         checkMap("spec.env", spec.getEnvMap());
         checkMap("spec.labels", spec.getLabelsMap());
-        return new SandboxConfig(spec.getImageVersion(), spec.getVcpuCount(), spec.getMemoryMib(), spec.getDiskSizeMib(),
-                spec.getEnvMap(), spec.getLabelsMap(), spec.getTtlMs(), spec.getIdleTimeoutMs(),
-                toPolicy(spec.getNetwork()));
+        return new SandboxConfig(spec.getImageVersion(), unsigned("spec.vcpu_count", spec.getVcpuCount()),
+                unsigned("spec.memory_mib", spec.getMemoryMib()), unsigned("spec.disk_size_mib", spec.getDiskSizeMib()),
+                spec.getEnvMap(), spec.getLabelsMap(), unsigned("spec.ttl_ms", spec.getTtlMs()),
+                unsigned("spec.idle_timeout_ms", spec.getIdleTimeoutMs()), toPolicy(spec.getNetwork()));
+    }
+
+    /**
+     * A {@code uint32} as sent: Java reads one above 2^31 - 1 as negative, which no limit check would catch.
+     *
+     * @throws io.grpc.StatusRuntimeException INVALID_ARGUMENT naming the field and the largest value it takes
+     */
+    static int unsigned(String field, int wire) {
+        if (wire < 0) {
+            throw Status.INVALID_ARGUMENT.withDescription(field + " " + Integer.toUnsignedString(wire)
+                    + " is out of range: at most " + Integer.MAX_VALUE + " (and the daemon's per-sandbox limit)")
+                    .asRuntimeException();
+        }
+        return wire;
+    }
+
+    /** A {@code uint64} as sent; one above 2^63 - 1 is refused the same way. */
+    static long unsigned(String field, long wire) {
+        if (wire < 0) {
+            throw Status.INVALID_ARGUMENT.withDescription(field + " " + Long.toUnsignedString(wire)
+                    + " is out of range: at most " + Long.MAX_VALUE).asRuntimeException();
+        }
+        return wire;
     }
 
     /** The policy a request asks for; a bad entry is INVALID_ARGUMENT naming it. */

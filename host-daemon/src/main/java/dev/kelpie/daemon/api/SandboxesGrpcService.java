@@ -42,6 +42,7 @@ import dev.kelpie.api.v1.WriteFileRequest;
 import dev.kelpie.api.v1.WriteFileResponse;
 import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxEvent;
+import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import io.grpc.ManagedChannel;
@@ -67,13 +68,14 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     private final Snapshotter snapshotter;
     private final Restorer restorer;
 
+    /** @param uploadIdle how long a WriteFile may wait for its client's next message */
     public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
-            Restorer restorer) {
+            Restorer restorer, java.time.Duration uploadIdle) {
         this.manager = manager;
         this.metrics = metrics;
         this.snapshotter = snapshotter;
         this.restorer = restorer;
-        this.files = new FileTransfers(manager);
+        this.files = new FileTransfers(manager, uploadIdle);
         this.processes = new ProcessStreams(manager, metrics);
     }
 
@@ -99,6 +101,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                     PackageMapper.fromProto(request.getKind()), request.getStore(), request.getLabelsMap(),
                     request.getStopAfter());
             return SnapshotResponse.newBuilder().setPackage(PackageMapper.toProto(snapshot.manifest(), snapshot.storeName()))
+                    .addAllWarnings(snapshot.warnings())
                     .build();
         });
     }
@@ -107,10 +110,11 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     public void restore(RestoreRequest request, StreamObserver<RestoreResponse> out) {
         unary(out, () -> {
             SandboxSpec o = request.getSpecOverrides();
-            SandboxMapper.toConfig(o, manager.backendName()); // the same limits on labels as a create
+            // The same checks as a create: labels, and sizes read as the unsigned numbers they are.
+            SandboxConfig checked = SandboxMapper.toConfig(o, manager.backendName());
             Restorer.Restored restored = restorer.restore(request.getPackageId(), request.getStore(),
-                    request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), o.getTtlMs(), o.getIdleTimeoutMs(),
-                            o.getVcpuCount(), o.getMemoryMib(), o.hasNetwork()
+                    request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), checked.ttlMs(),
+                            checked.idleTimeoutMs(), checked.vcpuCount(), checked.memoryMib(), o.hasNetwork()
                                     ? java.util.Optional.of(SandboxMapper.toPolicy(o.getNetwork()))
                                     : java.util.Optional.empty(), request.getAcceptPackagedNetwork()));
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))

@@ -11,6 +11,7 @@ import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.teleport.PackageService;
+import dev.kelpie.daemon.teleport.PackageStores;
 import dev.kelpie.daemon.teleport.Restorer;
 import dev.kelpie.daemon.teleport.Snapshotter;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -25,9 +26,11 @@ public class ApiComponents {
     @Produces
     @Singleton
     DaemonServices daemonServices(SandboxManager sandboxes, SandboxMetrics metrics, Snapshotter snapshotter,
-            Restorer restorer, ImageCatalog images, PackageService packages, HostInfoService host, KelpieConfig config) {
-        return new DaemonServices(List.of(new SandboxesGrpcService(sandboxes, metrics, snapshotter, restorer),
+            Restorer restorer, ImageCatalog images, PackageService packages, PackageStores stores, HostInfoService host,
+            KelpieConfig config) {
+        return new DaemonServices(List.of(new SandboxesGrpcService(sandboxes, metrics, snapshotter, restorer,
+                config.api().uploadIdleTimeout()),
                 new ImagesGrpcService(images, sandboxes), new PackagesGrpcService(packages, config.api().uploadIdleTimeout()),
-                new HostGrpcService(host, sandboxes, images)));
+                new HostGrpcService(host, sandboxes, images, stores)));
     }
 }

@@ -1,13 +1,15 @@
 package dev.kelpie.daemon.lifecycle;
 
+import dev.kelpie.daemon.api.ApiToken;
 import dev.kelpie.daemon.config.KelpieConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.Optional;
 
 /**
- * The rules for listening on TCP, checked before the daemon serves: plaintext only on loopback; off loopback,
- * TLS with at least one way for clients to authenticate (a client CA or a token file).
+ * The rules for listening on TCP, checked before the daemon serves: plaintext only on loopback and only with a token
+ * file; off loopback, TLS with at least one way for clients to authenticate (a client CA or a token file); a token file
+ * that holds no token or one shorter than {@link ApiToken#MIN_TOKEN_BYTES} stops the start.
  */
 final class ApiExposure {
 
@@ -30,6 +32,17 @@ final class ApiExposure {
         if (tls.cert().isPresent() && tls.clientCa().isEmpty() && api.tokenFile().isEmpty()) {
             return Optional.of("TCP with TLS needs a way for clients to authenticate: kelpie.api.tls.client-ca "
                     + "and/or kelpie.api.token-file");
+        }
+        if (tls.cert().isEmpty() && api.tokenFile().isEmpty()) {
+            return Optional.of("plaintext TCP on loopback needs kelpie.api.token-file: every local user can reach "
+                    + api.tcp().host() + ", not only those who may open the socket");
+        }
+        if (api.tokenFile().isPresent()) {
+            try {
+                ApiToken.read(api.tokenFile().get());
+            } catch (IllegalArgumentException e) {
+                return Optional.of(e.getMessage());
+            }
         }
         return Optional.empty();
     }

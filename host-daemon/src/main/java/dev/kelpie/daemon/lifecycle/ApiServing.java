@@ -16,7 +16,10 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -36,7 +39,7 @@ public class ApiServing {
     private final KelpieConfig config;
     private final Duration grace;
     private final Event<ApiListening> listening;
-    private ApiServer server;
+    private volatile ApiServer server;
 
     @Inject
     public ApiServing(KelpieConfig config, Event<ApiListening> listening,
@@ -63,6 +66,29 @@ public class ApiServing {
                         + (config.api().tls().cert().isPresent() ? " over TLS" : "") + "), "
                         + tcp(server.metricsAddresses().getLast()) + " (metrics)");
         listening.fireAsync(new ApiListening(endpoints));
+    }
+
+    /**
+     * The TCP ports the API and its metrics listen on: those configured from the start (so a guest can never race the
+     * bind), and those bound once serving (port 0 picks one).
+     */
+    public Set<Integer> tcpPorts() {
+        if (!config.api().tcp().enabled()) {
+            return Set.of();
+        }
+        Set<Integer> ports = new HashSet<>();
+        for (int configured : List.of(config.api().tcp().port(), config.api().tcp().metricsPort())) {
+            if (configured != 0) {
+                ports.add(configured);
+            }
+        }
+        ApiServer serving = server;
+        if (serving != null) {
+            java.util.stream.Stream.concat(serving.grpcAddresses().stream(), serving.metricsAddresses().stream())
+                    .filter(java.net.InetSocketAddress.class::isInstance)
+                    .forEach(address -> ports.add(((java.net.InetSocketAddress) address).getPort()));
+        }
+        return ports;
     }
 
     void onStop(@Observes @Priority(STOP_FIRST) ShutdownEvent event) {

@@ -56,7 +56,7 @@ public class DaemonComponents {
     @Produces
     @Singleton
     SandboxManager sandboxManager(KelpieConfig config, ObjectMapper json, ImageSource images, HostInfoService host,
-            UnixSocketChannels channels, Vertx vertx) {
+            UnixSocketChannels channels, Vertx vertx, ApiServing api) {
         KelpieConfig.Sandboxes s = config.sandboxes();
         HostPlatform platform = HostPlatform.current();
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -82,7 +82,7 @@ public class DaemonComponents {
         };
         return new SandboxManager(hypervisor, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
                 Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor(),
-                new EgressProxy(vertx));
+                new EgressProxy(vertx, api::tcpPorts));
     }
 
     void closeSandboxManager(@Disposes SandboxManager manager) {

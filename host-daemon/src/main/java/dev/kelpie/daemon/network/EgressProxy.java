@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -61,9 +62,16 @@ public final class EgressProxy implements EgressGateway {
     private final NetClient tunnels;
     private final HttpClient forwards;
     private final WorkerExecutor lookups;
+    private final DaemonPorts daemonPorts;
 
     public EgressProxy(Vertx vertx) {
+        this(vertx, DaemonPorts.NONE);
+    }
+
+    /** @param daemonPorts the daemon's own listeners, refused to every guest on every host address */
+    public EgressProxy(Vertx vertx, DaemonPorts daemonPorts) {
         this.vertx = vertx;
+        this.daemonPorts = daemonPorts;
         this.tunnels = vertx.createNetClient(new NetClientOptions().setConnectTimeout(CONNECT_TIMEOUT_MS)
                 .setIdleTimeout(IDLE_TIMEOUT_S));
         this.forwards = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT_MS)
@@ -118,7 +126,8 @@ public final class EgressProxy implements EgressGateway {
             refuse(request, 400, "kelpie: " + e.getMessage());
             return;
         }
-        lookups.<EgressAllowlist.Verdict>executeBlocking(() -> check(allowlist, target), false).onComplete(checked -> {
+        lookups.<EgressAllowlist.Verdict>executeBlocking(() -> check(allowlist, target, daemonPorts), false)
+                .onComplete(checked -> {
             if (checked.failed()) {
                 refuse(request, 502, "checking " + target + " failed: " + checked.cause().getMessage());
                 return;
@@ -140,7 +149,7 @@ public final class EgressProxy implements EgressGateway {
     }
 
     /** Resolves and checks on a worker thread: name lookups block. */
-    private static EgressAllowlist.Verdict check(EgressAllowlist allowlist, ProxyTarget target) {
+    private static EgressAllowlist.Verdict check(EgressAllowlist allowlist, ProxyTarget target, DaemonPorts daemonPorts) {
         InetAddress literal = EgressAllowlist.ipLiteral(target.host());
         List<InetAddress> addresses;
         if (literal != null) {
@@ -153,7 +162,14 @@ public final class EgressProxy implements EgressGateway {
             }
         }
         Set<InetAddress> own = HostAddresses.current();
-        return allowlist.check(target.host(), target.port(), addresses, own::contains);
+        EgressAllowlist.Verdict verdict = allowlist.check(target.host(), target.port(), addresses, own::contains);
+        InetAddress chosen = verdict.address().orElse(null);
+        if (chosen != null && daemonPorts.tcpPorts().contains(target.port())
+                && (chosen.isLoopbackAddress() || chosen.isAnyLocalAddress() || own.contains(chosen))) {
+            return new EgressAllowlist.Verdict(Optional.empty(), target + " is the daemon's own listener (its API or"
+                    + " metrics) on this host; no network policy reaches it");
+        }
+        return verdict;
     }
 
     private void tunnel(HttpServerRequest request, ProxyTarget target, InetAddress address) {

@@ -72,6 +72,15 @@ public final class PackageStores {
         return store;
     }
 
+    /** Every configured store, by name. */
+    public List<PackageStore> all() {
+        Map<String, PackageStore> stores = opened;
+        if (stores == null) {
+            throw new IllegalStateException("package stores are not open yet");
+        }
+        return List.copyOf(stores.values());
+    }
+
     public String defaultName() {
         return defaultName;
     }

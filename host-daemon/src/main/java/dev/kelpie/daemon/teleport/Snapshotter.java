@@ -26,6 +26,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -61,7 +63,8 @@ public final class Snapshotter {
     }
 
     /** What a snapshot published. */
-    public record Snapshot(PackageManifest manifest, String storeName) {}
+    /** @param warnings what the caller should know, e.g. that env values went into an unsealed store */
+    public record Snapshot(PackageManifest manifest, String storeName, List<String> warnings) {}
 
     /**
      * @param storeName empty for the default store
@@ -89,7 +92,16 @@ public final class Snapshotter {
         if (stopAfter) {
             sandboxes.delete(sandboxId);
         }
-        return new Snapshot(manifest, store.name());
+        List<String> warnings = new ArrayList<>();
+        if (!store.sealed() && !manifest.sourceSandbox().env().isEmpty()) {
+            // Env values are where secrets live (API keys, tokens); a shared unsealed store shows them to its readers.
+            warnings.add("the sandbox's env (" + String.join(", ", new java.util.TreeSet<>(manifest.sourceSandbox().env()
+                    .keySet())) + ") is stored in the clear in store " + store.name() + ": anyone who can read that"
+                    + " store can read the values; seal the store (kelpie.teleport.stores." + store.name()
+                    + ".seal-key-file) to keep them secret");
+            LOG.warnf("package %s: %s", id, warnings.getLast());
+        }
+        return new Snapshot(manifest, store.name(), List.copyOf(warnings));
     }
 
     private PackageManifest write(LiveSandbox live, PackageKind kind, String id, PackageStore store,

@@ -41,7 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ApiSecurityIT {
 
-    private static final String TOKEN = "kelpie-test-token-1f2e3d";
+    private static final String TOKEN = "kelpie-test-token-1f2e3d4c5b6a7980a1b2c3d4";
     private static final long CALL_DEADLINE_SECONDS = 30;
 
     @TempDir
@@ -154,6 +154,41 @@ class ApiSecurityIT {
                     refused.logText());
         } finally {
             refused.close();
+        }
+    }
+
+    @Test
+    void loopbackTcpNeedsTheTokenAndADaemonWithoutOneRefusesToStart() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("loopback"));
+        Path shortToken = Files.writeString(dir.resolve("short-token"), "too-short\n");
+        for (String[] args : List.of(new String[0], new String[] {"-Dkelpie.api.token-file=" + shortToken})) {
+            List<String> all = new java.util.ArrayList<>(List.of("-Dkelpie.api.tcp.enabled=true",
+                    "-Dkelpie.api.tcp.host=127.0.0.1", "-Dkelpie.api.tcp.port=" + freePort(),
+                    "-Dkelpie.api.tcp.metrics-port=" + freePort()));
+            all.addAll(List.of(args));
+            DaemonProcess refused = DaemonProcess.start(dir.resolve("state"), dir.resolve("kelpied.sock"),
+                    dir.resolve("refused.log"), all.toArray(String[]::new));
+            try {
+                assertNotEquals(0, refused.awaitExit(Duration.ofSeconds(60)));
+                assertTrue(refused.logText().contains(args.length == 0 ? "plaintext TCP on loopback needs"
+                        + " kelpie.api.token-file" : "holds a token of 9 bytes; a token needs at least 32"),
+                        refused.logText());
+            } finally {
+                refused.close();
+            }
+        }
+
+        Path token = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+        int loopbackPort = freePort();
+        try (DaemonProcess loopback = DaemonProcess.startServing(work, "loopback-token", "-Dkelpie.api.tcp.enabled=true",
+                "-Dkelpie.api.tcp.host=127.0.0.1", "-Dkelpie.api.tcp.port=" + loopbackPort,
+                "-Dkelpie.api.tcp.metrics-port=" + freePort(), "-Dkelpie.api.token-file=" + token)) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> info(NettyChannelBuilder.forAddress("127.0.0.1", loopbackPort).usePlaintext().build(), b -> b));
+            assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode(), e.toString());
+            assertTrue(e.getStatus().getDescription().contains("loopback TCP needs the bearer token"), e.toString());
+            assertEquals("linux", info(NettyChannelBuilder.forAddress("127.0.0.1", loopbackPort).usePlaintext().build(),
+                    withToken(TOKEN)));
         }
     }
 

@@ -57,6 +57,7 @@ class NetworkIT {
     static HttpServer allowedServer;
     static HttpServer otherServer;
     static int apiPort;
+    static int metricsPort;
 
     @BeforeAll
     static void start() throws Exception {
@@ -65,15 +66,16 @@ class NetworkIT {
         allowedServer = serve("allowed-server");
         otherServer = serve("other-server");
         apiPort = freePort();
+        metricsPort = freePort();
         TestCertificates certificates = new TestCertificates(Files.createDirectories(work.resolve("pki")));
         TestCertificates.KeyPair ca = certificates.authority("kelpie-test-ca");
         TestCertificates.KeyPair server = certificates.signed(ca, "kelpied", List.of("127.0.0.1"));
         Path token = work.resolve("token");
-        Files.writeString(token, "network-it-token\n");
+        Files.writeString(token, "network-it-token-0123456789abcdef0123\n");
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
         List<String> args = new java.util.ArrayList<>(List.of(SandboxesIT.daemonArgs(imageDir)));
         args.addAll(List.of("-Dkelpie.api.tcp.enabled=true", "-Dkelpie.api.tcp.host=127.0.0.1",
-                "-Dkelpie.api.tcp.port=" + apiPort, "-Dkelpie.api.tcp.metrics-port=" + freePort(),
+                "-Dkelpie.api.tcp.port=" + apiPort, "-Dkelpie.api.tcp.metrics-port=" + metricsPort,
                 "-Dkelpie.api.tls.cert=" + server.cert(),
                 "-Dkelpie.api.tls.key=" + server.key(), "-Dkelpie.api.tls.client-ca=" + ca.cert(),
                 "-Dkelpie.api.token-file=" + token));
@@ -155,6 +157,26 @@ class NetworkIT {
         assertTrue(got.getNetworkReachability().contains("127.0.0.1:" + allowed + " only"), got.getNetworkReachability());
         var info = HostGrpc.newBlockingStub(client.channel).info(HostInfoRequest.getDefaultInstance());
         assertTrue(info.getNetwork().getEgress() && info.getNetwork().getPortForwards(), info.getNetwork().toString());
+    }
+
+    @Test
+    void noPolicyReachesTheDaemonsOwnListeners() throws Exception {
+        // The widest policy an API caller may give for the host: the exact loopback IPs and ports of the API and its
+        // metrics, and the name localhost. The proxy still refuses the daemon's own ports, by every path.
+        Sandbox s = client.create(egress("127.0.0.1:" + apiPort, "127.0.0.1:" + metricsPort, "127.0.0.1", "localhost"));
+        for (int own : new int[] {apiPort, metricsPort}) {
+            String out = client.sh(s.getId(), NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + own + "/ 2>&1;"
+                    + " echo exit=$?");
+            assertTrue(out.contains("403") && out.endsWith("exit=1\n"), "port " + own + ": " + out);
+            String connect = connectStatusLine(s.getId(), own);
+            assertTrue(connect.startsWith("HTTP/1.1 403"), "CONNECT to port " + own + ": " + connect);
+        }
+        assertTrue(client.sh(s.getId(), NO_PROXY_BYPASS + "wget -q -O- http://localhost:" + apiPort + "/ 2>&1;"
+                + " echo exit=$?").contains("403"), "by name too");
+        // Another loopback port of the same policy still works: only the daemon's own are held back.
+        int allowed = allowedServer.getAddress().getPort();
+        assertEquals("allowed-server\n", client.sh(s.getId(), NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:"
+                + allowed + "/"));
     }
 
     @Test

@@ -81,10 +81,13 @@ class SandboxesIT {
         channel = channels.open(daemon.socket);
     }
 
+    /** Short, so that a quiet uploader is timed out within the test. */
+    static final String UPLOAD_IDLE = "5s";
+
     static String[] daemonArgs(String imageDir) {
         return new String[] {"-Dkelpie.images.dirs=" + imageDir, "-Dkelpie.qemu.accelerator=tcg",
                 "-Dkelpie.probe.boot-timeout=2s", "-Dkelpie.sandboxes.default-memory-mib=256",
-                "-Dkelpie.sandboxes.max-memory-mib=1024"};
+                "-Dkelpie.sandboxes.max-memory-mib=1024", "-Dkelpie.api.upload-idle-timeout=" + UPLOAD_IDLE};
     }
 
     @AfterEach
@@ -268,6 +271,24 @@ class SandboxesIT {
                 () -> sandboxes().readFile(ReadFileRequest.newBuilder().setSandboxId(sandbox.getId()).setPath("/nope").build())
                         .forEachRemaining(r -> { }));
         assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode(), missing.getStatus().toString());
+
+        // An upload whose client goes quiet halfway is ended, and the guest keeps nothing of it.
+        var quiet = new dev.kelpie.daemon.grpc.StreamUpload<WriteFileRequest, WriteFileResponse>("the daemon");
+        async().withDeadlineAfter(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS).writeFile(quiet);
+        quiet.send(WriteFileRequest.newBuilder().setStart(WriteFileStart.newBuilder().setSandboxId(sandbox.getId())
+                .setPath("/workspace/quiet.bin").setSizeBytes(1000)).build());
+        quiet.send(WriteFileRequest.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(new byte[100])).build());
+        var idle = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, quiet::answer);
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, idle.getStatus().getCode(), idle.getStatus().toString());
+        assertTrue(idle.getStatus().getDescription().contains("during WriteFile"), idle.getStatus().toString());
+        Await.until("the agent to drop the quiet upload's temporary file", Duration.ofSeconds(30), () -> {
+            try {
+                return stdout(exec(sandbox.getId(), sh("ls -a /workspace | grep -c quiet; true")).messages())
+                        .equals("0\n");
+            } catch (Exception e) {
+                throw new AssertionError("listing /workspace failed", e);
+            }
+        });
     }
 
     @Test

@@ -4,19 +4,50 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kelpie.daemon.config.KelpieConfig;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ApiExposureTest {
 
     private static final Optional<Path> FILE = Optional.of(Path.of("/etc/kelpie/x.pem"));
 
+    @TempDir
+    static Path dir;
+    private static Path goodToken;
+
+    @BeforeAll
+    static void tokens() throws IOException {
+        goodToken = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef\n");
+    }
+
     @Test
-    void plaintextOnLoopbackOrNoTcpAtAllIsFine() {
+    void noTcpAtAllOrPlaintextOnLoopbackWithATokenIsFine() {
         assertEquals(Optional.empty(), ApiExposure.problem(api(false, "0.0.0.0", false, false, false, false)));
-        assertEquals(Optional.empty(), ApiExposure.problem(api(true, "127.0.0.1", false, false, false, false)));
-        assertEquals(Optional.empty(), ApiExposure.problem(api(true, "::1", false, false, false, false)));
+        assertEquals(Optional.empty(), ApiExposure.problem(api(true, "127.0.0.1", false, false, false, true)));
+        assertEquals(Optional.empty(), ApiExposure.problem(api(true, "::1", false, false, false, true)));
+    }
+
+    @Test
+    void plaintextOnLoopbackWithoutATokenIsRefused() {
+        assertTrue(ApiExposure.problem(api(true, "127.0.0.1", false, false, false, false)).orElseThrow()
+                .contains("plaintext TCP on loopback needs kelpie.api.token-file"));
+    }
+
+    @Test
+    void anEmptyOrShortTokenFileStopsTheStart() throws IOException {
+        Path empty = Files.writeString(dir.resolve("empty"), "\n");
+        Path shortOne = Files.writeString(dir.resolve("short"), "31-bytes-are-one-too-few-......\n");
+        assertTrue(ApiExposure.problem(api(true, "127.0.0.1", false, false, false, Optional.of(empty))).orElseThrow()
+                .contains("is empty; a token needs at least 32"));
+        assertTrue(ApiExposure.problem(api(true, "0.0.0.0", true, true, false, Optional.of(shortOne))).orElseThrow()
+                .contains("holds a token of 31 bytes; a token needs at least 32"));
+        assertTrue(ApiExposure.problem(api(true, "127.0.0.1", false, false, false,
+                Optional.of(dir.resolve("missing")))).orElseThrow().contains("cannot read kelpie.api.token-file"));
     }
 
     @Test
@@ -37,6 +68,11 @@ class ApiExposureTest {
 
     private static KelpieConfig.Api api(boolean tcp, String host, boolean cert, boolean key, boolean clientCa,
             boolean token) {
+        return api(tcp, host, cert, key, clientCa, token ? Optional.of(goodToken) : Optional.empty());
+    }
+
+    private static KelpieConfig.Api api(boolean tcp, String host, boolean cert, boolean key, boolean clientCa,
+            Optional<Path> token) {
         return new KelpieConfig.Api() {
             @Override
             public Path socket() {
@@ -100,7 +136,7 @@ class ApiExposureTest {
 
             @Override
             public Optional<Path> tokenFile() {
-                return token ? FILE : Optional.empty();
+                return token;
             }
         };
     }

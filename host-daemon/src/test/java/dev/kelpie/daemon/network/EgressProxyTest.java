@@ -165,6 +165,21 @@ class EgressProxyTest {
     }
 
     @Test
+    void theDaemonsOwnPortsAreRefusedEvenWhenThePolicyNamesThem() throws Exception {
+        Path socket = dir.resolve("own.sock");
+        int daemonPort = allowed.getAddress().getPort(); // stands for the API's TCP port: a listener that answers
+        try (AutoCloseable proxy = new EgressProxy(vertx, () -> java.util.Set.of(daemonPort)).open("sb1", socket,
+                EgressAllowlist.parse(List.of("127.0.0.1:" + daemonPort, "127.0.0.1")))) {
+            for (String request : List.of("CONNECT 127.0.0.1:" + daemonPort + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                    "GET http://127.0.0.1:" + daemonPort + "/ HTTP/1.1\r\nHost: x\r\n\r\n")) {
+                String answer = exchange(socket, request);
+                assertTrue(answer.startsWith("HTTP/1.1 403") && answer.contains("the daemon's own listener"), answer);
+            }
+            assertFalse(SEEN.containsKey("allowed uri"), "the daemon's port was never reached");
+        }
+    }
+
+    @Test
     void requestsThatAreNotProxyRequestsOrCannotConnectSayWhy() throws Exception {
         Path socket = dir.resolve("bad.sock");
         try (AutoCloseable proxy = open(socket)) {

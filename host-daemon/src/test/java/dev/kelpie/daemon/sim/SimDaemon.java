@@ -42,6 +42,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class SimDaemon {
 
+    /** Longer than any simulated run: the simulation's clients never go quiet on purpose. */
+    private static final java.time.Duration UPLOAD_IDLE = java.time.Duration.ofMinutes(1);
+
     static final SandboxLimits LIMITS = new SandboxLimits(6, 4096, 4, 1024, 4096);
     /** A short agent wait: only a re-adopted sandbox whose redial has not run yet makes a call wait for it. */
     static final SandboxSettings SETTINGS = new SandboxSettings(SimReleases.ARCH, 1, 256, Duration.ofMillis(20),
@@ -85,9 +88,9 @@ final class SimDaemon {
         String name = "kelpie-sim-" + world.seed + "-" + SERVER_NAMES.incrementAndGet();
         server = InProcessServerBuilder.forName(name).directExecutor()
                 .addService(new SandboxesGrpcService(manager, new SandboxMetrics(new SimpleMeterRegistry(), manager),
-                        snapshotter, restorer))
+                        snapshotter, restorer, UPLOAD_IDLE))
                 .addService(new ImagesGrpcService(images, manager))
-                .addService(new PackagesGrpcService(new PackageService(stores, staging), java.time.Duration.ofMinutes(1)))
+                .addService(new PackagesGrpcService(new PackageService(stores, staging), UPLOAD_IDLE))
                 .build().start();
         channel = new CutOnDeath(life, true).wrap(InProcessChannelBuilder.forName(name).directExecutor().build());
     }

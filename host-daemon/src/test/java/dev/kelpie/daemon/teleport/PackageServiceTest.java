@@ -21,7 +21,7 @@ import dev.kelpie.teleport.pkg.PlatformRef;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.pkg.ManifestCodec;
 import dev.kelpie.teleport.pkg.PackageKind;
-import dev.kelpie.teleport.pkg.PackageTooLargeException;
+import dev.kelpie.teleport.pkg.PackageSizeLimitException;
 import java.util.Map;
 import java.io.IOException;
 import java.io.InputStream;
@@ -137,13 +137,13 @@ class PackageServiceTest {
     @Test
     void anImportThatClaimsMoreThanTheLimitOrTheFreeSpaceIsRefusedBeforeAnythingIsWritten() throws Exception {
         var limited = new PackageService(PackageStores.of(List.of(local, remote), "local"), staging, 64L << 30);
-        PackageTooLargeException overLimit = assertThrows(PackageTooLargeException.class,
+        PackageSizeLimitException overLimit = assertThrows(PackageSizeLimitException.class,
                 () -> limited.importArchive(new java.io.ByteArrayInputStream(archiveClaiming(64)), local));
         assertTrue(overLimit.getMessage().contains("claim 70368744177664 bytes; this daemon takes packages of up to"
                 + " 68719476736 bytes"), overLimit.getMessage());
 
         var unlimited = new PackageService(PackageStores.of(List.of(local, remote), "local"), staging, Long.MAX_VALUE);
-        PackageTooLargeException overDisk = assertThrows(PackageTooLargeException.class,
+        PackageSizeLimitException overDisk = assertThrows(PackageSizeLimitException.class,
                 () -> unlimited.importArchive(new java.io.ByteArrayInputStream(archiveClaiming(64)), local));
         assertTrue(overDisk.getMessage().contains("bytes free"), overDisk.getMessage());
 

@@ -112,6 +112,9 @@ class TeleportFlowTest {
         Snapshotter.Snapshot snap = snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of("by", "test"),
                 false);
         assertEquals("pkg-1", snap.manifest().id());
+        assertEquals(1, snap.warnings().size(), snap.warnings().toString());
+        assertTrue(snap.warnings().get(0).contains("env (A) is stored in the clear in store local"),
+                snap.warnings().toString());
         assertEquals(Map.of("team", "t", "by", "test"), snap.manifest().labels());
         assertEquals(SandboxState.READY, manager.get(source.id()).state(), "the source runs on");
 
@@ -175,6 +178,17 @@ class TeleportFlowTest {
                 () -> restorer.restore(vm, "", "", RestoreOverrides.NONE));
         assertTrue(refused.getMessage().contains("accept_packaged_network"), refused.getMessage());
         assertStagingEmpty(staging);
+    }
+
+    @Test
+    void envGoesIntoASealedStoreWithoutAWarning() throws Exception {
+        java.nio.file.Path keyFile = java.nio.file.Files.writeString(state.resolve("seal.key"),
+                java.util.Base64.getEncoder().encodeToString(new byte[32]));
+        configure(new dev.kelpie.teleport.store.SealedPackageStore(store,
+                dev.kelpie.teleport.store.SealKey.read(keyFile)));
+        SandboxRecord source = createWithWorkspace(tar("a", "b"));
+        Snapshotter.Snapshot snap = snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(), false);
+        assertEquals(List.of(), snap.warnings(), "sealed: the env values are not readable in the store");
     }
 
     @Test

@@ -65,7 +65,7 @@ public final class PackageArchive {
      * Like {@link #unpack(InputStream, Path, String)}, refusing a package whose blobs claim more than
      * {@code maxPackageBytes} or than the free space beside {@code dir}.
      *
-     * @throws PackageTooLargeException when it is, before anything is written
+     * @throws PackageSizeLimitException when it is, before anything is written
      */
     public static PackageManifest unpack(InputStream archive, Path dir, String where, long maxPackageBytes)
             throws IOException {
@@ -139,12 +139,12 @@ public final class PackageArchive {
             claimed = Math.addExact(claimed, blob.sizeBytes()); // each is at most MAX_BLOB_BYTES, 64 of them
         }
         if (claimed > maxPackageBytes) {
-            throw new PackageTooLargeException(where + ": its blobs claim " + claimed + " bytes; this daemon takes"
+            throw new PackageSizeLimitException(where + ": its blobs claim " + claimed + " bytes; this daemon takes"
                     + " packages of up to " + maxPackageBytes + " bytes (kelpie.teleport.max-package-bytes)");
         }
         long usable = Files.getFileStore(staging).getUsableSpace();
         if (claimed + STAGING_HEADROOM_BYTES > usable) {
-            throw new PackageTooLargeException(where + ": its blobs claim " + claimed + " bytes and staging ("
+            throw new PackageSizeLimitException(where + ": its blobs claim " + claimed + " bytes and staging ("
                     + staging + ") has " + usable + " bytes free");
         }
     }

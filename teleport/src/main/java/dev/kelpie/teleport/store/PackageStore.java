@@ -25,6 +25,11 @@ public interface PackageStore {
     /** Where it is, for messages: a directory or {@code s3://bucket/prefix}. */
     String location();
 
+    /** Whether what is published here is sealed (encrypted and authenticated under a key only its holders have). */
+    default boolean sealed() {
+        return false;
+    }
+
     /**
      * Publishes the package in {@code packageDir} ({@value #MANIFEST_NAME} plus {@value #BLOBS_DIR}/*) under
      * {@code id}. {@code packageDir} is left as it was.

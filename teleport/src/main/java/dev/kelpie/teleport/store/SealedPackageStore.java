@@ -34,6 +34,11 @@ public final class SealedPackageStore implements PackageStore {
     }
 
     @Override
+    public boolean sealed() {
+        return true;
+    }
+
+    @Override
     public String location() {
         return inner.location() + " (sealed)";
     }

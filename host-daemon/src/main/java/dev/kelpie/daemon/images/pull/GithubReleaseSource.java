@@ -25,6 +25,9 @@ import java.util.Optional;
  */
 public final class GithubReleaseSource extends NamedSource {
 
+    /** A release's JSON lists a few dozen assets (GitHub caps a release at 1000); 4 MiB is far above any real one. */
+    static final int MAX_RELEASE_JSON_BYTES = 4 * 1024 * 1024;
+
     private static final String API_VERSION = "2022-11-28";
     private static final int MAX_REDIRECTS = 5;
 
@@ -59,19 +62,20 @@ public final class GithubReleaseSource extends NamedSource {
     @Override
     public Optional<Release> find(String version, String arch) {
         URI uri = apiBase.resolve("repos/" + repository + "/releases/tags/" + tagPrefix + version);
-        HttpResponse<byte[]> response = send(request(uri, "application/vnd.github+json", true).build(),
-                HttpResponse.BodyHandlers.ofByteArray(), "release " + tagPrefix + version);
+        HttpResponse<InputStream> response = send(request(uri, "application/vnd.github+json", true).build(),
+                HttpResponse.BodyHandlers.ofInputStream(), "release " + tagPrefix + version);
+        byte[] body = boundedBody(response, "release " + tagPrefix + version);
         if (response.statusCode() == 404) {
             return Optional.empty();
         }
         if (response.statusCode() / 100 != 2) {
-            throw failure(response.statusCode(), response.headers().map(), new String(response.body()),
+            throw failure(response.statusCode(), response.headers().map(), new String(body),
                     "release " + tagPrefix + version);
         }
         Map<String, URI> urls = new HashMap<>();
         Map<String, Long> sizes = new HashMap<>();
         try {
-            for (JsonNode asset : json.readTree(response.body()).path("assets")) {
+            for (JsonNode asset : json.readTree(body).path("assets")) {
                 urls.put(asset.path("name").asText(), URI.create(asset.path("url").asText()));
                 sizes.put(asset.path("name").asText(), asset.path("size").asLong(-1));
             }
@@ -80,6 +84,21 @@ public final class GithubReleaseSource extends NamedSource {
                     + " is not the JSON GitHub's API answers: " + e.getMessage());
         }
         return Optional.of(new GithubRelease(location() + "@" + tagPrefix + version, sizes, urls));
+    }
+
+    /** The answer's body, read up to {@link #MAX_RELEASE_JSON_BYTES}: a server is not trusted with the daemon's heap. */
+    private byte[] boundedBody(HttpResponse<InputStream> response, String what) {
+        try (InputStream in = response.body()) {
+            byte[] body = in.readNBytes(MAX_RELEASE_JSON_BYTES + 1);
+            if (body.length > MAX_RELEASE_JSON_BYTES) {
+                throw new ImagePullException(Reason.UNAVAILABLE, location() + ": the answer for " + what
+                        + " is larger than " + MAX_RELEASE_JSON_BYTES + " bytes; a release's JSON never is");
+            }
+            return body;
+        } catch (IOException e) {
+            throw new ImagePullException(Reason.UNAVAILABLE, location() + ": reading the answer for " + what
+                    + " failed: " + e.getMessage());
+        }
     }
 
     private final class GithubRelease extends ListedRelease {

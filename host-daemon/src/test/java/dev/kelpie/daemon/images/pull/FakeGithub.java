@@ -49,6 +49,11 @@ public final class FakeGithub implements AutoCloseable {
         }
     }
 
+    /** Makes every release listing carry this many bytes of release notes. */
+    public void padReleaseListings(int bytes) {
+        releaseNotesBytes = bytes;
+    }
+
     /** A request as the server saw it. */
     public record Request(String path, String range, String authorization) {}
 
@@ -67,6 +72,8 @@ public final class FakeGithub implements AutoCloseable {
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final CountDownLatch closed = new CountDownLatch(1);
     private final ObjectMapper json = new ObjectMapper();
+    /** Bytes of release notes added to every release listing, to make it as large as a hostile server would. */
+    private volatile int releaseNotesBytes;
 
     private FakeGithub(Path root, String repository) throws IOException {
         this.root = root;
@@ -145,6 +152,9 @@ public final class FakeGithub implements AutoCloseable {
             return;
         }
         ObjectNode body = json.createObjectNode().put("tag_name", "v" + version);
+        if (releaseNotesBytes > 0) {
+            body.put("body", "x".repeat(releaseNotesBytes));
+        }
         var assets = body.putArray("assets");
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : files.sorted().toList()) {

@@ -237,6 +237,10 @@ class ImagePullerTest {
         pullFailure(puller(github(Optional.empty())), Reason.DENIED, "a token may be needed");
 
         github.clearFaults();
+        github.padReleaseListings(GithubReleaseSource.MAX_RELEASE_JSON_BYTES);
+        pullFailure(puller(github(Optional.empty())), Reason.UNAVAILABLE, "is larger than 4194304 bytes");
+        github.padReleaseListings(0);
+
         github.fault(ARCHIVE, Fault.status(500, Map.of()));
         pullFailure(puller(github(Optional.empty())), Reason.UNAVAILABLE, "answered HTTP 500 for " + ARCHIVE);
         assertCacheUntouched(false);
