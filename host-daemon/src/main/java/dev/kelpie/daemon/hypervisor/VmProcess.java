@@ -71,6 +71,6 @@ public final class VmProcess {
     }
 
     private Optional<ProcessHandle> live() {
-        return new ProcessIdentity(record.pid(), record.processStartMillis()).live();
+        return record.process().live();
     }
 }

@@ -64,7 +64,7 @@ class BackendSwitchTest {
 
     private static VmRecord record(String hypervisor, String id) {
         return new VmRecord(hypervisor, id, 1, 1, "kvm", Path.of("/vms", id), Path.of("/vms", id, "agent.sock"), null,
-                Path.of("/vms", id, "console.log"), java.util.List.of());
+                Path.of("/vms", id, "console.log"), java.util.List.of(), "");
     }
 
     @Test

@@ -65,7 +65,7 @@ public final class FakeHypervisor implements Hypervisor {
         long pid = pids.incrementAndGet();
         VmRecord record = new VmRecord("fake", spec.vmId(), pid, pid * 10, "none", spec.runtimeDir(),
                 Path.of(spec.vmId()), spec.runtimeDir().resolve("qmp.sock"), spec.runtimeDir().resolve("console.log"),
-                spec.network().forwards());
+                spec.network().forwards(), "");
         FakeVm vm = new FakeVm(record);
         booted.add(vm);
         byPid.put(pid, vm);

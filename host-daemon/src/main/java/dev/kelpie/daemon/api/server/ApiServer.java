@@ -47,6 +47,11 @@ public final class ApiServer {
      */
     private static final int TCP_MAX_RESETS_PER_WINDOW = 1_000;
     private static final int TCP_RESET_WINDOW_SECONDS = 10;
+    /**
+     * A TCP connection without a call for this long is closed (GOAWAY; clients reconnect on their next call), so an idle
+     * or half-open peer does not hold a connection for ever. Streams in progress are calls and are not affected.
+     */
+    private static final long TCP_MAX_CONNECTION_IDLE_MINUTES = 10;
     private static final int MAX_METRICS_REQUEST_BYTES = 16 * 1024;
     private static final long FORCED_STOP_TIMEOUT_MS = 5_000;
 
@@ -80,7 +85,8 @@ public final class ApiServer {
             if (endpoints.tcp().isPresent()) {
                 NettyServerBuilder tcp = NettyServerBuilder.forAddress(endpoints.tcp().get())
                         .channelType(server.transport.tcpChannel)
-                        .maxRstFramesPerWindow(TCP_MAX_RESETS_PER_WINDOW, TCP_RESET_WINDOW_SECONDS);
+                        .maxRstFramesPerWindow(TCP_MAX_RESETS_PER_WINDOW, TCP_RESET_WINDOW_SECONDS)
+                        .maxConnectionIdle(TCP_MAX_CONNECTION_IDLE_MINUTES, TimeUnit.MINUTES);
                 ApiTls.forGrpc(tls).ifPresent(tcp::sslContext);
                 server.startGrpc(tcp, endpoints.tcp().get().toString());
                 server.startMetrics(server.transport.tcpChannel, endpoints.metricsTcp().orElseThrow(),

@@ -108,7 +108,7 @@ public final class LibkrunHypervisor implements Hypervisor {
                         + runnerFailure(files, -1)));
         VmRecord record = new VmRecord(NAME, spec.vmId(), runner.pid(), identity.startMillis(),
                 settings.accelerator().qemuName(), files.dir(), files.agentSocket(), null, files.consoleLog(),
-                java.util.List.of());
+                java.util.List.of(), identity.bootStart());
         return new LibkrunVm(record, runner.toHandle(), guestShutdown);
     }
 
@@ -170,7 +170,7 @@ public final class LibkrunHypervisor implements Hypervisor {
         if (!record.hypervisor().equals(NAME)) {
             return Optional.empty();
         }
-        return new ProcessIdentity(record.pid(), record.processStartMillis()).live()
+        return record.process().live()
                 .map(process -> new LibkrunVm(record, process, guestShutdown));
     }
 

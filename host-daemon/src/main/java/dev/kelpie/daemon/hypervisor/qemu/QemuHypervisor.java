@@ -202,7 +202,8 @@ public final class QemuHypervisor implements Hypervisor {
             ProcessIdentity identity = ProcessIdentity.of(pid)
                     .orElseThrow(() -> new VmException("qemu (pid " + pid + ") ended right after setup: " + readQuietly(log)));
             VmRecord record = new VmRecord(NAME, spec.vmId(), pid, identity.startMillis(), accel.qemuName(), dir,
-                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), spec.network().forwards());
+                    files.agentSocket(), files.qmpSocket(), files.consoleLog(), spec.network().forwards(),
+                    identity.bootStart());
             return new QemuVm(record, identity.live().orElseThrow(() -> new VmException("qemu pid " + pid + " vanished")),
                     json, accel.qemuName());
         } catch (IOException e) {
@@ -227,7 +228,7 @@ public final class QemuHypervisor implements Hypervisor {
         if (!record.hypervisor().equals(NAME)) {
             return Optional.empty();
         }
-        return new ProcessIdentity(record.pid(), record.processStartMillis()).live()
+        return record.process().live()
                 .map(process -> new QemuVm(record, process, json, record.accelerator()));
     }
 

@@ -38,9 +38,9 @@ class LibkrunVmTest {
     private LibkrunVm runner(String script, GuestShutdown shutdown) throws Exception {
         Process p = new ProcessBuilder("sh", "-c", script).start();
         started.add(p);
-        long start = ProcessIdentity.of(p.pid()).orElseThrow().startMillis();
-        VmRecord record = new VmRecord("libkrun", "vm1", p.pid(), start, "kvm", dir, dir.resolve("agent.sock"), null,
-                dir.resolve("console.log"), java.util.List.of());
+        ProcessIdentity identity = ProcessIdentity.of(p.pid()).orElseThrow();
+        VmRecord record = new VmRecord("libkrun", "vm1", p.pid(), identity.startMillis(), "kvm", dir,
+                dir.resolve("agent.sock"), null, dir.resolve("console.log"), java.util.List.of(), identity.bootStart());
         return new LibkrunVm(record, p.toHandle(), shutdown);
     }
 
