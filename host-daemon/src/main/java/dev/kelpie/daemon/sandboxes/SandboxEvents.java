@@ -2,12 +2,16 @@ package dev.kelpie.daemon.sandboxes;
 
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jboss.logging.Logger;
 
 /**
  * Fans state changes out to watchers. Listeners run on the thread that made the change and must not block: a Watch
- * stream hands the event to gRPC's own buffer.
+ * stream hands the event to gRPC's own buffer. A listener that throws is logged and skipped: a broken watcher must not
+ * fail the change it watches, nor keep the other watchers from hearing of it.
  */
 public final class SandboxEvents {
+
+    private static final Logger LOG = Logger.getLogger(SandboxEvents.class);
 
     private record Subscription(Consumer<SandboxEvent> listener, Runnable onClose) {}
 
@@ -30,7 +34,12 @@ public final class SandboxEvents {
 
     void publish(SandboxEvent event) {
         for (Subscription s : subscriptions) {
-            s.listener().accept(event);
+            try {
+                s.listener().accept(event);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "a listener of sandbox %s's events failed on %s -> %s", event.sandbox().id(),
+                        event.previousState(), event.sandbox().state());
+            }
         }
     }
 

@@ -570,8 +570,13 @@ public final class SandboxManager implements AutoCloseable {
             boolean idle = r.config().idleTimeoutMs() > 0 && now - r.lastActivityMs() >= r.config().idleTimeoutMs();
             if (expired || idle) {
                 LOG.infof("sandbox %s: %s; deleting", r.id(), expired ? "TTL expired" : "idle timeout reached");
-                delete(r.id());
-                reaped.add(r.id());
+                try {
+                    delete(r.id());
+                    reaped.add(r.id());
+                } catch (RuntimeException e) {
+                    // One sandbox that cannot be deleted must not spare the others.
+                    LOG.errorf(e, "sandbox %s: deleting it failed; reaping the others goes on", r.id());
+                }
             }
         }
         return reaped;

@@ -106,6 +106,8 @@ public final class FakeHypervisor implements Hypervisor {
         private final VmRecord record;
         private final CompletableFuture<Void> exited = new CompletableFuture<>();
         volatile boolean paused;
+        /** Thrown by the next stop, once. */
+        public volatile RuntimeException failStop;
 
         FakeVm(VmRecord record) {
             this.record = record;
@@ -153,6 +155,11 @@ public final class FakeHypervisor implements Hypervisor {
 
         @Override
         public void stop(Duration grace) {
+            RuntimeException failure = failStop;
+            if (failure != null) {
+                failStop = null;
+                throw failure;
+            }
             exited.complete(null);
         }
 

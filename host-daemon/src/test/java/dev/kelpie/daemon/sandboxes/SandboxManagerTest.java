@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.network.EgressGateway;
 import dev.kelpie.daemon.network.NetworkMode;
@@ -310,6 +311,32 @@ class SandboxManagerTest {
         clock.advance(Duration.ofSeconds(2));
         assertEquals(List.of(ttl.id(), idle.id()), manager.reapExpired());
         assertTrue(manager.list(Map.of()).isEmpty());
+    }
+
+    @Test
+    void reapingGoesOnPastADeleteThatFails() throws Exception {
+        SandboxRecord first = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 60_000, 0, null));
+        SandboxRecord second = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 60_000, 0, null));
+        hypervisor.booted.get(0).failStop = new VmException("the VMM does not answer");
+
+        clock.advance(Duration.ofMinutes(2));
+        assertEquals(List.of(second.id()), manager.reapExpired(), "the second is reaped although the first failed");
+        assertEquals(List.of(first.id()), manager.list(Map.of()).stream().map(SandboxRecord::id).toList());
+    }
+
+    @Test
+    void aListenerThatThrowsFailsNeitherTheChangeNorTheOtherListeners() throws Exception {
+        List<SandboxState> heard = new CopyOnWriteArrayList<>();
+        manager.events().subscribe(e -> {
+            throw new IllegalStateException("a broken watcher");
+        });
+        manager.events().subscribe(e -> heard.add(e.sandbox().state()));
+
+        SandboxRecord r = manager.create(config(0));
+        assertEquals(SandboxState.READY, r.state());
+        manager.delete(r.id());
+        assertEquals(List.of(SandboxState.CREATING, SandboxState.READY, SandboxState.STOPPING, SandboxState.STOPPED),
+                heard);
     }
 
     @Test
