@@ -155,19 +155,45 @@ final class ProcessStreams {
 
     /**
      * A bidi process stream: the first client message starts (or attaches to) the process, the rest are input,
-     * forwarded with a running stdin offset so the agent can drop chunks it already has.
+     * forwarded with a running stdin offset so the agent can drop chunks it already has. Input is pulled one message at
+     * a time, and the next only once the agent's stream can take it: a client pushing stdin to a process that does not
+     * read it is held back by HTTP/2 flow control instead of filling the daemon's heap.
      */
     abstract class InteractiveSession<C, Q, A, P> implements StreamObserver<C> {
 
         /** Made while the service method runs: gRPC takes cancel and ready handlers only then. */
         final StreamRelay<Q, A, P> relay;
         StreamObserver<Q> requests;
+        private final ServerCallStreamObserver<P> out;
         private volatile String sandboxId;
         private long stdinOffset;
+        /** The client's next message is wanted as soon as the agent's stream is ready again. */
+        private boolean wantInput;
 
         InteractiveSession(ServerCallStreamObserver<P> out, Function<A, Optional<P>> translate, Predicate<A> isFinal) {
+            this.out = out;
             this.relay = new StreamRelay<>(out, translate, isFinal, t -> AgentStreamErrors.explain(manager, sandboxId, t),
                     () -> touchQuietly(sandboxId));
+            relay.onUpstreamReady(this::agentReady);
+            out.disableAutoRequest();
+            out.request(1);
+        }
+
+        /** Asks the client for its next message now, or once the agent's stream has room. */
+        private void askForInput() {
+            var agent = relay.upstream();
+            if (agent != null && agent.isReady()) {
+                out.request(1);
+            } else {
+                wantInput = true;
+            }
+        }
+
+        private synchronized void agentReady() {
+            if (wantInput) {
+                wantInput = false;
+                out.request(1);
+            }
         }
 
         /** The sandbox the first message names (empty if it names none). */
@@ -189,7 +215,9 @@ final class ProcessStreams {
                     begin(message);
                 } catch (Exception e) {
                     relay.fail(interruptAware(e));
+                    return;
                 }
+                askForInput();
                 return;
             }
             if (requests == null) {
@@ -205,6 +233,7 @@ final class ProcessStreams {
             if (input.hasStdin()) {
                 stdinOffset += input.getStdin().size();
             }
+            askForInput();
         }
 
         @Override

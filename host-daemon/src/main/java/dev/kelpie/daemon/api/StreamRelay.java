@@ -42,6 +42,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     private final Function<Throwable, StatusRuntimeException> errors;
     private final Runnable onEnd;
     private ClientCallStreamObserver<Q> upstream;
+    private Runnable onUpstreamReady = () -> { };
     private boolean cancelled;
     private boolean wantMore;
     private boolean sawFinal;
@@ -82,12 +83,20 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
         }
     }
 
+    /** Runs whenever the agent call can take more requests (input after the start); set before {@link #start}. */
+    synchronized void onUpstreamReady(Runnable handler) {
+        onUpstreamReady = handler;
+    }
+
     @Override
     public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
         requestStream.disableAutoRequestWithInitial(1);
+        Runnable ready;
         synchronized (this) {
             upstream = requestStream;
+            ready = onUpstreamReady;
         }
+        requestStream.setOnReadyHandler(ready);
     }
 
     /** The agent request stream, for callers that send input after the start message. */

@@ -527,6 +527,45 @@ class SandboxesIT {
     }
 
     @Test
+    void aClientPushingStdinToAProcessThatNeverReadsItIsHeldBackAndTheDaemonHeapStaysSmall() throws Exception {
+        Sandbox sandbox = create();
+        long heapBefore = DaemonHeap.usedAfterGc(daemon.process.pid());
+        isolatedAsync();
+        var call = isolated.get(isolated.size() - 1).newCall(SandboxesGrpc.getExecInteractiveMethod(),
+                io.grpc.CallOptions.DEFAULT);
+        java.util.concurrent.Semaphore ready = new java.util.concurrent.Semaphore(0);
+        call.start(new io.grpc.ClientCall.Listener<>() {
+            @Override
+            public void onReady() {
+                ready.release();
+            }
+        }, new io.grpc.Metadata());
+        call.request(Integer.MAX_VALUE);
+        call.sendMessage(ExecInteractiveRequest.newBuilder().setStart(ExecInteractiveStart.newBuilder()
+                .setSandboxId(sandbox.getId()).setCommand(Command.newBuilder().addArgv("sleep").addArgv("600")
+                        .setStdinMode(StdinMode.STDIN_MODE_PIPE))).build());
+
+        // As fast as flow control lets it, up to 1 GiB: the daemon must stop taking it once the guest's pipe is full.
+        var chunk = ExecInteractiveRequest.newBuilder().setInput(ProcessInput.newBuilder()
+                .setStdin(com.google.protobuf.ByteString.copyFrom(new byte[1024 * 1024]))).build();
+        long sentBytes = 0;
+        while (sentBytes < 1024L * 1024 * 1024) {
+            if (call.isReady()) {
+                call.sendMessage(chunk);
+                sentBytes += 1024 * 1024;
+            } else if (!ready.tryAcquire(10, TimeUnit.SECONDS)) {
+                break; // held back: no room for ten seconds
+            }
+        }
+        long heapAfter = DaemonHeap.usedAfterGc(daemon.process.pid());
+        call.cancel("test done", null);
+        assertTrue(sentBytes < 256L * 1024 * 1024, "the client was held back after the windows on the way filled, not"
+                + " let through with 1 GiB: " + sentBytes + " bytes sent");
+        assertTrue(heapAfter - heapBefore < 64L * 1024 * 1024, "daemon heap grew by " + (heapAfter - heapBefore)
+                + " bytes (" + heapBefore + " -> " + heapAfter + ")");
+    }
+
+    @Test
     void cancellingAStalledExecKillsTheGuestProcess() throws Exception {
         Sandbox sandbox = create();
         var call = execReadingOneMessage(sandbox.getId());
