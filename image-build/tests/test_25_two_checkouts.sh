@@ -9,6 +9,7 @@ arch=$(uname -m)
 if [ ! -x /usr/bin/cargo ] || [ ! -x /usr/bin/rustc ]; then skip "two checkouts: no Debian cargo/rustc to build the agent"; exit 0; fi
 if ! git -C "$repo" rev-parse --verify -q HEAD >/dev/null; then skip "two checkouts: $repo is not a git checkout"; exit 0; fi
 work=$KELPIE_TEST_WORK/two-checkouts
+mkdir -p "$work"
 t0=$(date +%s)
 "$repo/scripts/repro.sh" --arch "$arch" --work "$work" >"$work.out" 2>"$work.log"; rc=$?
 echo "INFO two checkouts: $(( $(date +%s) - t0 )) s ($(grep -E '^repro: [ab]: .* done in' "$work.log" | sed 's/^repro: //' | tr '\n' ';'))"
