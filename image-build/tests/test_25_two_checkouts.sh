@@ -16,7 +16,7 @@ echo "INFO two checkouts: $(( $(date +%s) - t0 )) s ($(grep -E '^repro: [ab]: .*
 if [ "$rc" = 0 ]; then
   pass "two checkouts ($arch): $(grep '^all ' "$work.out")"
 elif grep -q '^first difference\|^LEAKS' "$work.out"; then
-  fail "two checkouts ($arch): $(grep -E '^(first difference|LEAKS)' "$work.out" | tr '\n' ';') $(grep '^DIFFERS' "$work.out" | head -1)"
+  fail "two checkouts ($arch): $(grep '^first difference' "$work.out") ($(grep -m1 '^DIFFERS' "$work.out" | cut -c10-)); $(grep '^LEAKS' "$work.out" | tr -s ' \n' ' ')"
 else
   fail "two checkouts ($arch): scripts/repro.sh exited $rc: $(tail -3 "$work.log" | tr '\n' '|')"
 fi
