@@ -47,7 +47,7 @@ def zip_difference(a, b):
     na, nb = [i.filename for i in ia], [i.filename for i in ib]
     if na != nb:
         only = sorted(set(na) ^ set(nb))
-        return f"entries differ ({only[0]} only in {'A' if only[0] in na else 'B'})" if only else "entry order differs"
+        return f": entries differ ({only[0]} only in {'A' if only[0] in na else 'B'})" if only else ": entry order differs"
     for x, y in zip(ia, ib):
         for what in ("date_time", "external_attr", "compress_type", "extra", "comment", "CRC"):
             if getattr(x, what) != getattr(y, what):
@@ -55,22 +55,34 @@ def zip_difference(a, b):
     return ": same entries, different zip bytes (central directory or compression)"
 
 
+def member_difference(name, a, b):
+    """Why member NAME differs between the two archives, or None when it does not."""
+    if name not in b:
+        return f"member {name} only in A"
+    if name not in a:
+        return f"member {name} only in B"
+    (ha, sa, ka), (hb, sb, kb) = a[name], b[name]
+    if ha != hb:
+        fields = ("type", "mode", "uid", "gid", "uname", "gname", "mtime", "linkname", "size")
+        return f"member {name}: header (" + ", ".join(f"{f} {x} vs {y}" for f, x, y in zip(fields, ha, hb) if x != y) + ")"
+    if sa != sb:
+        if ka is None:
+            return f"member {name}: content"
+        return f"member {name}{zip_difference(ka, kb)}"
+    return None
+
+
 def main():
     a, order_a = read_members(sys.argv[1])
     b, order_b = read_members(sys.argv[2])
-    for name in sorted(set(order_a) | set(order_b)):
-        if name not in b:
-            return print(f"member {name} only in A")
-        if name not in a:
-            return print(f"member {name} only in B")
-        (ha, sa, ka), (hb, sb, kb) = a[name], b[name]
-        if ha != hb:
-            fields = ("type", "mode", "uid", "gid", "uname", "gname", "mtime", "linkname", "size")
-            diff = ", ".join(f"{f} {x} vs {y}" for f, x, y in zip(fields, ha, hb) if x != y)
-            return print(f"member {name}: header ({diff})")
-        if sa != sb:
-            extra = zip_difference(ka, kb) if ka is not None else " content"
-            return print(f"member {name}{extra if extra.startswith(('!', ':')) else ': ' + extra.strip()}")
+    names = sorted(set(order_a) | set(order_b))
+    differing = [(n, d) for n in names for d in [member_difference(n, a, b)] if d]
+    if differing:
+        more = ""
+        if len(differing) > 1:
+            others = ", ".join(n for n, _ in differing[1:4]) + (", ..." if len(differing) > 4 else "")
+            more = f" (and {len(differing) - 1} more members: {others})"
+        return print(differing[0][1] + more)
     if order_a != order_b:
         return print("same members in another order")
     print("same members, different archive bytes (compression or padding)")
