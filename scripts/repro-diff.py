@@ -62,14 +62,18 @@ def member_difference(name, a, b):
     if name not in a:
         return f"member {name} only in B"
     (ha, sa, ka), (hb, sb, kb) = a[name], b[name]
+    if ha == hb and sa == sb:
+        return None
+    why = f"member {name}"
     if ha != hb:
         fields = ("type", "mode", "uid", "gid", "uname", "gname", "mtime", "linkname", "size")
-        return f"member {name}: header (" + ", ".join(f"{f} {x} vs {y}" for f, x, y in zip(fields, ha, hb) if x != y) + ")"
+        why += ": header (" + ", ".join(f"{f} {x} vs {y}" for f, x, y in zip(fields, ha, hb) if x != y) + ")"
     if sa != sb:
-        if ka is None:
-            return f"member {name}: content"
-        return f"member {name}{zip_difference(ka, kb)}"
-    return None
+        inner = zip_difference(ka, kb) if ka is not None and kb is not None else ": content"
+        if ha != hb:  # "member X: header (...); entry Y: ..." rather than "member X: header (...)!/Y: ..."
+            inner = "; entry " + inner[2:] if inner.startswith("!/") else ";" + inner[1:]
+        why += inner
+    return why
 
 
 def main():

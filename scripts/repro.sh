@@ -11,11 +11,12 @@
 #   --java             also the daemon's release tarball: ./mvnw package (no tests), then scripts/pack-release.sh
 #   --no-images        neither agent nor image (with --java: the tarball only)
 #   --version V        version of the images and the tarball (default: a v* tag at HEAD, else 0.0.0-repro)
-#   --work DIR         scratch directory (default: a new one under ${TMPDIR:-/tmp}); kept when a file differs
+#   --work DIR         scratch directory (default: a new one under ${TMPDIR:-/tmp}); only WORK/release is kept
+#                      unless a file differs
 #
 # Both sides use SOURCE_DATE_EPOCH = HEAD's commit time (as the release workflows do) and one throwaway signing key.
-# Prints "same"/"DIFFERS" per file and the first difference, then the directory holding clone A's release files
-# with their SHA256SUMS (to check against a published release). Exit status 1 when any file differs.
+# Prints "same"/"DIFFERS" per file, the directory holding clone A's release files with their sums (SHA256SUMS.local;
+# to check against a published release, README: Images) and the first difference. Exit status 1 when a file differs.
 # Uncommitted changes are not in the clones: commit first.
 set -euo pipefail
 export LC_ALL=C TZ=UTC
@@ -156,7 +157,9 @@ if [ "$images" = 1 ]; then leaks a "$clone_a" || ok=0; leaks b "$clone_b" || ok=
 mkdir -p "$work/release"
 for arch in "${archs[@]}"; do cp "$work/out-a/images/$version/$arch/kelpie-image-$version-$arch.tar.zst" "$work/release/"; done
 [ "$java" = 0 ] || cp "$work/out-a/dist/kelpie-$version-jvm.tar.gz" "$work/release/"
-(cd "$work/release" && ls | sort | xargs sha256sum) > "$work/release.SHA256SUMS" && mv "$work/release.SHA256SUMS" "$work/release/SHA256SUMS"
+# Named apart from a release's SHA256SUMS, which a user puts beside them to check them (README, Images).
+(cd "$work/release" && ls | sort | xargs sha256sum) > "$work/SHA256SUMS.local" && mv "$work/SHA256SUMS.local" "$work/release/"
+echo "release files of $commit (clone A) and their sums: $work/release"
 if [ -n "$first" ] || [ "$ok" = 0 ]; then
   [ -z "$first" ] || echo "first difference: $first"
   echo "kept for inspection: $work (out-a, out-b: outputs and build logs)"
@@ -164,4 +167,3 @@ if [ -n "$first" ] || [ "$ok" = 0 ]; then
 fi
 rm -rf "$work/a" "$work/checkout-b-whose-path-is-longer" "$work/out-a" "$work/out-b" "$work/cache-b"
 echo "all $count files byte-identical across the two checkouts"
-echo "release files of $commit and their sums: $work/release"
