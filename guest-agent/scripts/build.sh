@@ -29,7 +29,18 @@ case "$arch" in
 esac
 
 # crt-static only with an explicit --target, so build scripts and proc-macros stay dynamic.
-RUSTFLAGS="-C target-feature=+crt-static" "$CARGO" build --release --locked --target "$target" >&2
+flags=(-C target-feature=+crt-static)
+# The binary must not depend on where the checkout is (images are compared across machines): rustc writes the
+# paths of source files into panic locations, so every build path is mapped to a fixed one. The last matching
+# prefix wins, hence the target directory (OUT_DIR, with the code generated from ../proto) after the checkout
+# that may hold it. Debian's crate registry is the same path everywhere, mapped for a binary without host paths.
+# cargo keeps --remap-path-prefix out of its -C metadata hash, so symbol hashes do not depend on the paths either.
+repo_dir=$(cd "$AGENT_DIR/.." && pwd)
+flags+=("--remap-path-prefix=$repo_dir=/kelpie"
+        "--remap-path-prefix=$CARGO_TARGET_DIR=/kelpie/guest-agent/target"
+        "--remap-path-prefix=/usr/share/cargo/registry=/cargo/registry")
+# CARGO_ENCODED_RUSTFLAGS (arguments separated by 0x1f): a checkout path with spaces stays one argument.
+CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}") "$CARGO" build --release --locked --target "$target" >&2
 binary="$CARGO_TARGET_DIR/$target/release/kelpie-agent"
 [ -x "$binary" ] || { echo "error: $binary was not produced" >&2; exit 1; }
 echo "$binary"

@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR="$AGENT_DIR/target"
 export CARGO_NET_OFFLINE=true
 # rustup's proxies must not be picked up by build scripts or cargo subcommands.
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin"
-unset RUSTUP_TOOLCHAIN RUSTFLAGS CARGO_BUILD_TARGET 2>/dev/null || true
+unset RUSTUP_TOOLCHAIN RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET 2>/dev/null || true
 
 need() { # need TOOL PACKAGE
     if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then

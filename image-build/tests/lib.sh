@@ -31,6 +31,12 @@ pick_agent() { # arch
   fi
 }
 
+# clone_head DEST: a checkout of this repository's HEAD commit alone at DEST (uncommitted changes are not in it).
+clone_head() {
+  git init -q "$1" && git -C "$1" fetch -q --depth 1 "file://$repo" "$(git -C "$repo" rev-parse HEAD)" \
+    && git -C "$1" checkout -q --detach FETCH_HEAD
+}
+
 # One throwaway minisign key per run, shared by all builds so that signatures compare equal too.
 test_sign_key() {
   local k=$KELPIE_TEST_WORK/keys/test.key
