@@ -29,6 +29,7 @@ public final class WorkspaceTarCheck {
     public static long check(InputStream tar, String where) throws IOException {
         ArchiveSymlinks symlinks = new ArchiveSymlinks();
         Set<String> files = new HashSet<>();
+        Set<String> dirs = new HashSet<>();
         long count = 0;
         try (UntrustedTar in = new UntrustedTar(tar, where + ": the workspace")) {
             TarArchiveEntry entry;
@@ -42,6 +43,14 @@ public final class WorkspaceTarCheck {
                     if (symlinks.isSymlink(parent)) {
                         throw reject(where, entry.getName(), "its path goes through the symlink " + parent);
                     }
+                    if (files.contains(parent)) {
+                        throw reject(where, entry.getName(), "its parent " + parent + " is not a directory");
+                    }
+                    dirs.add(parent); // the importer creates missing parents
+                }
+                boolean directory = entry.getLinkFlag() == TarArchiveEntry.LF_DIR;
+                if (!directory && dirs.contains(path)) {
+                    throw reject(where, entry.getName(), "it would replace a directory");
                 }
                 if (entry.isSymbolicLink()) {
                     files.remove(path);
@@ -57,10 +66,11 @@ public final class WorkspaceTarCheck {
                     addFile(symlinks, files, path, where, entry);
                 } else if (isRegularFile(entry)) {
                     addFile(symlinks, files, path, where, entry);
-                } else if (entry.isDirectory()) {
+                } else if (directory) {
                     if (symlinks.isSymlink(path) || files.contains(path)) {
                         throw reject(where, entry.getName(), "a directory entry over an earlier non-directory");
                     }
+                    dirs.add(path);
                 } else {
                     throw reject(where, entry.getName(), kindOf(entry));
                 }
@@ -80,8 +90,9 @@ public final class WorkspaceTarCheck {
     }
 
     /**
-     * By the type flag: commons-compress's {@code isFile()} is true for every non-directory whose name lacks a
-     * trailing slash, devices and fifos included. These are the flags the agent's import writes as files.
+     * By the type flag, as the agent's import decides: commons-compress's {@code isFile()} is true for every
+     * non-directory whose name lacks a trailing slash, devices and fifos included, and its {@code isDirectory()} for
+     * every entry whose name has one, devices and fifos included. These are the flags the agent writes as files.
      */
     private static boolean isRegularFile(TarArchiveEntry entry) {
         byte flag = entry.getLinkFlag();

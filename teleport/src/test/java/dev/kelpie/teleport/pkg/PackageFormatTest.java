@@ -269,6 +269,7 @@ class PackageFormatTest {
         assertRefusal("\"dev0\" rejected: a character device", special("dev0", TarArchiveEntry.LF_CHR));
         assertRefusal("\"disk\" rejected: a block device", special("disk", TarArchiveEntry.LF_BLK));
         assertRefusal("\"pipe\" rejected: a fifo", special("pipe", TarArchiveEntry.LF_FIFO));
+        assertRefusal("\"dev1/\" rejected: a character device", special("dev1/", TarArchiveEntry.LF_CHR));
         assertRefusal("\"h\" rejected: a hard link to /etc/passwd", hardlink("h", "/etc/passwd"));
     }
 
