@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -19,7 +20,7 @@ final class AgentStreamErrors {
             return s; // the agent's own answer (NOT_FOUND, INVALID_ARGUMENT, ...) says it best
         }
         return reasonOnceSettled(manager, sandboxId)
-                .map(reason -> Status.UNAVAILABLE.withDescription(reason).withCause(t).asRuntimeException())
+                .map(reason -> GrpcErrors.of(ErrorKind.UNREACHABLE, reason))
                 .orElseGet(() -> t instanceof StatusRuntimeException s
                         ? s.getStatus().withDescription("agent of sandbox " + sandboxId + ": " + s.getStatus().getDescription())
                                 .asRuntimeException()

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.daemon.config.KelpieConfig;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
@@ -56,7 +57,7 @@ public class ApiAccess implements ServerInterceptor {
             return next.startCall(call, headers);
         }
         LOG.debugf("refused %s from %s: %s", call.getMethodDescriptor().getFullMethodName(), remote, refusal.get());
-        call.close(Status.UNAUTHENTICATED.withDescription(refusal.get()), new Metadata());
+        call.close(GrpcErrors.status(ErrorKind.UNAUTHENTICATED, refusal.get()), new Metadata());
         return new ServerCall.Listener<>() {};
     }
 

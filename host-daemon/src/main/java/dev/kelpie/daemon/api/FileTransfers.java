@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.agent.v1.AgentGrpc;
 import dev.kelpie.api.v1.ReadFileRequest;
 import dev.kelpie.api.v1.ReadFileResponse;
@@ -56,7 +57,7 @@ final class FileTransfers {
 
     private static void requirePath(String path) {
         if (path.isEmpty() || path.indexOf('\0') >= 0) {
-            throw Status.INVALID_ARGUMENT.withDescription("path must be non-empty and contain no NUL").asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "path must be non-empty and contain no NUL");
         }
     }
 
@@ -126,7 +127,7 @@ final class FileTransfers {
             }
             if (upstream == null) {
                 if (!message.hasStart()) {
-                    finish(Status.INVALID_ARGUMENT.withDescription("the first WriteFile message must be start").asRuntimeException());
+                    finish(GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first WriteFile message must be start"));
                     return;
                 }
                 var start = message.getStart();
@@ -147,7 +148,7 @@ final class FileTransfers {
                 upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setData(message.getData()).build());
             } else {
                 upstream.cancel("a second start", null);
-                finish(Status.INVALID_ARGUMENT.withDescription("only the first WriteFile message may be start").asRuntimeException());
+                finish(GrpcErrors.of(ErrorKind.BAD_REQUEST, "only the first WriteFile message may be start"));
                 return;
             }
             if (upstream.isReady()) {
@@ -170,7 +171,7 @@ final class FileTransfers {
             if (upstream != null && !done) {
                 upstream.onCompleted(); // the client sent everything; the agent checks size and sha256
             } else if (upstream == null && !done) {
-                finish(Status.INVALID_ARGUMENT.withDescription("WriteFile needs a start message").asRuntimeException());
+                finish(GrpcErrors.of(ErrorKind.BAD_REQUEST, "WriteFile needs a start message"));
             }
         }
 
@@ -209,7 +210,7 @@ final class FileTransfers {
             public void onCompleted() {
                 synchronized (Upload.this) {
                     if (result == null) {
-                        finish(Status.UNAVAILABLE.withDescription("the agent ended the upload without an answer").asRuntimeException());
+                        finish(GrpcErrors.of(ErrorKind.UNREACHABLE, "the agent ended the upload without an answer"));
                     } else {
                         finish(null, result);
                     }

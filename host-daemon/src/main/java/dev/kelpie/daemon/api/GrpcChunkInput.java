@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -41,7 +42,7 @@ final class GrpcChunkInput extends InputStream {
 
     void start(String store) {
         if (!start.complete(store)) {
-            fail(Status.INVALID_ARGUMENT.withDescription("start may come only once, first").asRuntimeException());
+            fail(GrpcErrors.of(ErrorKind.BAD_REQUEST, "start may come only once, first"));
             return;
         }
         call.request(1);
@@ -49,17 +50,14 @@ final class GrpcChunkInput extends InputStream {
 
     void offer(ByteString data) {
         if (!start.isDone()) {
-            start.completeExceptionally(Status.INVALID_ARGUMENT
-                    .withDescription("the first Import message must be start (naming the store), not data")
-                    .asRuntimeException());
+            start.completeExceptionally(GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first Import message must be start (naming the store), not data"));
             return;
         }
         chunks.add(data);
     }
 
     void end() {
-        start.completeExceptionally(Status.INVALID_ARGUMENT.withDescription("the Import stream ended before its start")
-                .asRuntimeException());
+        start.completeExceptionally(GrpcErrors.of(ErrorKind.BAD_REQUEST, "the Import stream ended before its start"));
         chunks.add(END);
     }
 

@@ -1,5 +1,9 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.daemon.errors.KelpieException;
+import dev.kelpie.daemon.errors.NoSpace;
+import dev.kelpie.teleport.InvalidImageVersionException;
 import dev.kelpie.teleport.RestoreRejectedException;
 import dev.kelpie.teleport.pkg.CorruptPackageException;
 import dev.kelpie.teleport.pkg.InvalidPackageException;
@@ -7,31 +11,19 @@ import dev.kelpie.teleport.pkg.PackageNotFoundException;
 import dev.kelpie.teleport.pkg.PackageSizeLimitException;
 import dev.kelpie.teleport.store.PackageExistsException;
 import dev.kelpie.teleport.store.SealBrokenException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
-
-import dev.kelpie.daemon.agent.AgentUnavailableException;
-import dev.kelpie.daemon.hypervisor.VmException;
-import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
-import dev.kelpie.daemon.network.HostPortUnavailableException;
-import dev.kelpie.daemon.images.ImageNotFoundException;
-import dev.kelpie.daemon.images.DamagedImageException;
-import dev.kelpie.daemon.images.ImageInUseException;
-import dev.kelpie.daemon.images.IncompatibleImageException;
-import dev.kelpie.daemon.images.InvalidImageException;
-import dev.kelpie.daemon.images.pull.ImagePullException;
-import dev.kelpie.daemon.sandboxes.AdmissionDeniedException;
-import dev.kelpie.daemon.sandboxes.SandboxNotFoundException;
-import dev.kelpie.daemon.sandboxes.SandboxStateException;
-import dev.kelpie.daemon.sandboxes.SandboxUnavailableException;
-import dev.kelpie.teleport.InvalidImageVersionException;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.util.concurrent.CompletionException;
 import org.jboss.logging.Logger;
 
-/** Maps the daemon's exceptions to the status a client sees, with the message that says what was wrong. */
+/**
+ * The one error table: what kind of failure each exception reports, and which status each kind becomes. No other
+ * place builds a status; request checks in the API throw or build through {@link #of}. A failure of no known kind is a
+ * bug in the daemon: INTERNAL, logged with its stack — never blamed on the client's arguments.
+ */
 final class GrpcErrors {
 
     private static final Logger LOG = Logger.getLogger(GrpcErrors.class);
@@ -40,80 +32,86 @@ final class GrpcErrors {
      * a message echoing a huge input would turn a clear error into a transport failure.
      */
     static final int MAX_DESCRIPTION_CHARS = 2048;
-    /** strerror(ENOSPC) as the JDK reports it, and as qemu's migration writer prints it into qemu.log. */
-    private static final String NO_SPACE = "No space left";
 
     private GrpcErrors() {}
 
+    /** The status a client sees for {@code t}, with the message that says what was wrong. */
     static StatusRuntimeException toStatus(Throwable t) {
         Throwable e = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-        Status status = switch (e) {
-            case StatusRuntimeException s -> s.getStatus();
-            case SandboxNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
-            case ImageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
-            case InvalidImageVersionException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
-            case InvalidImageException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case IncompatibleImageException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case ImageInUseException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case DamagedImageException x -> Status.DATA_LOSS.withDescription(x.getMessage());
-            case ImagePullException x -> pullStatus(x).withDescription(x.getMessage());
-            case AdmissionDeniedException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
-            case SandboxStateException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case SandboxUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
-            case AgentUnavailableException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
-            // A VM state save writes through qemu into the daemon's staging area: the host's disk, not the VM, is full.
-            case VmException x when mentionsNoSpace(x) -> outOfDiskSpace(x);
-            case VmOperationUnsupportedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case HostPortUnavailableException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case VmException x -> Status.UNAVAILABLE.withDescription(x.getMessage());
-            case InterruptedException x -> Status.CANCELLED.withDescription("the daemon is shutting down");
-            case ClientIdleException x -> Status.DEADLINE_EXCEEDED.withDescription(x.getMessage());
-            case InvalidPackageException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
-            case CorruptPackageException x -> Status.DATA_LOSS.withDescription(x.getMessage());
-            case PackageNotFoundException x -> Status.NOT_FOUND.withDescription(x.getMessage());
-            case RestoreRejectedException x -> Status.FAILED_PRECONDITION.withDescription(x.getMessage());
-            case PackageExistsException x -> Status.ALREADY_EXISTS.withDescription(x.getMessage());
-            case PackageSizeLimitException x -> Status.RESOURCE_EXHAUSTED.withDescription(x.getMessage());
-            case SealBrokenException x -> Status.DATA_LOSS.withDescription(x.getMessage());
-            case UncheckedIOException x -> toStatus(x.getCause()).getStatus();
-            case FileSystemException x when String.valueOf(x.getReason()).contains(NO_SPACE) -> outOfDiskSpace(x);
-            case IOException x when mentionsNoSpace(x) -> outOfDiskSpace(x);
-            case IOException x -> Status.UNAVAILABLE.withDescription(x.getClass().getSimpleName() + ": " + x.getMessage());
-            case IllegalArgumentException x -> Status.INVALID_ARGUMENT.withDescription(x.getMessage());
-            default -> {
-                LOG.error("unexpected failure serving a request", e);
-                yield Status.INTERNAL.withDescription(e.getClass().getSimpleName() + ": " + e.getMessage());
-            }
-        };
-        String description = status.getDescription();
+        if (e instanceof StatusRuntimeException s) {
+            return s; // an agent's or a relayed peer's answer, which already says what went wrong
+        }
+        ErrorKind kind = NoSpace.reportedBy(e) ? ErrorKind.OUT_OF_DISK_SPACE : kindOf(e);
+        if (kind == ErrorKind.BUG) {
+            LOG.error("unexpected failure serving a request", e);
+        }
+        return of(kind, messageOf(kind, e));
+    }
+
+    /** The status of a failure of {@code kind} that {@code message} explains. */
+    static StatusRuntimeException of(ErrorKind kind, String message) {
+        return status(kind, message).asRuntimeException();
+    }
+
+    /** {@link #of} for a server call closed directly (an interceptor's refusal). */
+    static Status status(ErrorKind kind, String message) {
+        String description = message;
         if (description != null && description.length() > MAX_DESCRIPTION_CHARS) {
-            status = status.withDescription(description.substring(0, MAX_DESCRIPTION_CHARS) + "… (truncated)");
+            description = description.substring(0, MAX_DESCRIPTION_CHARS) + "… (truncated)";
         }
-        return status.asRuntimeException();
+        return codeOf(kind).withDescription(description);
     }
 
-    private static Status outOfDiskSpace(Exception e) {
-        return Status.RESOURCE_EXHAUSTED.withDescription("out of disk space: " + e.getMessage());
-    }
-
-    /** Whether the failure or one of its causes says the disk was full. */
-    private static boolean mentionsNoSpace(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (String.valueOf(t.getMessage()).contains(NO_SPACE)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static Status pullStatus(ImagePullException e) {
-        return switch (e.reason()) {
+    private static Status codeOf(ErrorKind kind) {
+        return switch (kind) {
+            case BAD_REQUEST -> Status.INVALID_ARGUMENT;
             case NOT_FOUND -> Status.NOT_FOUND;
-            case RATE_LIMITED -> Status.RESOURCE_EXHAUSTED;
+            case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
+            case WRONG_STATE, UNSUPPORTED -> Status.FAILED_PRECONDITION;
+            case NO_ROOM, OUT_OF_DISK_SPACE -> Status.RESOURCE_EXHAUSTED;
+            case CONFLICT -> Status.ABORTED;
+            case UNREACHABLE -> Status.UNAVAILABLE;
+            case TIMED_OUT -> Status.DEADLINE_EXCEEDED;
+            case CORRUPT -> Status.DATA_LOSS;
             case DENIED -> Status.PERMISSION_DENIED;
-            case UNAVAILABLE -> Status.UNAVAILABLE;
-            case UNTRUSTED -> Status.FAILED_PRECONDITION;
-            case DAMAGED -> Status.DATA_LOSS;
+            case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
+            case SHUTTING_DOWN -> Status.CANCELLED;
+            case BUG -> Status.INTERNAL;
+        };
+    }
+
+    private static ErrorKind kindOf(Throwable e) {
+        return switch (e) {
+            case KelpieException x -> x.kind();
+            case ClientIdleException x -> ErrorKind.TIMED_OUT;
+            case InterruptedException x -> ErrorKind.SHUTTING_DOWN;
+            // The teleport library knows nothing of the daemon's kinds: its exceptions are classified here.
+            case InvalidImageVersionException x -> ErrorKind.BAD_REQUEST;
+            case InvalidPackageException x -> ErrorKind.BAD_REQUEST;
+            case CorruptPackageException x -> ErrorKind.CORRUPT;
+            case PackageNotFoundException x -> ErrorKind.NOT_FOUND;
+            case RestoreRejectedException x -> ErrorKind.UNSUPPORTED;
+            case PackageExistsException x -> ErrorKind.ALREADY_EXISTS;
+            case PackageSizeLimitException x -> ErrorKind.NO_ROOM;
+            case SealBrokenException x -> ErrorKind.CORRUPT;
+            case UncheckedIOException x -> kindOf(x.getCause());
+            // The daemon's own files (state, cache, staging) failing is the daemon's problem, not a passing one.
+            case FileSystemException x -> ErrorKind.BUG;
+            // Sockets and remote stores: trying again later may work.
+            case IOException x -> ErrorKind.UNREACHABLE;
+            default -> ErrorKind.BUG;
+        };
+    }
+
+    private static String messageOf(ErrorKind kind, Throwable e) {
+        Throwable shown = e instanceof UncheckedIOException && e.getCause() != null ? e.getCause() : e;
+        return switch (kind) {
+            case OUT_OF_DISK_SPACE -> "out of disk space: " + shown.getMessage();
+            case SHUTTING_DOWN -> shown instanceof InterruptedException ? "the daemon is shutting down" : shown.getMessage();
+            case BUG -> shown.getClass().getSimpleName() + ": " + shown.getMessage();
+            case UNREACHABLE -> shown instanceof IOException && !(shown instanceof ClientIdleException)
+                    ? shown.getClass().getSimpleName() + ": " + shown.getMessage() : shown.getMessage();
+            default -> shown.getMessage();
         };
     }
 }

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.api.v1.PackageBlob;
 import dev.kelpie.api.v1.PackageSummary;
 import dev.kelpie.api.v1.SnapshotKind;
@@ -35,7 +36,7 @@ final class PackageMapper {
         return switch (kind) {
             case SNAPSHOT_KIND_VM -> PackageKind.VM;
             case SNAPSHOT_KIND_CHECKPOINT, SNAPSHOT_KIND_UNSPECIFIED -> PackageKind.CHECKPOINT;
-            default -> throw new IllegalArgumentException("unknown snapshot kind " + kind);
+            default -> throw new InvalidRequestException("unknown snapshot kind " + kind);
         };
     }
 }

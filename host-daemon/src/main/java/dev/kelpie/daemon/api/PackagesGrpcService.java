@@ -1,5 +1,7 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
+import dev.kelpie.daemon.errors.ErrorKind;
 import com.google.protobuf.ByteString;
 import dev.kelpie.api.v1.CopyPackageRequest;
 import dev.kelpie.api.v1.CopyPackageResponse;
@@ -80,7 +82,7 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
     public void copy(CopyPackageRequest request, StreamObserver<CopyPackageResponse> out) {
         UnaryCalls.respond(out, () -> {
             if (request.getToStore().isEmpty()) {
-                throw new IllegalArgumentException("to_store is required");
+                throw new InvalidRequestException("to_store is required");
             }
             PackageStore to = packages.store(request.getToStore());
             PackageManifest copied = packages.copy(request.getId(), packages.store(request.getFromStore()), to);
@@ -130,8 +132,7 @@ public class PackagesGrpcService extends PackagesGrpc.PackagesImplBase {
                 switch (message.getKindCase()) {
                     case START -> input.start(message.getStart().getStore());
                     case DATA -> input.offer(message.getData());
-                    default -> input.fail(Status.INVALID_ARGUMENT
-                            .withDescription("an Import message must carry start or data").asRuntimeException());
+                    default -> input.fail(GrpcErrors.of(ErrorKind.BAD_REQUEST, "an Import message must carry start or data"));
                 }
             }
 

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.agent.v1.ExecStart;
 import dev.kelpie.agent.v1.Exited;
 import dev.kelpie.agent.v1.Failed;
@@ -30,7 +31,7 @@ final class ProcessMessages {
 
     static ExecStart toAgent(Command command) {
         if (command.getArgvCount() == 0) {
-            throw Status.INVALID_ARGUMENT.withDescription("command.argv is empty").asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "command.argv is empty");
         }
         ExecStart.Builder start = ExecStart.newBuilder().addAllArgv(command.getArgvList()).putAllEnv(command.getEnvMap())
                 .setCwd(command.getCwd()).setUser(command.getUser()).setTimeoutMs(command.getTimeoutMs())
@@ -64,7 +65,7 @@ final class ProcessMessages {
             case STDIN_EOF -> out.setStdinEof(StdinEof.getDefaultInstance());
             case SIGNAL -> out.setSignal(SignalDelivery.newBuilder().setSignal(input.getSignal()));
             case RESIZE -> out.setResize(toAgent(input.getResize()));
-            default -> throw Status.INVALID_ARGUMENT.withDescription("input has no kind").asRuntimeException();
+            default -> throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "input has no kind");
         }
         return out.build();
     }
@@ -109,14 +110,14 @@ final class ProcessMessages {
     }
 
     private static RuntimeException failure(Failed failed) {
-        Status status = switch (failed.getStage()) {
-            case FAILURE_STAGE_REQUEST -> Status.INVALID_ARGUMENT;
-            case FAILURE_STAGE_EXEC -> Status.FAILED_PRECONDITION;
-            case FAILURE_STAGE_LOST -> Status.ABORTED;
-            default -> Status.INTERNAL;
+        ErrorKind kind = switch (failed.getStage()) {
+            case FAILURE_STAGE_REQUEST -> ErrorKind.BAD_REQUEST;
+            case FAILURE_STAGE_EXEC -> ErrorKind.WRONG_STATE;
+            case FAILURE_STAGE_LOST -> ErrorKind.CONFLICT;
+            default -> ErrorKind.BUG;
         };
         String errno = failed.getErrno() == 0 ? "" : " (errno " + failed.getErrno() + ")";
-        return status.withDescription(failed.getReason() + errno).asRuntimeException();
+        return GrpcErrors.of(kind, failed.getReason() + errno);
     }
 
     static ProcessSummary summary(dev.kelpie.agent.v1.ProcessInfo info) {

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.agent.v1.AgentGrpc;
 import dev.kelpie.agent.v1.ExecStart;
 import dev.kelpie.api.v1.AttachRequest;
@@ -73,8 +74,7 @@ final class ProcessStreams {
             @Override
             void begin(ExecInteractiveRequest first) throws InterruptedException {
                 if (!first.hasStart()) {
-                    throw Status.INVALID_ARGUMENT.withDescription("the first ExecInteractive message must be start")
-                            .asRuntimeException();
+                    throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first ExecInteractive message must be start");
                 }
                 String id = first.getStart().getSandboxId();
                 ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand());
@@ -109,7 +109,7 @@ final class ProcessStreams {
             @Override
             void begin(AttachRequest first) throws InterruptedException {
                 if (!first.hasStart()) {
-                    throw Status.INVALID_ARGUMENT.withDescription("the first Attach message must be start").asRuntimeException();
+                    throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first Attach message must be start");
                 }
                 var start = first.getStart();
                 String id = start.getSandboxId();
@@ -225,8 +225,7 @@ final class ProcessStreams {
             }
             ProcessInput input = inputOf(message);
             if (input == null) {
-                requests.onError(Status.INVALID_ARGUMENT.withDescription("only the first message may be start")
-                        .asRuntimeException());
+                requests.onError(GrpcErrors.of(ErrorKind.BAD_REQUEST, "only the first message may be start"));
                 return;
             }
             requests.onNext(wrap(ProcessMessages.toAgent(input, stdinOffset)));

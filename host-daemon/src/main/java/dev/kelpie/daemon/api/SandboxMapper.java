@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
@@ -27,9 +28,8 @@ final class SandboxMapper {
      */
     static SandboxConfig toConfig(SandboxSpec spec, String servedBackend) {
         if (!spec.getBackend().isEmpty() && !spec.getBackend().equals(servedBackend)) {
-            throw Status.INVALID_ARGUMENT.withDescription("backend '" + spec.getBackend()
-                    + "' is not served by this daemon (it serves " + servedBackend + "; kelpied --backend chooses)")
-                    .asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "backend '" + spec.getBackend()
+                    + "' is not served by this daemon (it serves " + servedBackend + "; kelpied --backend chooses)");
         }
         checkMap("spec.env", spec.getEnvMap());
         checkMap("spec.labels", spec.getLabelsMap());
@@ -46,9 +46,8 @@ final class SandboxMapper {
      */
     static int unsigned(String field, int wire) {
         if (wire < 0) {
-            throw Status.INVALID_ARGUMENT.withDescription(field + " " + Integer.toUnsignedString(wire)
-                    + " is out of range: at most " + Integer.MAX_VALUE + " (and the daemon's per-sandbox limit)")
-                    .asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " " + Integer.toUnsignedString(wire)
+                    + " is out of range: at most " + Integer.MAX_VALUE + " (and the daemon's per-sandbox limit)");
         }
         return wire;
     }
@@ -56,8 +55,8 @@ final class SandboxMapper {
     /** A {@code uint64} as sent; one above 2^63 - 1 is refused the same way. */
     static long unsigned(String field, long wire) {
         if (wire < 0) {
-            throw Status.INVALID_ARGUMENT.withDescription(field + " " + Long.toUnsignedString(wire)
-                    + " is out of range: at most " + Long.MAX_VALUE).asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " " + Long.toUnsignedString(wire)
+                    + " is out of range: at most " + Long.MAX_VALUE);
         }
         return wire;
     }
@@ -67,8 +66,8 @@ final class SandboxMapper {
         NetworkMode mode = switch (network.getMode()) {
             case NETWORK_MODE_UNSPECIFIED, NETWORK_MODE_NONE -> NetworkMode.NONE;
             case NETWORK_MODE_EGRESS -> NetworkMode.EGRESS;
-            case UNRECOGNIZED -> throw Status.INVALID_ARGUMENT.withDescription("spec.network.mode "
-                    + network.getModeValue() + " is not a network mode (none = 1, egress = 2)").asRuntimeException();
+            case UNRECOGNIZED -> throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "spec.network.mode "
+                    + network.getModeValue() + " is not a network mode (none = 1, egress = 2)");
         };
         try {
             List<PortForward> forwards = new ArrayList<>();
@@ -77,7 +76,7 @@ final class SandboxMapper {
             }
             return new NetworkPolicy(mode, network.getAllowList(), forwards);
         } catch (IllegalArgumentException e) {
-            throw Status.INVALID_ARGUMENT.withDescription("spec.network: " + e.getMessage()).asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "spec.network: " + e.getMessage());
         }
     }
 
@@ -94,18 +93,18 @@ final class SandboxMapper {
 
     private static void checkMap(String field, java.util.Map<String, String> map) {
         if (map.size() > MAX_MAP_ENTRIES) {
-            throw Status.INVALID_ARGUMENT.withDescription(field + " has " + map.size() + " entries; at most "
-                    + MAX_MAP_ENTRIES + " are allowed").asRuntimeException();
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " has " + map.size() + " entries; at most "
+                    + MAX_MAP_ENTRIES + " are allowed");
         }
         for (var e : map.entrySet()) {
             if (e.getKey().isEmpty() || e.getKey().length() > MAX_KEY_CHARS || e.getKey().indexOf('=') >= 0
                     || e.getKey().indexOf('\0') >= 0) {
-                throw Status.INVALID_ARGUMENT.withDescription(field + " key '" + abbreviate(e.getKey())
-                        + "' must be 1.." + MAX_KEY_CHARS + " characters without '=' or NUL").asRuntimeException();
+                throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " key '" + abbreviate(e.getKey())
+                        + "' must be 1.." + MAX_KEY_CHARS + " characters without '=' or NUL");
             }
             if (e.getValue().length() > MAX_VALUE_CHARS || e.getValue().indexOf('\0') >= 0) {
-                throw Status.INVALID_ARGUMENT.withDescription(field + "['" + abbreviate(e.getKey()) + "'] must be at most "
-                        + MAX_VALUE_CHARS + " characters without NUL").asRuntimeException();
+                throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + "['" + abbreviate(e.getKey()) + "'] must be at most "
+                        + MAX_VALUE_CHARS + " characters without NUL");
             }
         }
     }

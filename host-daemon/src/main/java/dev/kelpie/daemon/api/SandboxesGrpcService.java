@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.api.v1.RestoreRequest;
 import dev.kelpie.api.v1.RestoreResponse;
 import dev.kelpie.api.v1.SandboxSpec;
@@ -44,6 +45,7 @@ import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxEvent;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxNotFoundException;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -139,7 +141,12 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
         ServerCallStreamObserver<WatchSandboxesResponse> stream = (ServerCallStreamObserver<WatchSandboxesResponse>) out;
         String id = request.getId();
         if (!id.isEmpty()) {
-            manager.get(id); // NOT_FOUND at once for an unknown id
+            try {
+                manager.get(id);
+            } catch (SandboxNotFoundException e) {
+                out.onError(GrpcErrors.toStatus(e)); // thrown from here it would reach the client as UNKNOWN
+                return;
+            }
         }
         // Events arrive on whichever thread changed a sandbox; a gRPC stream takes one writer at a time.
         AutoCloseable subscription = manager.events().subscribe(event -> {
@@ -153,15 +160,17 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
         }, () -> {
             synchronized (stream) {
                 if (!stream.isCancelled()) {
-                    stream.onError(Status.UNAVAILABLE.withDescription("kelpied is shutting down; watch again after it restarts")
-                            .asRuntimeException());
+                    stream.onError(GrpcErrors.of(ErrorKind.UNREACHABLE, "kelpied is shutting down; watch again after it restarts"));
                 }
             }
         });
         stream.setOnCancelHandler(() -> closeQuietly(subscription));
         if (request.getIncludeInitial()) {
             synchronized (stream) {
-                for (SandboxRecord r : id.isEmpty() ? manager.list(java.util.Map.of()) : java.util.List.of(manager.get(id))) {
+                for (SandboxRecord r : manager.list(java.util.Map.of())) {
+                    if (!id.isEmpty() && !r.id().equals(id)) {
+                        continue;
+                    }
                     stream.onNext(toWatchResponse(new SandboxEvent(r, null)));
                 }
             }
@@ -197,8 +206,8 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     public void exec(ExecRequest request, StreamObserver<ExecResponse> out) {
         if (request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PIPE
                 || request.getCommand().getStdinMode() == StdinMode.STDIN_MODE_PTY) {
-            out.onError(Status.INVALID_ARGUMENT.withDescription(
-                    "Exec takes no stdin; use ExecInteractive for stdin_mode pipe or pty").asRuntimeException());
+            out.onError(GrpcErrors.of(ErrorKind.BAD_REQUEST, 
+                    "Exec takes no stdin; use ExecInteractive for stdin_mode pipe or pty"));
             return;
         }
         processes.exec(request, (ServerCallStreamObserver<ExecResponse>) out);

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.daemon.errors.ErrorKind;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -203,8 +204,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
         if (whole) {
             downstream.onCompleted();
         } else {
-            downstream.onError(errors.apply(Status.UNAVAILABLE
-                    .withDescription("the agent ended the stream without a final status").asRuntimeException()));
+            downstream.onError(errors.apply(GrpcErrors.of(ErrorKind.UNREACHABLE, "the agent ended the stream without a final status")));
         }
     }
 

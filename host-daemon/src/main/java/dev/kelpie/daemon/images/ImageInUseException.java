@@ -1,8 +1,11 @@
 package dev.kelpie.daemon.images;
 
+import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.daemon.errors.KelpieException;
+
 /** A removal of an image that sandboxes or pooled VMs still boot from. */
-public final class ImageInUseException extends RuntimeException {
+public final class ImageInUseException extends KelpieException {
     public ImageInUseException(String message) {
-        super(message);
+        super(ErrorKind.WRONG_STATE, message);
     }
 }

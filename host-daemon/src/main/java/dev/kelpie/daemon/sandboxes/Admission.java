@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 import java.util.Collection;
+import java.util.Optional;
 
 /** Decides whether one more VM fits, against the limits and the VMs that already hold memory. */
 final class Admission {
@@ -29,19 +30,30 @@ final class Admission {
 
     /**
      * @param running sandboxes that hold a VM now
-     * @param pooledMemoryMib memory held by warm-pool VMs, which yield to a sandbox (they are drained first)
+     * @param pooledVms warm-pool VMs waiting or booting, which count like sandboxes
+     * @param pooledMemoryMib the memory they hold
+     * @throws AdmissionDeniedException when one more sandbox of this shape does not fit
      */
-    void admit(SandboxConfig config, Collection<SandboxRecord> running, long pooledMemoryMib) {
+    void admit(SandboxConfig config, Collection<SandboxRecord> running, int pooledVms, long pooledMemoryMib) {
         checkShape(config);
-        if (running.size() >= limits.maxSandboxes()) {
-            throw new AdmissionDeniedException("the host runs " + running.size() + " sandboxes, its limit is "
+        shortfall(config.memoryMib(), running, pooledVms, pooledMemoryMib).ifPresent(reason -> {
+            throw new AdmissionDeniedException(reason);
+        });
+    }
+
+    /** Why one more VM of {@code memoryMib} does not fit beside the sandboxes and pooled VMs; empty when it does. */
+    Optional<String> shortfall(long memoryMib, Collection<SandboxRecord> running, int pooledVms, long pooledMemoryMib) {
+        String pool = pooledVms == 0 ? "" : " and the warm pool holds " + pooledVms + " VMs of " + pooledMemoryMib + " MiB";
+        if (running.size() + pooledVms >= limits.maxSandboxes()) {
+            return Optional.of("the host runs " + running.size() + " sandboxes" + pool + "; its limit is "
                     + limits.maxSandboxes());
         }
-        long used = running.stream().mapToLong(r -> r.config().memoryMib()).sum();
-        if (used + config.memoryMib() > limits.memoryBudgetMib()) {
-            throw new AdmissionDeniedException("memory_mib " + config.memoryMib() + " does not fit: sandboxes use "
-                    + used + " MiB of the host's " + limits.memoryBudgetMib() + " MiB budget ("
-                    + (limits.memoryBudgetMib() - used) + " MiB free; the warm pool holds " + pooledMemoryMib + " MiB more)");
+        long used = running.stream().mapToLong(r -> r.config().memoryMib()).sum() + pooledMemoryMib;
+        if (used + memoryMib > limits.memoryBudgetMib()) {
+            return Optional.of("memory_mib " + memoryMib + " does not fit: sandboxes" + (pool.isEmpty() ? "" : " and pool")
+                    + " use " + used + " MiB of the host's " + limits.memoryBudgetMib() + " MiB budget ("
+                    + (limits.memoryBudgetMib() - used) + " MiB free)");
         }
+        return Optional.empty();
     }
 }

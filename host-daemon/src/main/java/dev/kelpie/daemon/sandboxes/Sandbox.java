@@ -5,25 +5,58 @@ import io.grpc.ManagedChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 
-/** A sandbox's live parts: its current record, its VM and its agent session (which may still be dialling). */
+/**
+ * A sandbox's live parts: its current record, its VM and its agent session (which may still be dialling), and what
+ * orders the operations on it. The record changes only through {@link SandboxRegistry#update}, under this object's
+ * monitor.
+ */
 final class Sandbox {
 
-    /** Replaced under the sandbox's lock by {@link SandboxManager}; read freely. */
+    /** Replaced under the sandbox's monitor by {@link SandboxRegistry}; read freely. */
     volatile SandboxRecord record;
     volatile VmHandle vm;
+    /**
+     * The last activity (exec, file call), kept apart from the record so that the hot path neither takes the monitor
+     * nor writes the record; folded into the record whenever it is saved, and saved on its own by the reaper.
+     */
+    volatile long lastActivityMs;
     final CompletableFuture<ManagedChannel> agent = new CompletableFuture<>();
     /**
      * Held by operations that change what the VM is doing (pause, resume, delete, snapshot), so that a delete waits
-     * for a snapshot in progress instead of pulling its VM away. Not the record's monitor: exec streams touch the
+     * for a snapshot in progress instead of pulling its VM away. Not the record's monitor: exec streams read the
      * record throughout a long snapshot.
      */
     final ReentrantLock operations = new ReentrantLock();
+    /** Completes once its create is over either way: its VM serves it, or is destroyed. Done at once for the rest. */
+    final CompletableFuture<Void> created = new CompletableFuture<>();
+    /** Completes once the sandbox is gone: its record removed. Nothing is saved after that. */
+    final CompletableFuture<Void> gone = new CompletableFuture<>();
+    /**
+     * The thread booting this sandbox while it waits on something a Delete may cut short (the VMM, the agent); the
+     * Delete interrupts it. Guarded by the monitor.
+     */
+    Thread cancellableCreator;
 
     Sandbox(SandboxRecord record) {
         this.record = record;
+        this.lastActivityMs = record.lastActivityMs();
+    }
+
+    /** A sandbox found on disk by a new daemon: no create of it is running. */
+    static Sandbox recovered(SandboxRecord record) {
+        Sandbox sandbox = new Sandbox(record);
+        sandbox.created.complete(null);
+        return sandbox;
     }
 
     String id() {
         return record.id();
+    }
+
+    /** The record as reported: with the latest activity. */
+    SandboxRecord current() {
+        SandboxRecord r = record;
+        long activity = lastActivityMs;
+        return activity > r.lastActivityMs() ? r.withActivity(activity) : r;
     }
 }

@@ -1,13 +1,18 @@
 package dev.kelpie.daemon.sandboxes;
 
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
- * Fans state changes out to watchers. Listeners run on the thread that made the change and must not block: a Watch
- * stream hands the event to gRPC's own buffer. A listener that throws is logged and skipped: a broken watcher must not
- * fail the change it watches, nor keep the other watchers from hearing of it.
+ * Fans state changes out to watchers, in the order the changes were made. A change is queued under its sandbox's
+ * monitor and delivered after the monitor is released, so a listener never runs inside the daemon's locks; whichever
+ * thread finds the queue free delivers everything queued, one event at a time. Listeners must not block: a Watch stream
+ * hands the event to gRPC's own buffer. A listener that throws is logged and skipped: a broken watcher must not fail
+ * the change it watches, nor keep the other watchers from hearing of it.
  */
 public final class SandboxEvents {
 
@@ -16,6 +21,8 @@ public final class SandboxEvents {
     private record Subscription(Consumer<SandboxEvent> listener, Runnable onClose) {}
 
     private final CopyOnWriteArrayList<Subscription> subscriptions = new CopyOnWriteArrayList<>();
+    private final Queue<SandboxEvent> queue = new ConcurrentLinkedQueue<>();
+    private final ReentrantLock delivering = new ReentrantLock();
 
     /** Registers a listener; closing the returned handle removes it. */
     public AutoCloseable subscribe(Consumer<SandboxEvent> listener) {
@@ -32,7 +39,33 @@ public final class SandboxEvents {
         return () -> subscriptions.remove(subscription);
     }
 
+    /** Queues an event; call while holding the lock that ordered the change. */
+    void enqueue(SandboxEvent event) {
+        queue.add(event);
+    }
+
+    /** Delivers what is queued, unless another thread is delivering (it then delivers ours too). */
+    void deliver() {
+        while (!queue.isEmpty()) {
+            if (!delivering.tryLock()) {
+                return;
+            }
+            try {
+                for (SandboxEvent event = queue.poll(); event != null; event = queue.poll()) {
+                    fanOut(event);
+                }
+            } finally {
+                delivering.unlock();
+            }
+        }
+    }
+
     void publish(SandboxEvent event) {
+        enqueue(event);
+        deliver();
+    }
+
+    private void fanOut(SandboxEvent event) {
         for (Subscription s : subscriptions) {
             try {
                 s.listener().accept(event);

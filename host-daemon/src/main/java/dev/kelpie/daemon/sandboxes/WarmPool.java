@@ -10,6 +10,10 @@ import org.jboss.logging.Logger;
  * Booted VMs with a proven agent, waiting to become sandboxes, for one (image, arch, shape). Refilled in the
  * background after every take; a VM serves exactly one sandbox and is never returned here. Pooled VMs have no
  * record: a restarted daemon kills them and boots fresh ones.
+ *
+ * <p>Pooled VMs count against the host's limits like sandboxes: a refill boots only while {@link Room} says one more
+ * fits, and a create that needs their room drains waiting VMs first ({@link #drainOne}). The pool's state is guarded by
+ * the lock admission holds, so that admitting a sandbox and growing the pool are decided one at a time.
  */
 final class WarmPool {
 
@@ -19,6 +23,12 @@ final class WarmPool {
     @FunctionalInterface
     interface Booter {
         PooledVm boot(PoolKey key) throws InterruptedException;
+    }
+
+    /** Whether one more pooled VM fits on the host; asked under the shared lock. */
+    @FunctionalInterface
+    interface Room {
+        boolean fitsOneMore(PoolKey key);
     }
 
     /** What a pool's VMs look like. */
@@ -32,6 +42,8 @@ final class WarmPool {
     private final int targetSize;
     private final Booter booter;
     private final Executor background;
+    private final Object lock;
+    private final Room room;
     private final Deque<PooledVm> ready = new ArrayDeque<>();
     private int booting;
     private long takenTotal;
@@ -39,7 +51,9 @@ final class WarmPool {
     private String lastError = "";
     private boolean closed;
 
-    WarmPool(PoolKey key, int targetSize, Booter booter, Executor background) {
+    WarmPool(PoolKey key, int targetSize, Booter booter, Executor background, Object lock, Room room) {
+        this.lock = lock;
+        this.room = room;
         this.key = key;
         this.targetSize = targetSize;
         this.booter = booter;
@@ -50,24 +64,29 @@ final class WarmPool {
         return key;
     }
 
-    /** A ready VM if one is waiting; starts a refill either way. */
+    /** A ready VM if one is waiting; the caller refills once it has counted the VM as its own. */
     Optional<PooledVm> take() {
-        PooledVm vm;
-        synchronized (this) {
-            vm = ready.pollFirst();
+        synchronized (lock) {
+            PooledVm vm = ready.pollFirst();
             if (vm != null) {
                 takenTotal++;
             }
+            return Optional.ofNullable(vm);
         }
-        refill();
-        return Optional.ofNullable(vm);
     }
 
-    /** Starts boots until ready plus booting VMs reach the target size. */
+    /** Removes a waiting VM to make room for a sandbox; the caller discards it. */
+    Optional<PooledVm> drainOne() {
+        synchronized (lock) {
+            return Optional.ofNullable(ready.pollLast());
+        }
+    }
+
+    /** Starts boots until ready plus booting VMs reach the target size, as far as the host has room. */
     void refill() {
         while (true) {
-            synchronized (this) {
-                if (closed || ready.size() + booting >= targetSize) {
+            synchronized (lock) {
+                if (closed || ready.size() + booting >= targetSize || !room.fitsOneMore(key)) {
                     return;
                 }
                 booting++;
@@ -80,7 +99,7 @@ final class WarmPool {
         try {
             PooledVm vm = booter.boot(key);
             boolean keep;
-            synchronized (this) {
+            synchronized (lock) {
                 keep = !closed;
                 if (keep) {
                     ready.addLast(vm);
@@ -94,14 +113,14 @@ final class WarmPool {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            synchronized (this) {
+            synchronized (lock) {
                 failedBootsTotal++;
                 lastError = e.getMessage();
             }
             LOG.errorf("warm pool %s: a refill boot failed: %s", key, e.getMessage());
             return; // no retry loop: the next take or the reaper tick refills again
         } finally {
-            synchronized (this) {
+            synchronized (lock) {
                 booting--;
             }
         }
@@ -110,7 +129,7 @@ final class WarmPool {
     /** A waiting VM that died is of no use: it leaves the pool, its files go, and a fresh one boots in its place. */
     private void evictDead(PooledVm vm) {
         boolean evicted;
-        synchronized (this) {
+        synchronized (lock) {
             evicted = ready.remove(vm);
             if (evicted) {
                 lastError = "pooled VM " + vm.id() + " (" + vm.vm().describe() + ") exited while waiting";
@@ -123,18 +142,27 @@ final class WarmPool {
         }
     }
 
-    synchronized Status status() {
-        return new Status(key, targetSize, ready.size(), booting, takenTotal, failedBootsTotal, lastError);
+    Status status() {
+        synchronized (lock) {
+            return new Status(key, targetSize, ready.size(), booting, takenTotal, failedBootsTotal, lastError);
+        }
     }
 
-    synchronized long memoryMib() {
-        return (long) (ready.size() + booting) * key.memoryMib();
+    /** VMs waiting or booting: what the pool holds of the host. */
+    int vmCount() {
+        synchronized (lock) {
+            return ready.size() + booting;
+        }
+    }
+
+    long memoryMib() {
+        return (long) vmCount() * key.memoryMib();
     }
 
     /** Stops refilling and destroys the waiting VMs (they have no records, so nobody else would). */
     void close() {
         Deque<PooledVm> drained;
-        synchronized (this) {
+        synchronized (lock) {
             closed = true;
             drained = new ArrayDeque<>(ready);
             ready.clear();

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.teleport.pkg.InvalidPackageException;
 import dev.kelpie.teleport.pkg.PackageArchive;
 import dev.kelpie.teleport.pkg.PackageManifest;
@@ -50,7 +51,7 @@ public final class PackageService {
      * The store a request names, resolved once per request and passed to the methods below.
      *
      * @param name empty for the default store
-     * @throws IllegalArgumentException naming the configured stores when there is no such store
+     * @throws dev.kelpie.daemon.errors.InvalidRequestException naming the configured stores when there is no such store
      */
     public PackageStore store(String name) {
         return stores.get(name);
@@ -106,7 +107,7 @@ public final class PackageService {
     /** Copies a package between stores, through the same archive and checks an import uses. */
     public PackageManifest copy(String id, PackageStore from, PackageStore to) throws IOException, InterruptedException {
         if (from == to) {
-            throw new IllegalArgumentException("copy needs two different stores; both are " + from.name());
+            throw new InvalidRequestException("copy needs two different stores; both are " + from.name());
         }
         PackageReader.StoredManifest stored = reader.readManifest(from, id);
         PipedInputStream in = new PipedInputStream(PIPE_BUFFER_BYTES);

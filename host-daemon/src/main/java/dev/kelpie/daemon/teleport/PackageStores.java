@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.teleport.store.PackageStore;
 import java.io.IOException;
 import java.util.LinkedHashMap;
@@ -56,7 +57,7 @@ public final class PackageStores {
 
     /**
      * @param name empty for the default store
-     * @throws IllegalArgumentException naming the configured stores when there is no such store
+     * @throws dev.kelpie.daemon.errors.InvalidRequestException naming the configured stores when there is no such store
      */
     public PackageStore get(String name) {
         Map<String, PackageStore> stores = opened;
@@ -66,7 +67,7 @@ public final class PackageStores {
         String wanted = name == null || name.isEmpty() ? defaultName : name;
         PackageStore store = stores.get(wanted);
         if (store == null) {
-            throw new IllegalArgumentException("no package store named \"" + abbreviate(wanted) + "\"; configured: "
+            throw new InvalidRequestException("no package store named \"" + abbreviate(wanted) + "\"; configured: "
                     + String.join(", ", stores.keySet()));
         }
         return store;

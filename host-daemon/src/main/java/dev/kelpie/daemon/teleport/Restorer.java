@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.agent.GuestRefresh;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
@@ -159,7 +160,7 @@ public final class Restorer {
         boolean vm = manifest.kind() == PackageKind.VM;
         if (vm && ((o.vcpuCount() != 0 && o.vcpuCount() != s.vcpuCount())
                 || (o.memoryMib() != 0 && o.memoryMib() != s.memoryMib()))) {
-            throw new IllegalArgumentException("a vm package resumes with its own shape (" + s.vcpuCount() + " vCPU, "
+            throw new InvalidRequestException("a vm package resumes with its own shape (" + s.vcpuCount() + " vCPU, "
                     + s.memoryMib() + " MiB); vcpu_count and memory_mib cannot be overridden — restore a checkpoint"
                     + " to change them");
         }
@@ -181,7 +182,7 @@ public final class Restorer {
         if (o.network().isPresent()) {
             NetworkPolicy wanted = o.network().get();
             if (vm && wanted.needsDevice() != packaged.needsDevice()) {
-                throw new IllegalArgumentException("a vm package's VM " + (packaged.needsDevice() ? "has" : "has no")
+                throw new InvalidRequestException("a vm package's VM " + (packaged.needsDevice() ? "has" : "has no")
                         + " network device, which is part of its saved state: spec_overrides.network must "
                         + (packaged.needsDevice() ? "keep egress or a published port" : "have neither egress nor published"
                         + " ports") + " — restore a checkpoint to change that");

@@ -45,13 +45,49 @@ class GrpcErrorsTest {
         assertEquals(Status.Code.UNAVAILABLE, code(new dev.kelpie.daemon.hypervisor.VmException("qemu ended")));
     }
 
+    @Test
+    void aProgrammingErrorIsInternalNeverTheClientsFault() {
+        Status status = GrpcErrors.toStatus(new IllegalArgumentException("index -1 out of bounds")).getStatus();
+        assertEquals(Status.Code.INTERNAL, status.getCode());
+        assertEquals("IllegalArgumentException: index -1 out of bounds", status.getDescription());
+        assertEquals(Status.Code.INTERNAL, code(new NullPointerException("record")));
+        assertEquals(Status.Code.INTERNAL, code(new java.nio.file.AccessDeniedException("/state/sandboxes/sb1.json")),
+                "the daemon's own files failing is the daemon's problem");
+    }
+
+    @Test
+    void everyKindHasAStatusAndOnlyBugsAreInternal() {
+        for (dev.kelpie.daemon.errors.ErrorKind kind : dev.kelpie.daemon.errors.ErrorKind.values()) {
+            Status.Code code = GrpcErrors.of(kind, "x").getStatus().getCode();
+            assertEquals(kind == dev.kelpie.daemon.errors.ErrorKind.BUG, code == Status.Code.INTERNAL, kind.name());
+            assertTrue(code != Status.Code.UNKNOWN && code != Status.Code.OK, kind.name());
+        }
+    }
+
+    @Test
+    void aFullDiskIsKnownByWhatThePlatformReportsNotByWordsInAMessage() throws Exception {
+        java.nio.file.Path full = java.nio.file.Path.of("/dev/full"); // every write to it fails with ENOSPC
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isWritable(full), "no /dev/full here");
+        java.io.IOException real = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> {
+            try (var out = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+                out.write(java.nio.ByteBuffer.allocate(4096));
+            }
+        });
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(real), real.toString());
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new dev.kelpie.daemon.sandboxes.SandboxUnavailableException(
+                "publishing failed", real)), "ENOSPC under another failure");
+        assertEquals(Status.Code.UNAVAILABLE, code(new java.io.IOException("a file named 'No space left on device.txt'"
+                + " is missing")), "words that merely mention it are not the platform's report");
+    }
+
     private static Status.Code code(Throwable t) {
         return GrpcErrors.toStatus(t).getStatus().getCode();
     }
 
     @Test
     void aHugeMessageIsTruncatedToFitAResponseHeader() {
-        Status status = GrpcErrors.toStatus(new IllegalArgumentException("y".repeat(50_000))).getStatus();
+        Status status = GrpcErrors.toStatus(new dev.kelpie.daemon.errors.InvalidRequestException("y".repeat(50_000)))
+                .getStatus();
         assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode());
         assertTrue(status.getDescription().length() <= GrpcErrors.MAX_DESCRIPTION_CHARS + 20);
         assertTrue(status.getDescription().endsWith("(truncated)"));

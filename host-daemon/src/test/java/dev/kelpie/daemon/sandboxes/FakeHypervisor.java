@@ -35,6 +35,10 @@ public final class FakeHypervisor implements Hypervisor {
     volatile String failNextBoot;
     /** Whether VMs may have a network device; the default of every backend is no. */
     public volatile boolean networking;
+    /** When set, boots wait here (as a real VMM start takes time) until it opens or the booting thread is interrupted. */
+    public volatile java.util.concurrent.CountDownLatch bootGate;
+    /** Completes with the thread of the first boot that waits at the gate. */
+    public final java.util.concurrent.CompletableFuture<Thread> bootWaiting = new java.util.concurrent.CompletableFuture<>();
     /** What each boot was asked for. */
     public final List<VmSpec> specs = new CopyOnWriteArrayList<>();
 
@@ -49,7 +53,12 @@ public final class FakeHypervisor implements Hypervisor {
     }
 
     @Override
-    public VmHandle boot(VmSpec spec) {
+    public VmHandle boot(VmSpec spec) throws InterruptedException {
+        java.util.concurrent.CountDownLatch gate = bootGate;
+        if (gate != null) {
+            bootWaiting.complete(Thread.currentThread());
+            gate.await();
+        }
         specs.add(spec);
         String failure = failNextBoot;
         if (failure != null) {
@@ -73,7 +82,7 @@ public final class FakeHypervisor implements Hypervisor {
     }
 
     @Override
-    public VmHandle restore(VmSpec spec, SavedVmState state) {
+    public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
         restoredFrom.add(state);
         return boot(spec);
     }
@@ -108,6 +117,10 @@ public final class FakeHypervisor implements Hypervisor {
         volatile boolean paused;
         /** Thrown by the next stop, once. */
         public volatile RuntimeException failStop;
+        /** When set, a stop waits here (a guest taking its time to shut down) until it opens. */
+        public volatile java.util.concurrent.CountDownLatch stopGate;
+        /** Completes once a stop waits at the gate. */
+        public final CompletableFuture<Void> stopWaiting = new CompletableFuture<>();
 
         FakeVm(VmRecord record) {
             this.record = record;
@@ -154,7 +167,12 @@ public final class FakeHypervisor implements Hypervisor {
         }
 
         @Override
-        public void stop(Duration grace) {
+        public void stop(Duration grace) throws InterruptedException {
+            java.util.concurrent.CountDownLatch gate = stopGate;
+            if (gate != null) {
+                stopWaiting.complete(null);
+                gate.await();
+            }
             RuntimeException failure = failStop;
             if (failure != null) {
                 failStop = null;

@@ -249,13 +249,133 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aDeleteOfASandboxBeingCreatedCancelsItsBootAndWins() throws Exception {
+        hypervisor.bootGate = new java.util.concurrent.CountDownLatch(1);
+        var create = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return manager.create(config(0));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        hypervisor.bootWaiting.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(SandboxState.CREATING, manager.get("sb1").state());
+
+        manager.delete("sb1"); // returns once the sandbox is gone; the boot never opened its gate
+
+        var failure = assertThrows(java.util.concurrent.CompletionException.class, create::join);
+        assertTrue(failure.getCause() instanceof SandboxDeletedException, String.valueOf(failure.getCause()));
+        assertEquals("sandbox sb1 was deleted while it was being created", failure.getCause().getMessage());
+        assertThrows(SandboxNotFoundException.class, () -> manager.get("sb1"));
+        assertFalse(Files.exists(state.resolve("sandboxes/sb1.json")), "no record came back");
+        assertFalse(Files.exists(state.resolve("vms/sb1")), "no runtime directory");
+        assertTrue(hypervisor.booted.stream().noneMatch(FakeHypervisor.FakeVm::isAlive), "no VM");
+        assertEquals(List.of(SandboxState.CREATING, SandboxState.STOPPING, SandboxState.STOPPED),
+                events.stream().map(e -> e.sandbox().state()).toList(), "never READY");
+        SandboxManager next = newManager();
+        next.recover();
+        assertEquals(List.of(), next.list(Map.of()), "nothing reappears after a restart");
+        next.close();
+    }
+
+    @Test
+    void aSecondDeleteWaitsForTheFirstAndBothSucceed() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+        hypervisor.booted.get(0).stopGate = new java.util.concurrent.CountDownLatch(1);
+        Thread first = Thread.ofVirtual().start(() -> {
+            try {
+                manager.delete(r.id());
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        hypervisor.booted.get(0).stopWaiting.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        var second = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                manager.delete(r.id());
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> second.get(200,
+                java.util.concurrent.TimeUnit.MILLISECONDS), "the second delete waits while the first runs");
+        hypervisor.booted.get(0).stopGate.countDown();
+        second.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        first.join();
+        assertThrows(SandboxNotFoundException.class, () -> manager.get(r.id()));
+    }
+
+    @Test
+    void theLifecycleAllowsOnlyItsTransitions() {
+        assertTrue(SandboxState.CREATING.canBecome(SandboxState.STOPPING));
+        assertTrue(SandboxState.FAILED.canBecome(SandboxState.STOPPING));
+        assertFalse(SandboxState.STOPPING.canBecome(SandboxState.READY));
+        assertFalse(SandboxState.FAILED.canBecome(SandboxState.READY));
+        assertFalse(SandboxState.STOPPED.canBecome(SandboxState.STOPPED));
+        assertFalse(SandboxState.PAUSED.canBecome(SandboxState.CREATING));
+    }
+
+    @Test
+    void aChangeTheLifecycleForbidsIsRefusedAndNotSaved() throws Exception {
+        SandboxRegistry registry = new SandboxRegistry(new DirectorySandboxStore(state, json));
+        Sandbox sandbox = new Sandbox(new SandboxRecord("sbx", config(0), SandboxState.CREATING, "", 0, "fake",
+                "x86_64", "1.0.0", false, null, 0, ""));
+        registry.add(sandbox);
+        registry.update(sandbox, r -> r.withState(SandboxState.STOPPING));
+
+        var e = assertThrows(SandboxStateException.class, () -> registry.update(sandbox,
+                r -> r.withState(SandboxState.READY)));
+        assertEquals("sandbox sbx is stopping; it cannot become ready", e.getMessage());
+        assertTrue(Files.readString(state.resolve("sandboxes/sbx.json")).contains("STOPPING"));
+        registry.remove(sandbox);
+        assertThrows(SandboxStateException.class, () -> registry.update(sandbox, r -> r), "nothing after the end");
+        assertFalse(Files.exists(state.resolve("sandboxes/sbx.json")));
+    }
+
+    @Test
+    void pooledVmsCountAgainstTheLimitsAndMakeWayForASandbox() throws Exception {
+        manager.startWarmPool(2); // 2 pooled VMs of 256 MiB; the host has room for 3 VMs and 1024 MiB
+        SandboxRecord big = manager.create(config(512)); // 3 VMs, 1024 MiB: the host is full
+        assertEquals(2, manager.warmPoolStatus().orElseThrow().ready());
+
+        SandboxRecord other = manager.create(new SandboxConfig("", 2, 256, 0, Map.of(), Map.of(), 0, 0, null));
+
+        assertFalse(other.fromPool(), "another shape boots its own VM");
+        assertEquals(1, manager.warmPoolStatus().orElseThrow().ready(), "a waiting pooled VM made way for it");
+        assertEquals(3, hypervisor.booted.stream().filter(FakeHypervisor.FakeVm::isAlive).count(), "never more than 3");
+        var denied = assertThrows(AdmissionDeniedException.class, () -> manager.create(config(512)));
+        assertTrue(denied.getMessage().contains("the warm pool holds 1 VMs of 256 MiB"), denied.getMessage());
+        assertEquals(1, manager.warmPoolStatus().orElseThrow().ready(), "draining would not have been enough: none was");
+
+        manager.delete(big.id());
+        assertEquals(2, manager.warmPoolStatus().orElseThrow().ready(), "the freed room refills the pool");
+    }
+
+    @Test
+    void activityIsSavedByTheReaperSoARestartedDaemonTimesIdlenessFromIt() throws Exception {
+        SandboxRecord r = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 60_000, null));
+        clock.advance(Duration.ofSeconds(50));
+        manager.agent(r.id()); // an exec
+        assertEquals(List.of(), manager.reapExpired());
+        manager.close();
+
+        SandboxManager next = newManager();
+        next.recover();
+        clock.advance(Duration.ofSeconds(20)); // 70 s after the create, 20 s after the exec
+        assertEquals(List.of(), next.reapExpired(), "idle only 20 s");
+        clock.advance(Duration.ofSeconds(41));
+        assertEquals(List.of(r.id()), next.reapExpired());
+        next.close();
+    }
+
+    @Test
     void admissionRejectsWithTheNumbers() throws Exception {
         manager.create(config(512));
         manager.create(config(512));
 
         var memory = assertThrows(AdmissionDeniedException.class, () -> manager.create(config(256)));
-        assertEquals("memory_mib 256 does not fit: sandboxes use 1024 MiB of the host's 1024 MiB budget (0 MiB free;"
-                + " the warm pool holds 0 MiB more)", memory.getMessage());
+        assertEquals("memory_mib 256 does not fit: sandboxes use 1024 MiB of the host's 1024 MiB budget (0 MiB free)",
+                memory.getMessage());
         var shape = assertThrows(AdmissionDeniedException.class, () -> manager.create(config(1024)));
         assertEquals("memory_mib 1024 exceeds the per-sandbox limit of 512 MiB", shape.getMessage());
         assertEquals(2, hypervisor.booted.size(), "nothing booted for a rejected create");

@@ -84,12 +84,44 @@ final class Faults {
         }
     }
 
+    /**
+     * A seam call held until released, so that another operation runs while this one is midway: how the simulation
+     * interleaves two operations. Only the {@code call}-th call of {@code point} is held.
+     */
+    static final class Hold {
+        final String point;
+        final int call;
+        private final CompletableFuture<Thread> reached = new CompletableFuture<>();
+        private final CountDownLatch released = new CountDownLatch(1);
+
+        private Hold(String point, int call) {
+            this.point = point;
+            this.call = call;
+        }
+
+        /** Completes with the held thread once the call arrives. */
+        CompletableFuture<Thread> reached() {
+            return reached;
+        }
+
+        void release() {
+            released.countDown();
+        }
+
+        @Override
+        public String toString() {
+            return point + " call " + call;
+        }
+    }
+
     private static final int MAX_CALL_INDEX = 2;
     private final List<String> pointNames = POINTS.keySet().stream().sorted().toList();
     private final List<Life> lives = new CopyOnWriteArrayList<>();
     private final Map<String, Integer> calls = new HashMap<>();
     private Armed armed;
     private Armed fired;
+    private Hold hold;
+    private final Map<String, Integer> holdCalls = new HashMap<>();
 
     Life newLife() {
         Life life = new Life();
@@ -144,6 +176,62 @@ final class Faults {
             crash(life, point);
         }
         return kind;
+    }
+
+    /** Holds the {@code call}-th call of {@code point} from now on, until the hold is released. */
+    synchronized Hold holdAt(String point, int call) {
+        holdCalls.clear();
+        hold = new Hold(point, call);
+        return hold;
+    }
+
+    /** Ends the hold (releasing a held call, if one is held). */
+    void clearHold() {
+        Hold h;
+        synchronized (this) {
+            h = hold;
+            hold = null;
+        }
+        if (h != null) {
+            h.release();
+        }
+    }
+
+    /**
+     * Called by seams whose real calls can wait (boot, dial, save, stop): waits here while a hold is armed for this
+     * call, and, like the real call, gives up when the thread is interrupted.
+     */
+    void mayHold(String point) throws InterruptedException {
+        Hold h = holdFor(point);
+        if (h != null) {
+            h.released.await();
+        }
+    }
+
+    /** {@link #mayHold} for a seam whose real call cannot be interrupted (a pause). */
+    void mayHoldUninterruptibly(String point) {
+        Hold h = holdFor(point);
+        boolean interrupted = false;
+        while (h != null) {
+            try {
+                h.released.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private synchronized Hold holdFor(String point) {
+        if (hold == null || !hold.point.equals(point) || holdCalls.merge(point, 1, Integer::sum) != hold.call
+                || hold.reached.isDone()) {
+            return null;
+        }
+        hold.reached.complete(Thread.currentThread());
+        return hold;
     }
 
     /** The daemon of {@code life} dies here, in the calling thread, which never returns. */

@@ -23,7 +23,8 @@ final class FaultyAgentConnector implements AgentConnector {
     }
 
     @Override
-    public ManagedChannel dial(Path socket, Duration deadline) {
+    public ManagedChannel dial(Path socket, Duration deadline) throws InterruptedException {
+        world.faults.mayHold("agent.dial");
         if (world.faults.at(life, "agent.dial") == Faults.Kind.FAIL) {
             world.agentNeverAnswered(socket.toString());
             throw new AgentUnavailableException("simulated: the agent on " + socket + " did not answer", null);

@@ -36,7 +36,8 @@ final class FaultyHypervisor implements Hypervisor {
     }
 
     @Override
-    public VmHandle boot(VmSpec spec) {
+    public VmHandle boot(VmSpec spec) throws InterruptedException {
+        world.faults.mayHold("vm.boot");
         if (world.faults.at(life, "vm.boot") == Faults.Kind.FAIL) {
             throw new VmException("simulated: the VMM exited during boot");
         }
@@ -44,7 +45,8 @@ final class FaultyHypervisor implements Hypervisor {
     }
 
     @Override
-    public VmHandle restore(VmSpec spec, SavedVmState state) {
+    public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
+        world.faults.mayHold("vm.restore");
         if (world.faults.at(life, "vm.restore") == Faults.Kind.FAIL) {
             throw new VmException("simulated: the VMM could not load the saved state");
         }
@@ -103,6 +105,7 @@ final class FaultyHypervisor implements Hypervisor {
 
         @Override
         public void pause() {
+            world.faults.mayHoldUninterruptibly("vm.pause");
             if (world.faults.at(life, "vm.pause") == Faults.Kind.VM_DIES) {
                 vm.crash();
                 throw new VmException("simulated: the VM died while being paused");
@@ -125,7 +128,8 @@ final class FaultyHypervisor implements Hypervisor {
         }
 
         @Override
-        public SavedVmState saveState(Path memoryFile, Path diskFile) {
+        public SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException {
+            world.faults.mayHold("vm.save");
             Faults.Kind fault = world.faults.at(life, "vm.save");
             if (fault == Faults.Kind.FAIL) {
                 throw new VmException("simulated: the VMM could not write its state");
@@ -139,7 +143,8 @@ final class FaultyHypervisor implements Hypervisor {
         }
 
         @Override
-        public void stop(Duration grace) {
+        public void stop(Duration grace) throws InterruptedException {
+            world.faults.mayHold("vm.stop");
             world.faults.at(life, "vm.stop");
             vm.stop(grace);
         }

@@ -21,6 +21,7 @@ final class FaultySandboxStore implements SandboxStore {
     @Override
     public void save(SandboxRecord record) {
         faults.at(life, "record.save");
+        faults.mayHoldUninterruptibly("record.save");
         store.save(record);
         faults.at(life, "record.saved");
     }

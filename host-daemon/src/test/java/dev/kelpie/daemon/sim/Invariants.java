@@ -51,6 +51,9 @@ final class Invariants {
         daemon = current;
         List<SandboxRecord> sandboxes = daemon.manager.list(Map.of());
         noSandboxBetweenStates(sandboxes);
+        onlyDocumentedTransitions();
+        deletedSandboxesStayDeleted(sandboxes);
+        thePoolCountsAgainstTheLimits(sandboxes);
         noOrphanVm(sandboxes);
         readyMeansALiveAgent(sandboxes);
         everyExecEndsOnce(execs);
@@ -64,6 +67,35 @@ final class Invariants {
             require(r.state() != SandboxState.CREATING && r.state() != SandboxState.STOPPING,
                     "sandbox " + r.id() + " is stuck " + r.state() + " with no operation running");
         }
+    }
+
+    private void onlyDocumentedTransitions() {
+        List<String> forbidden = world.transitions.forbidden();
+        require(forbidden.isEmpty(), "state changes the lifecycle forbids: " + forbidden);
+    }
+
+    /** A sandbox whose Delete answered OK is gone for good: not listed, no record on disk, not after a restart. */
+    private void deletedSandboxesStayDeleted(List<SandboxRecord> sandboxes) {
+        for (SandboxRecord r : sandboxes) {
+            require(!world.deleted.contains(r.id()), "sandbox " + r.id() + " was deleted but is listed again, "
+                    + r.state());
+        }
+        for (String id : world.deleted) {
+            require(!Files.exists(world.stateDir.resolve("sandboxes").resolve(id + ".json")),
+                    "sandbox " + id + " was deleted but its record is on disk again");
+        }
+    }
+
+    /** Sandboxes and warm-pool VMs together stay within the host's sandbox count and memory budget. */
+    private void thePoolCountsAgainstTheLimits(List<SandboxRecord> sandboxes) {
+        List<SandboxRecord> holding = sandboxes.stream().filter(r -> r.state().holdsVm()).toList();
+        int pooled = daemon.manager.warmPoolStatus().map(p -> p.ready() + p.booting()).orElse(0);
+        long pooledMemoryMib = daemon.manager.warmPoolStatus().map(p -> (long) pooled * p.memoryMib()).orElse(0L);
+        long memoryMib = holding.stream().mapToLong(r -> r.config().memoryMib()).sum() + pooledMemoryMib;
+        require(holding.size() + pooled <= SimDaemon.LIMITS.maxSandboxes(), holding.size() + " sandboxes and "
+                + pooled + " pooled VMs exceed the limit of " + SimDaemon.LIMITS.maxSandboxes());
+        require(memoryMib <= SimDaemon.LIMITS.memoryBudgetMib(), "sandboxes and pooled VMs hold " + memoryMib
+                + " MiB, over the budget of " + SimDaemon.LIMITS.memoryBudgetMib());
     }
 
     /** Every live VM serves a sandbox or waits in the warm pool; every runtime directory belongs to a live VM. */

@@ -77,12 +77,16 @@ final class SimDaemon {
                 new FaultySandboxStore(new DirectorySandboxStore(state, world.json), world.faults, life), world.clock,
                 LIMITS, SETTINGS, () -> "sb" + world.sandboxIds.incrementAndGet(), background);
         packages = LocalPackageStore.open("local", state.resolve("packages"));
-        PackageStores stores = PackageStores.of(List.of(new FaultyPackageStore(packages, world.faults, life)), "local");
+        // A second store, which only a Copy uses: so Copy can be asked about a package no store has.
+        LocalPackageStore other = LocalPackageStore.open("other", state.resolve("packages-other"));
+        PackageStores stores = PackageStores.of(List.of(new FaultyPackageStore(packages, world.faults, life), other),
+                "local");
         staging = new StagingArea(state.resolve("teleport-staging"));
         staging.clean();
         Snapshotter snapshotter = new Snapshotter(manager, images, stores, staging, world.clock,
                 () -> "pkg" + world.packageIds.incrementAndGet());
         Restorer restorer = new Restorer(manager, images, stores, staging, world.clock, new SecureRandom());
+        manager.events().subscribe(world.transitions::observe);
         manager.recover();
         manager.startWarmPool(warmPoolSize);
         String name = "kelpie-sim-" + world.seed + "-" + SERVER_NAMES.incrementAndGet();
@@ -97,6 +101,11 @@ final class SimDaemon {
 
     static SimDaemon start(SimWorld world, int warmPoolSize) throws IOException {
         return new SimDaemon(world, warmPoolSize);
+    }
+
+    /** The daemon's API channel, for calls no stub names (a walk over every method). */
+    io.grpc.Channel channel() {
+        return channel;
     }
 
     SandboxesGrpc.SandboxesBlockingStub api() {

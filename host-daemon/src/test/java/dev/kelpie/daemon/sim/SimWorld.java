@@ -38,6 +38,9 @@ final class SimWorld {
     final ObjectMapper json = new ObjectMapper().registerModule(new Jdk8Module());
     final AtomicInteger sandboxIds = new AtomicInteger();
     final AtomicInteger packageIds = new AtomicInteger();
+    final Transitions transitions = new Transitions();
+    /** Sandboxes whose Delete answered OK: none of them may ever be seen again. */
+    final Set<String> deleted = ConcurrentHashMap.newKeySet();
     private final boolean plantedBug;
     private final Set<String> silentAgents = ConcurrentHashMap.newKeySet();
 

@@ -41,6 +41,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import java.util.function.Predicate;
 
 /**
@@ -162,7 +164,8 @@ final class Simulation {
                 new Weighted(2, this::removeImage, List.of()),
                 new Weighted(4, this::exportAndImport, List.of("store.")),
                 new Weighted(3, this::daemonKilled, List.of()),
-                new Weighted(6, this::background, seams(List.of("vm.boot", "agent.dial"))));
+                new Weighted(6, this::background, seams(List.of("vm.boot", "agent.dial"))),
+                new Weighted(12, this::race, seams(List.of("vm.", "agent.dial"))));
         int total = actions.stream().mapToInt(Weighted::weight).sum();
         int roll = random.nextInt(total);
         for (Weighted w : actions) {
@@ -237,7 +240,11 @@ final class Simulation {
                 timedOut.add(exec.name);
             }
         }
-        Result reaped = call(() -> daemon.manager.reapExpired().toString());
+        Result reaped = call(() -> {
+            List<String> ids = daemon.manager.reapExpired();
+            world.deleted.addAll(ids);
+            return ids.toString();
+        });
         return "time passes " + by.toSeconds() + " s; timed out " + timedOut + "; reaped " + reaped;
     }
 
@@ -275,10 +282,14 @@ final class Simulation {
     }
 
     private String delete() throws InterruptedException {
-        return onSandbox("delete", id -> {
-            daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-            return "deleted";
-        });
+        return onSandbox("delete", this::deleteSandbox);
+    }
+
+    /** Deletes through the API; an OK answer means the sandbox is gone for good, which the invariants hold it to. */
+    private String deleteSandbox(String id) {
+        daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+        world.deleted.add(id);
+        return "deleted";
     }
 
     private String snapshot() throws IOException, InterruptedException {
@@ -295,6 +306,9 @@ final class Simulation {
         if (!daemon.life.dead()) {
             if (result.ok()) {
                 require(packages().contains(result.value()), "snapshot " + result.value() + " is not listed");
+                if (stopAfter) {
+                    world.deleted.add(id.get());
+                }
             } else {
                 require(packages().equals(before), "a failed snapshot changed the store: " + before + " -> "
                         + packages());
@@ -431,16 +445,190 @@ final class Simulation {
     }
 
     private String background() throws InterruptedException {
-        Result result = call(() -> {
-            int ran = 0;
-            for (Optional<Runnable> task = daemon.background.next(); task.isPresent() && ran < MAX_BACKGROUND_TASKS;
-                    task = daemon.background.next()) {
-                task.get().run();
-                ran++;
+        return "background work -> " + call(this::runBackgroundTasks);
+    }
+
+    private String runBackgroundTasks() {
+        int ran = 0;
+        for (Optional<Runnable> task = daemon.background.next(); task.isPresent() && ran < MAX_BACKGROUND_TASKS;
+                task = daemon.background.next()) {
+            task.get().run();
+            ran++;
+        }
+        return ran + " tasks";
+    }
+
+    // ---- two operations at once ------------------------------------------------------------------------------
+
+    /**
+     * Two operations on one daemon at the same time: the first is held at a seam midway (its VM booting, its agent
+     * being dialled, its record being written, its VM being saved, paused or stopped), the second runs until it ends
+     * or waits, then the first goes on. Both must end with a clear answer and every invariant must hold after them.
+     */
+    private String race() throws InterruptedException {
+        return switch (random.nextInt(5)) {
+            case 0 -> createWhileDeleted();
+            case 1 -> snapshotWhileDeleted();
+            case 2 -> execWhilePausing();
+            case 3 -> createWhilePoolRefills();
+            default -> deleteTwice();
+        };
+    }
+
+    private String createWhileDeleted() throws InterruptedException {
+        String point = pick(List.of("vm.boot", "agent.dial", "record.save"));
+        int call = point.equals("record.save") ? 1 + random.nextInt(2) : 1;
+        AtomicReference<String> created = new AtomicReference<>();
+        return "race: create held at " + point + " call " + call + " | delete -> " + interleave(point, call,
+                () -> {
+                    String id = daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
+                            .setImageVersion(SimReleases.BASE).putLabels("sim", "yes")).build()).getSandbox().getId();
+                    created.set(id);
+                    return id;
+                },
+                () -> {
+                    Optional<String> creating = pickSandbox(r -> r.state() == SandboxState.CREATING)
+                            .or(() -> Optional.ofNullable(created.get()));
+                    return creating.<Callable<String>>map(id -> () -> deleteSandbox(id)).orElse(() -> "nothing to delete");
+                });
+    }
+
+    private String snapshotWhileDeleted() throws InterruptedException {
+        Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "race: snapshot | delete: no ready sandbox";
+        }
+        return "race: vm snapshot of " + id.get() + " held at vm.save | delete -> " + interleave("vm.save", 1,
+                () -> daemon.api().snapshot(SnapshotRequest.newBuilder().setSandboxId(id.get())
+                        .setKind(SnapshotKind.SNAPSHOT_KIND_VM).build()).getPackage().getId(),
+                () -> () -> deleteSandbox(id.get()));
+    }
+
+    private String execWhilePausing() throws InterruptedException {
+        Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "race: pause | exec: no ready sandbox";
+        }
+        ClientExec client = new ClientExec("exec#" + (execs.size() + 1), id.get(), daemon.life, world.clock.millis(), 0);
+        execs.add(client);
+        return "race: pause of " + id.get() + " held at vm.pause | " + client.name + " -> " + interleave("vm.pause", 1,
+                () -> daemon.api().pause(PauseSandboxRequest.newBuilder().setId(id.get()).build()).getSandbox()
+                        .getState().name(),
+                () -> () -> {
+                    int processesBefore = world.agents.execs.size();
+                    daemon.asyncApi().exec(ExecRequest.newBuilder().setSandboxId(id.get())
+                            .setCommand(Command.newBuilder().addArgv("python3").addArgv("main.py")).build(), client);
+                    if (world.agents.execs.size() > processesBefore) {
+                        client.process = world.agents.execs.get(world.agents.execs.size() - 1);
+                    }
+                    return client.process == null ? "refused" : "running";
+                });
+    }
+
+    private String createWhilePoolRefills() throws InterruptedException {
+        return "race: pool refill held at vm.boot | create -> " + interleave("vm.boot", 1, this::runBackgroundTasks,
+                () -> () -> daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
+                        .putLabels("sim", "yes")).build()).getSandbox().getId());
+    }
+
+    private String deleteTwice() throws InterruptedException {
+        Optional<String> id = pickSandbox(r -> true);
+        if (id.isEmpty()) {
+            return "race: delete | delete: no sandbox";
+        }
+        return "race: delete of " + id.get() + " held at vm.stop | delete -> " + interleave("vm.stop", 1,
+                () -> deleteSandbox(id.get()), () -> () -> deleteSandbox(id.get()));
+    }
+
+    /**
+     * Runs {@code first} until the {@code call}-th call of {@code point} holds it (or it ends), then the operation
+     * {@code second} names at that moment until it ends or waits (for a lock the first holds, say), then lets the first
+     * go on and waits for both.
+     */
+    private String interleave(String point, int call, Callable<String> first, Supplier<Callable<String>> second)
+            throws InterruptedException {
+        Faults.Hold hold = world.faults.holdAt(point, call);
+        try {
+            Running a = Running.start("sim-race-first", first);
+            awaitAny(List.of(hold.reached(), a.done, daemon.life.crashed()), "the first operation");
+            Running b = Running.start("sim-race-second", second.get());
+            long deadline = System.nanoTime() + STEP_DEADLINE.toNanos();
+            while (!b.done.isDone() && !daemon.life.dead() && !b.waits()) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the second operation neither ended nor waited within "
+                            + STEP_DEADLINE.toSeconds() + " s");
+                }
+                Thread.onSpinWait();
             }
-            return ran + " tasks";
-        });
-        return "background work -> " + result;
+            world.faults.clearHold();
+            String outcomeA = a.outcome(daemon.life);
+            String outcomeB = b.outcome(daemon.life);
+            return (hold.reached().isDone() ? "" : "(not held) ") + outcomeA + " | " + outcomeB;
+        } finally {
+            world.faults.clearHold();
+        }
+    }
+
+    private void awaitAny(List<CompletableFuture<?>> futures, String what) throws InterruptedException {
+        try {
+            CompletableFuture.anyOf(futures.toArray(CompletableFuture[]::new))
+                    .get(STEP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError(what + " hung: it neither reached its hold nor ended within "
+                    + STEP_DEADLINE.toSeconds() + " s");
+        } catch (ExecutionException e) {
+            // an operation that failed has ended; its outcome tells how
+        }
+    }
+
+    /** One operation of a race on its own thread; a gRPC failure is an answer, which must be a clear one. */
+    private record Running(Thread thread, CompletableFuture<Result> done) {
+
+        static Running start(String name, Callable<String> body) {
+            CompletableFuture<Result> done = new CompletableFuture<>();
+            Thread thread = Thread.ofVirtual().name(name).start(() -> {
+                try {
+                    done.complete(new Result(true, body.call()));
+                } catch (StatusRuntimeException e) {
+                    done.complete(new Result(false, e.getStatus().getCode().name() + " "
+                            + e.getStatus().getDescription()));
+                } catch (Throwable t) {
+                    done.completeExceptionally(t);
+                }
+            });
+            return new Running(thread, done);
+        }
+
+        boolean waits() {
+            Thread.State state = thread.getState();
+            return state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
+                    || state == Thread.State.BLOCKED;
+        }
+
+        String outcome(Faults.Life life) throws InterruptedException {
+            try {
+                CompletableFuture.anyOf(done, life.crashed()).get(STEP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                throw new AssertionError(thread.getName() + " hung after the hold was released");
+            } catch (ExecutionException e) {
+                throw new AssertionError(thread.getName() + " failed unexpectedly: " + e.getCause(), e.getCause());
+            }
+            if (!done.isDone()) {
+                return "(daemon died)";
+            }
+            try {
+                Result result = done.get();
+                if (!result.ok()) {
+                    String code = result.value().split(" ", 2)[0];
+                    Invariants.requireClear(io.grpc.Status.fromCode(io.grpc.Status.Code.valueOf(code))
+                            .withDescription(result.value().substring(code.length()).strip()), thread.getName());
+                    return code;
+                }
+                return result.value();
+            } catch (ExecutionException e) {
+                throw new AssertionError(thread.getName() + " failed unexpectedly: " + e.getCause(), e.getCause());
+            }
+        }
     }
 
     // ---- the run's end -----------------------------------------------------------------------------------------
@@ -449,10 +637,7 @@ final class Simulation {
     private void finish() throws IOException, InterruptedException {
         background();
         for (SandboxRecord r : daemon.manager.list(Map.of())) {
-            Result deleted = call(() -> {
-                daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(r.id()).build());
-                return "deleted";
-            });
+            Result deleted = call(() -> deleteSandbox(r.id()));
             require(deleted.ok(), "deleting " + r.id() + " at the end failed: " + deleted);
         }
         trace.add("end: every sandbox deleted");

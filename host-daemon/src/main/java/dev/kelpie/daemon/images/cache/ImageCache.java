@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.images.cache;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -337,7 +338,7 @@ public final class ImageCache {
     private static void requireKey(String version, String arch) {
         ImageVersion.parse(version); // the grammar admits no path separators
         if (!ARCH.matcher(arch).matches()) {
-            throw new IllegalArgumentException("unknown arch '" + arch + "': expected x86_64 or aarch64");
+            throw new InvalidRequestException("unknown arch '" + arch + "': expected x86_64 or aarch64");
         }
     }
 

@@ -1,7 +1,10 @@
 package dev.kelpie.daemon.images.pull;
 
+import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.daemon.errors.KelpieException;
+
 /** A pull that failed, with why in a form the API maps to a status code and words a person can act on. */
-public final class ImagePullException extends RuntimeException {
+public final class ImagePullException extends KelpieException {
 
     /** Why a pull failed. */
     public enum Reason {
@@ -22,13 +25,24 @@ public final class ImagePullException extends RuntimeException {
     private final Reason reason;
 
     public ImagePullException(Reason reason, String message) {
-        super(message);
+        super(kindOf(reason), message);
         this.reason = reason;
     }
 
     public ImagePullException(Reason reason, String message, Throwable cause) {
-        super(message, cause);
+        super(kindOf(reason), message, cause);
         this.reason = reason;
+    }
+
+    private static ErrorKind kindOf(Reason reason) {
+        return switch (reason) {
+            case NOT_FOUND -> ErrorKind.NOT_FOUND;
+            case RATE_LIMITED -> ErrorKind.NO_ROOM;
+            case DENIED -> ErrorKind.DENIED;
+            case UNAVAILABLE -> ErrorKind.UNREACHABLE;
+            case UNTRUSTED -> ErrorKind.UNSUPPORTED;
+            case DAMAGED -> ErrorKind.CORRUPT;
+        };
     }
 
     public Reason reason() {

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.images.pull;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.images.DamagedImageException;
 import dev.kelpie.daemon.images.ImageCompatibility;
@@ -123,7 +124,7 @@ public final class ImagePuller {
             return sources;
         }
         return List.of(sources.stream().filter(s -> s.name().equals(sourceName)).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no image source named '" + sourceName
+                .orElseThrow(() -> new InvalidRequestException("no image source named '" + sourceName
                         + "'; configured: " + sources.stream().map(ReleaseSource::name).collect(Collectors.joining(", ")))));
     }
 

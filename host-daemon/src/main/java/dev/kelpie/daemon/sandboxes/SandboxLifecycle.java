@@ -1,0 +1,271 @@
+package dev.kelpie.daemon.sandboxes;
+
+import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.network.NetworkMode;
+import dev.kelpie.daemon.network.NetworkPolicy;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Supplier;
+import org.jboss.logging.Logger;
+
+/**
+ * What users do to a sandbox: create, pause, resume, delete. Operations on one sandbox are ordered: pause, resume,
+ * delete and snapshots take its operations lock, and every record change goes through the registry's lifecycle
+ * check. A Delete of a sandbox being created wins: it interrupts the boot, waits for the create to undo it, and the
+ * create answers that its sandbox was deleted.
+ */
+final class SandboxLifecycle {
+
+    private static final Logger LOG = Logger.getLogger(SandboxLifecycle.class);
+
+    private final Hypervisor hypervisor;
+    private final ImageSource images;
+    private final SandboxRegistry registry;
+    private final Capacity capacity;
+    private final VmLauncher launcher;
+    private final VmSupervision supervision;
+    private final SandboxSettings settings;
+    private final Clock clock;
+    private final Supplier<String> ids;
+
+    SandboxLifecycle(Hypervisor hypervisor, ImageSource images, SandboxRegistry registry, Capacity capacity,
+            VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids) {
+        this.hypervisor = hypervisor;
+        this.images = images;
+        this.registry = registry;
+        this.capacity = capacity;
+        this.launcher = launcher;
+        this.supervision = supervision;
+        this.settings = settings;
+        this.clock = clock;
+        this.ids = ids;
+    }
+
+    // ---- create ------------------------------------------------------------------------------------------------
+
+    SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
+        SandboxConfig config = withDefaults(requested);
+        capacity.checkShape(config);
+        BootImage image = images.resolve(config.imageVersion(), settings.hostArch());
+        checkDiskSize(config, image);
+        checkNetwork(config.network());
+        boolean resume = launch.resumeFrom().isPresent();
+        // Pooled VMs have no network device, so a sandbox with one boots its own.
+        WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null : poolKeyOf(image, config);
+        long now = clock.millis();
+        Sandbox[] created = new Sandbox[1];
+        Optional<PooledVm> pooled = capacity.admit(config, poolable, taken -> {
+            String id = taken.map(PooledVm::id).orElseGet(ids);
+            created[0] = new Sandbox(new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
+                    image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId()));
+            return created[0];
+        });
+        Sandbox sandbox = created[0];
+        String id = sandbox.id();
+        PooledVm booted = null;
+        try {
+            booted = pooled.isPresent() ? pooled.get() : cancellable(sandbox, () -> launcher.boot(id, image,
+                    config.vcpuCount(), config.memoryMib(), config.network(), launch.resumeFrom()));
+            PooledVm vm = booted;
+            sandbox.vm = vm.vm();
+            registry.update(sandbox, r -> r.withVm(vm.vm().record()));
+            if (!resume) {
+                cancellable(sandbox, () -> {
+                    launcher.configureAgent(id, config, vm.agent());
+                    return null;
+                });
+            }
+            launch.beforeReady().run(vm.agent());
+            registry.update(sandbox, r -> r.withState(SandboxState.READY));
+            sandbox.agent.complete(vm.agent());
+            supervision.watch(sandbox, vm.vm());
+            LOG.infof("sandbox %s ready on %s, image %s%s", id, vm.vm().describe(), image.version(),
+                    pooled.isPresent() ? " (from the warm pool)" : resume ? " (resumed from a saved VM state)" : "");
+            return sandbox.current();
+        } catch (RuntimeException | InterruptedException e) {
+            if (undoCreate(sandbox, booted)) {
+                throw new SandboxDeletedException("sandbox " + id + " was deleted while it was being created");
+            }
+            throw e;
+        } finally {
+            sandbox.created.complete(null);
+        }
+    }
+
+    /** A step of a create that a Delete may cut short by interrupting it. */
+    private interface CancellableStep<T> {
+        T run() throws InterruptedException;
+    }
+
+    private static <T> T cancellable(Sandbox sandbox, CancellableStep<T> step) throws InterruptedException {
+        synchronized (sandbox) {
+            if (sandbox.record.state() == SandboxState.STOPPING) {
+                throw new InterruptedException("deleted");
+            }
+            sandbox.cancellableCreator = Thread.currentThread();
+        }
+        try {
+            return step.run();
+        } finally {
+            synchronized (sandbox) {
+                sandbox.cancellableCreator = null;
+                if (sandbox.record.state() == SandboxState.STOPPING) {
+                    // The Delete's interrupt was for this step, which is over: it must not hit the thread's next job.
+                    Thread.interrupted();
+                }
+            }
+        }
+    }
+
+    /**
+     * Undoes a create that did not finish: the VM and its files go. The record goes too, unless a Delete came: then
+     * the Delete removes it.
+     *
+     * @return whether a Delete came, which the caller is then told of instead of how its boot broke off
+     */
+    private boolean undoCreate(Sandbox sandbox, PooledVm booted) {
+        launcher.destroy(sandbox.id(), sandbox.vm != null ? sandbox.vm : booted == null ? null : booted.vm(),
+                booted == null ? null : booted.agent());
+        boolean deleted;
+        synchronized (sandbox) {
+            deleted = sandbox.record.state() == SandboxState.STOPPING;
+        }
+        if (deleted) {
+            LOG.infof("sandbox %s: deleted while it was being created; its boot was undone", sandbox.id());
+            return true;
+        }
+        registry.remove(sandbox);
+        return false;
+    }
+
+    private SandboxConfig withDefaults(SandboxConfig c) {
+        return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
+                c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
+                c.ttlMs(), c.idleTimeoutMs(), c.network());
+    }
+
+    /** A policy the backend cannot enforce is refused before anything boots. */
+    private void checkNetwork(NetworkPolicy network) {
+        if (network.needsDevice()) {
+            hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {
+                throw new VmOperationUnsupportedException("network policy (" + network.reachability() + "): " + reason);
+            });
+        }
+    }
+
+    private static void checkDiskSize(SandboxConfig config, BootImage image) {
+        if (config.diskSizeMib() != 0 && config.diskSizeMib() != image.diskTemplateSizeMib()) {
+            throw new AdmissionDeniedException("disk_size_mib " + config.diskSizeMib() + " differs from image "
+                    + image.version() + "'s writable disk of " + image.diskTemplateSizeMib()
+                    + " MiB; resizing is not supported yet (ask for 0 or " + image.diskTemplateSizeMib() + ")");
+        }
+    }
+
+    static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config) {
+        return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib());
+    }
+
+    // ---- pause, resume, delete ---------------------------------------------------------------------------------
+
+    SandboxRecord pause(String id) {
+        Sandbox sandbox = registry.find(id);
+        sandbox.operations.lock();
+        try {
+            requireState(sandbox, SandboxState.READY, "pause");
+            sandbox.vm.pause();
+            return registry.update(sandbox, r -> r.withState(SandboxState.PAUSED));
+        } finally {
+            sandbox.operations.unlock();
+        }
+    }
+
+    /** Thaws the VM and steps the guest clock, which stood still while paused. */
+    SandboxRecord resume(String id) {
+        Sandbox sandbox = registry.find(id);
+        SandboxRecord resumed;
+        sandbox.operations.lock();
+        try {
+            requireState(sandbox, SandboxState.PAUSED, "resume");
+            sandbox.vm.resume();
+            resumed = registry.update(sandbox, r -> r.withState(SandboxState.READY));
+        } finally {
+            sandbox.operations.unlock();
+        }
+        sandbox.agent.thenAccept(channel -> syncClock(sandbox, channel));
+        return resumed;
+    }
+
+    private void syncClock(Sandbox sandbox, ManagedChannel channel) {
+        try {
+            GuestRefresh.syncClock(channel, clock.millis());
+        } catch (StatusRuntimeException e) {
+            LOG.warnf("sandbox %s: clock sync after resume failed: %s", sandbox.id(), e.getStatus());
+        }
+    }
+
+    /** Under the operations lock, which every state-changing operation holds: the state cannot change meanwhile. */
+    static void requireState(Sandbox sandbox, SandboxState expected, String action) {
+        SandboxState state = sandbox.record.state();
+        if (state != expected) {
+            throw new SandboxStateException("cannot " + action + " sandbox " + sandbox.id() + ": it is "
+                    + SandboxRegistry.describe(state) + ", not " + SandboxRegistry.describe(expected));
+        }
+    }
+
+    /**
+     * Stops the VM and removes everything the sandbox owned; returns once it is gone. A sandbox being created has its
+     * boot cut short; a delete already under way is waited for; deleting a failed sandbox only removes its record.
+     */
+    void delete(String id) throws InterruptedException {
+        Sandbox sandbox = registry.find(id);
+        boolean first;
+        sandbox.operations.lockInterruptibly();
+        try {
+            synchronized (sandbox) {
+                if (sandbox.gone.isDone()) {
+                    return;
+                }
+                first = sandbox.record.state() != SandboxState.STOPPING;
+                if (first) {
+                    registry.update(sandbox, r -> r.withState(SandboxState.STOPPING));
+                    if (sandbox.cancellableCreator != null) {
+                        sandbox.cancellableCreator.interrupt();
+                    }
+                }
+            }
+        } finally {
+            sandbox.operations.unlock();
+        }
+        if (!first) {
+            await(sandbox.gone);
+            return;
+        }
+        // A create under way undoes its own VM; only then may its record go, or the create could write it again.
+        await(sandbox.created);
+        sandbox.agent.thenAccept(VmLauncher::closeQuietly);
+        VmHandle vm = sandbox.vm;
+        if (vm != null) {
+            vm.stop(settings.stopGrace());
+        }
+        launcher.removeRuntime(id);
+        registry.remove(sandbox);
+        LOG.infof("sandbox %s deleted", id);
+        capacity.refillPool();
+    }
+
+    private static void await(java.util.concurrent.CompletableFuture<Void> done) throws InterruptedException {
+        try {
+            done.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("a sandbox's completion future never fails", e);
+        }
+    }
+}
