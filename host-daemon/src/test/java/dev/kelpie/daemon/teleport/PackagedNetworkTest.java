@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,15 +25,15 @@ class PackagedNetworkTest {
 
     @Test
     void aManifestPolicyThisDaemonCannotAcceptIsRefusedNamingWhatIsWrong() {
-        IllegalArgumentException mode = assertThrows(IllegalArgumentException.class,
+        InvalidRequestException mode = assertThrows(InvalidRequestException.class,
                 () -> PackagedNetwork.toPolicy(new SourceNetwork("bridged", List.of(), List.of())));
         assertTrue(mode.getMessage().contains("'bridged'"), mode.getMessage());
-        IllegalArgumentException entry = assertThrows(IllegalArgumentException.class,
+        InvalidRequestException entry = assertThrows(InvalidRequestException.class,
                 () -> PackagedNetwork.toPolicy(new SourceNetwork("egress", List.of("not a host"), List.of())));
         assertTrue(entry.getMessage().contains("'not a host'"), entry.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> PackagedNetwork.toPolicy(new SourceNetwork("none", List.of(),
+        assertThrows(InvalidRequestException.class, () -> PackagedNetwork.toPolicy(new SourceNetwork("none", List.of(),
                 List.of(new SourceNetwork.PublishedPort(8080, 0)))));
-        assertThrows(IllegalArgumentException.class, () -> PackagedNetwork.toPolicy(new SourceNetwork("none",
+        assertThrows(InvalidRequestException.class, () -> PackagedNetwork.toPolicy(new SourceNetwork("none",
                 List.of("pypi.org"), List.of())), "an allowlist without egress");
     }
 }

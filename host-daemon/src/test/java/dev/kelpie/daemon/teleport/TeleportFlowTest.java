@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.teleport;
 
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import static dev.kelpie.daemon.teleport.StagingAssertions.assertStagingEmpty;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -161,7 +162,7 @@ class TeleportFlowTest {
         // The host's loopback (the API's TCP port among its services) and cloud metadata: never from a package.
         for (String internal : List.of("127.0.0.1", "127.0.0.1:7411", "169.254.169.254", "[::1]:7411")) {
             String pkg = packageWithNetwork(PackageKind.CHECKPOINT, "pypi.org", internal);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            InvalidRequestException e = assertThrows(InvalidRequestException.class,
                     () -> restorer.restore(pkg, "", "", accepting()), internal);
             assertTrue(e.getMessage().contains("a package may not open the host's own addresses"), e.getMessage());
             assertEquals(List.of(), manager.list(Map.of()), "nothing was created");
@@ -206,7 +207,7 @@ class TeleportFlowTest {
         assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);
-        assertThrows(IllegalArgumentException.class, () -> restorer.restore("pkg-1", "", "",
+        assertThrows(InvalidRequestException.class, () -> restorer.restore("pkg-1", "", "",
                 new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty(), false)), "a vm package keeps its shape");
     }
 
