@@ -259,6 +259,35 @@ pub fn add_entropy(random: &File, entropy: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The size in bytes of a block device (BLKGETSIZE64).
+pub fn block_device_bytes(device: &File) -> io::Result<u64> {
+    // _IOR(0x12, 114, size_t); size_t is 8 bytes on the 64-bit guests Kelpie runs (x86_64, aarch64).
+    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+    let mut bytes: u64 = 0;
+    // SAFETY: the kernel writes one u64 into the local.
+    check(unsafe { libc::ioctl(device.as_raw_fd(), BLKGETSIZE64 as _, &mut bytes) })?;
+    Ok(bytes)
+}
+
+/// Grows the mounted ext4 file system that `dir` (any file or directory on it) belongs to, to
+/// `blocks` file system blocks, online (EXT4_IOC_RESIZE_FS).
+pub fn ext4_resize(dir: &File, blocks: u64) -> io::Result<()> {
+    // _IOW('f', 16, __u64)
+    const EXT4_IOC_RESIZE_FS: libc::c_ulong = 0x4008_6610;
+    // SAFETY: the kernel reads one u64 from the local.
+    check(unsafe { libc::ioctl(dir.as_raw_fd(), EXT4_IOC_RESIZE_FS as _, &blocks) }).map(|_| ())
+}
+
+/// What statfs says of the file system `path` is on: its type (f_type) and its size in bytes as
+/// df shows it (f_blocks x f_bsize, without the file system's own overhead).
+pub fn filesystem_type_and_bytes(path: &str) -> io::Result<(u64, u64)> {
+    let path = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: statfs is plain old data filled by the kernel; the path is NUL-terminated.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::statfs(path.as_ptr(), &mut fs) })?;
+    Ok((fs.f_type as u64, fs.f_blocks as u64 * fs.f_bsize as u64))
+}
+
 /// Steps CLOCK_REALTIME.
 pub fn set_realtime_ns(unix_ns: i64) -> io::Result<()> {
     let ts = libc::timespec { tv_sec: unix_ns.div_euclid(1_000_000_000) as libc::time_t, tv_nsec: unix_ns.rem_euclid(1_000_000_000) as _ };

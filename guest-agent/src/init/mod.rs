@@ -2,6 +2,7 @@
 //! (see `process::reaper`) and power-off. Pure planning lives in `mounts` and `cmdline`.
 
 pub mod cmdline;
+pub mod disk_growth;
 pub mod mounts;
 pub mod network;
 

@@ -34,6 +34,19 @@ pub enum Step {
     Move { from: String, to: String },
     /// Make the directory the new `/` (move mount + chroot), as switch_root does.
     SwitchRoot(String),
+    /// Grow the ext4 file system of `device`, mounted on `mountpoint`, to fill the device (the
+    /// daemon may have made the disk bigger than the image's template). A failure is a problem,
+    /// not the end of boot: the file system keeps its size and works.
+    GrowFs { device: String, mountpoint: String },
+}
+
+/// Growing online needs ext4; other file systems stay as they are.
+fn grow_fs(device: &str, mountpoint: &str, fstype: &str) -> Option<Step> {
+    if fstype == "ext4" {
+        Some(Step::GrowFs { device: device.into(), mountpoint: mountpoint.into() })
+    } else {
+        None
+    }
 }
 
 fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> Step {
@@ -57,11 +70,14 @@ pub fn overlay_steps(disk: &str, fstype: &str) -> Vec<Step> {
     let upper = format!("{}/upper", DISK_DIR);
     let work = format!("{}/work", DISK_DIR);
     let workspace = format!("{}/workspace", DISK_DIR);
-    vec![
+    let mut steps = vec![
         mount("tmpfs", STAGING_DIR, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV, "mode=0755"),
         Step::MakeDir(DISK_DIR.into()),
         Step::MakeDir(NEW_ROOT_DIR.into()),
         Step::MountOrTmpfs(Mount { source: disk.into(), target: DISK_DIR.into(), fstype: fstype.into(), flags: libc::MS_NOATIME, data: String::new() }),
+    ];
+    steps.extend(grow_fs(disk, DISK_DIR, fstype));
+    steps.extend(vec![
         Step::MakeDir(upper.clone()),
         Step::MakeDir(work.clone()),
         Step::MakeDir(workspace.clone()),
@@ -72,7 +88,8 @@ pub fn overlay_steps(disk: &str, fstype: &str) -> Vec<Step> {
         Step::Move { from: "/proc".into(), to: format!("{}/proc", NEW_ROOT_DIR) },
         Step::Move { from: "/sys".into(), to: format!("{}/sys", NEW_ROOT_DIR) },
         Step::SwitchRoot(NEW_ROOT_DIR.into()),
-    ]
+    ]);
+    steps
 }
 
 /// Without an overlay the disk (if any) becomes /workspace directly.
@@ -80,6 +97,7 @@ pub fn plain_workspace_steps(disk: Option<&str>, fstype: &str) -> Vec<Step> {
     let mut steps = vec![Step::MakeDir("/workspace".into())];
     if let Some(disk) = disk {
         steps.push(mount(disk, "/workspace", fstype, libc::MS_NOATIME, ""));
+        steps.extend(grow_fs(disk, "/workspace", fstype));
     }
     steps
 }
@@ -128,6 +146,7 @@ fn execute_one(step: &Step) -> io::Result<()> {
             sys::chroot(".")?;
             std::env::set_current_dir("/")
         }
+        Step::GrowFs { device, mountpoint } => super::disk_growth::grow(device, mountpoint),
     }
 }
 
@@ -164,6 +183,25 @@ mod tests {
             let moved = position(&steps, |s| matches!(s, Step::Move { from, .. } if from == fs));
             assert!(moved < switch);
         }
+    }
+
+    #[test]
+    fn an_ext4_disk_is_grown_after_its_mount_and_before_the_overlay_uses_it() {
+        let steps = overlay_steps("/dev/vdb", "ext4");
+        let disk = position(&steps, |s| matches!(s, Step::MountOrTmpfs(m) if m.target == DISK_DIR));
+        let grow = position(&steps, |s| matches!(s, Step::GrowFs { device, mountpoint } if device == "/dev/vdb" && mountpoint == DISK_DIR));
+        let overlay = position(&steps, |s| matches!(s, Step::Mount(m) if m.fstype == "overlay"));
+        assert!(disk < grow && grow < overlay);
+
+        let plain = plain_workspace_steps(Some("/dev/vdb"), "ext4");
+        assert_eq!(plain.last(), Some(&Step::GrowFs { device: "/dev/vdb".into(), mountpoint: "/workspace".into() }));
+    }
+
+    #[test]
+    fn other_file_systems_are_not_grown() {
+        assert!(!overlay_steps("/dev/vdb", "xfs").iter().any(|s| matches!(s, Step::GrowFs { .. })));
+        assert!(!plain_workspace_steps(Some("/dev/vdb"), "btrfs").iter().any(|s| matches!(s, Step::GrowFs { .. })));
+        assert!(!plain_workspace_steps(None, "ext4").iter().any(|s| matches!(s, Step::GrowFs { .. })));
     }
 
     #[test]

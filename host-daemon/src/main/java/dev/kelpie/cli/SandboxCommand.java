@@ -49,6 +49,10 @@ final class SandboxCommand {
         @Option(names = "--memory-mib", description = "guest memory in MiB (default: the daemon's)")
         int memoryMib;
 
+        @Option(names = "--disk-size-mib", description = "writable disk (/workspace and the root's changes) in MiB;"
+                + " at least the image's template size, which is the default")
+        int diskSizeMib;
+
         @Option(names = "--env", description = "KEY=VALUE for every process in the sandbox")
         Map<String, String> env = Map.of();
 
@@ -83,7 +87,8 @@ final class SandboxCommand {
                     ? NetworkMode.NETWORK_MODE_EGRESS : NetworkMode.NETWORK_MODE_NONE).addAllAllow(allow)
                     .addAllPortForwards(publish).build();
             Sandbox s = parent.stub().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
-                    .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).putAllEnv(env)
+                    .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).setDiskSizeMib(diskSizeMib)
+                    .putAllEnv(env)
                     .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())
                     .setNetwork(network)).build())
                     .getSandbox();

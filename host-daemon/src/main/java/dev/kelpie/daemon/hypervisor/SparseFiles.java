@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.hypervisor;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,6 +27,18 @@ public final class SparseFiles {
             cp.destroyForcibly();
             Files.deleteIfExists(target);
             throw new IOException("sparse copy of " + source + " failed: " + output.strip());
+        }
+    }
+
+    /**
+     * Makes {@code file} {@code lengthBytes} long by a hole at its end: no byte is written, so a disk grown to 64 GiB
+     * costs the host nothing until the guest writes there. Never shrinks a file: cutting would lose its data.
+     */
+    public static void growTo(Path file, long lengthBytes) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            if (raf.length() < lengthBytes) {
+                raf.setLength(lengthBytes);
+            }
         }
     }
 }

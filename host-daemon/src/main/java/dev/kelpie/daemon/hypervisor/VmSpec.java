@@ -8,6 +8,8 @@ import java.util.Objects;
  * One VM to boot: the image, its shape, and the directory that holds everything of this VM (sockets, console log,
  * pid, writable disk, record), and its network
  * device if it has one. The directory path must stay short: Unix socket paths are limited to 103 bytes.
+ *
+ * @param diskSizeMib the writable disk's size: the image's template grown to it (never shrunk; see {@link WritableDisk})
  */
 public record VmSpec(String vmId, Path runtimeDir, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib,
         VmNetwork network) {

@@ -52,10 +52,10 @@ final class SandboxLifecycle {
     // ---- create ------------------------------------------------------------------------------------------------
 
     SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
-        SandboxConfig config = withDefaults(requested);
-        capacity.checkShape(config);
-        BootImage image = images.resolve(config.imageVersion(), settings.hostArch());
-        checkDiskSize(config, image);
+        SandboxConfig asked = withDefaults(requested);
+        capacity.checkShape(asked);
+        BootImage image = images.resolve(asked.imageVersion(), settings.hostArch());
+        SandboxConfig config = DiskSizes.resolve(asked, image);
         checkNetwork(config.network());
         boolean resume = launch.resumeFrom().isPresent();
         // Pooled VMs have no network device, so a sandbox with one boots its own.
@@ -73,7 +73,7 @@ final class SandboxLifecycle {
         PooledVm booted = null;
         try {
             booted = pooled.isPresent() ? pooled.get() : cancellable(sandbox, () -> launcher.boot(id, image,
-                    config.vcpuCount(), config.memoryMib(), config.network(), launch.resumeFrom()));
+                    config.vcpuCount(), config.memoryMib(), config.diskSizeMib(), config.network(), launch.resumeFrom()));
             PooledVm vm = booted;
             sandbox.vm = vm.vm();
             registry.update(sandbox, r -> r.withVm(vm.vm().record()));
@@ -161,16 +161,10 @@ final class SandboxLifecycle {
         }
     }
 
-    private static void checkDiskSize(SandboxConfig config, BootImage image) {
-        if (config.diskSizeMib() != 0 && config.diskSizeMib() != image.diskTemplateSizeMib()) {
-            throw new AdmissionDeniedException("disk_size_mib " + config.diskSizeMib() + " differs from image "
-                    + image.version() + "'s writable disk of " + image.diskTemplateSizeMib()
-                    + " MiB; resizing is not supported yet (ask for 0 or " + image.diskTemplateSizeMib() + ")");
-        }
-    }
-
+    /** Pooled VMs have the template's disk, so a sandbox asking for a bigger one boots its own. */
     static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config) {
-        return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib());
+        return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib(),
+                config.diskSizeMib());
     }
 
     // ---- pause, resume, delete ---------------------------------------------------------------------------------

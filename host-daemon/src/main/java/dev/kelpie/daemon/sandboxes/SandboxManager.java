@@ -154,9 +154,9 @@ public final class SandboxManager implements AutoCloseable {
         }
         BootImage image = images.resolve("", settings.hostArch());
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
-                settings.defaultMemoryMib());
+                settings.defaultMemoryMib(), image.diskTemplateSizeMib());
         capacity.startPool(key, size, k -> launcher.boot(ids.get(), images.resolve(k.imageVersion(), k.arch()),
-                k.vcpuCount(), k.memoryMib(), NetworkPolicy.NONE, Optional.empty()), background);
+                k.vcpuCount(), k.memoryMib(), k.diskSizeMib(), NetworkPolicy.NONE, Optional.empty()), background);
         LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
                 key.memoryMib());
     }

@@ -55,12 +55,12 @@ final class VmLauncher {
      *
      * @throws SandboxUnavailableException with the console's tail when the VM or its agent did not come up
      */
-    PooledVm boot(String id, BootImage image, int vcpuCount, int memoryMib, NetworkPolicy network,
+    PooledVm boot(String id, BootImage image, int vcpuCount, int memoryMib, long diskSizeMib, NetworkPolicy network,
             Optional<SavedVmState> resumeFrom) throws InterruptedException {
         VmHandle vm = null;
         bootSlots.acquire();
         try {
-            VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, image.diskTemplateSizeMib(),
+            VmSpec spec = new VmSpec(id, store.runtimeDir(id), image, vcpuCount, memoryMib, diskSizeMib,
                     networks.attach(id, network));
             vm = resumeFrom.isPresent() ? hypervisor.restore(spec, resumeFrom.get()) : hypervisor.boot(spec);
             ManagedChannel channel = dialAgent(id, vm);

@@ -31,8 +31,12 @@ final class WarmPool {
         boolean fitsOneMore(PoolKey key);
     }
 
-    /** What a pool's VMs look like. */
-    record PoolKey(String imageVersion, String arch, int vcpuCount, int memoryMib) {}
+    /**
+     * What a pool's VMs look like.
+     *
+     * @param diskSizeMib the writable disk's size: the image's template size, as pooled VMs boot with no request
+     */
+    record PoolKey(String imageVersion, String arch, int vcpuCount, int memoryMib, long diskSizeMib) {}
 
     /** Counters and sizes for Host.Info and metrics. */
     record Status(PoolKey key, int targetSize, int ready, int booting, long takenTotal, long failedBootsTotal,

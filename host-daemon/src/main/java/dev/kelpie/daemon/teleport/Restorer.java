@@ -166,8 +166,12 @@ public final class Restorer {
         }
         Map<String, String> labels = new HashMap<>(s.labels());
         labels.putAll(o.labels());
+        // The source's disk size: a vm package's saved disk has it anyway, and a checkpoint's workspace had that room.
+        // Below this image's template (a checkpoint on another image, or a package of an older daemon, which said 0)
+        // the template's size.
+        long diskSizeMib = s.diskSizeMib() >= image.diskTemplateSizeMib() ? s.diskSizeMib() : 0;
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
-                o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), 0, s.env(), labels,
+                o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), diskSizeMib, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
                 network(manifest, o, warnings));
     }

@@ -292,6 +292,36 @@ class SandboxesIT {
     }
 
     @Test
+    void aBiggerDiskIsGrownOnlineAtBootAndHoldsMoreThanTheTemplateCould() throws Exception {
+        long templateMib = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Path.of(System.getProperty("kelpie.it.imageDir"), "metadata.json").toFile())
+                .path("disk_template").path("size_mib").asLong();
+        assertTrue(templateMib > 0, "the image names its template's size");
+        long askedMib = templateMib + 512;
+
+        Sandbox sandbox = create(SandboxSpec.newBuilder().setDiskSizeMib((int) askedMib).build());
+
+        assertEquals(askedMib, sandbox.getSpec().getDiskSizeMib(), "Create reports the disk the sandbox has");
+        assertEquals(askedMib, sandboxes().get(GetSandboxRequest.newBuilder().setId(sandbox.getId()).build())
+                .getSandbox().getSpec().getDiskSizeMib(), "and so does Get");
+        assertEquals(askedMib * MIB_BYTES, Files.size(runtimeDir(sandbox.getId()).resolve("rw.ext4")));
+        // df's 1M-blocks: the file system's size less its own metadata, so a little below what was asked.
+        var df = exec(sandbox.getId(), sh("df -m /workspace | tail -n 1"));
+        long workspaceMib = Long.parseLong(stdout(df.messages()).trim().split("\\s+")[1]);
+        assertTrue(workspaceMib > templateMib + 400 && workspaceMib <= askedMib, "df -m /workspace: " + stdout(df.messages()));
+        // A file larger than the whole template; fallocate only reserves blocks, which is quick even under TCG.
+        long fileMib = templateMib + 100;
+        var write = exec(sandbox.getId(), sh("fallocate -l " + fileMib + "M /workspace/big && wc -c < /workspace/big"));
+        assertEquals(0, exitOf(write.messages()).getExitCode(), write.messages().toString());
+        assertEquals(fileMib * MIB_BYTES, Long.parseLong(stdout(write.messages()).trim()));
+        String console = Files.readString(runtimeDir(sandbox.getId()).resolve("console.log"));
+        assertTrue(console.contains("init: grew the file system on /dev/vdb"), "the agent logs the growth: " + console);
+        console.lines().filter(l -> l.contains("the file system on /dev/vdb")).forEach(System.out::println);
+    }
+
+    private static final long MIB_BYTES = 1024L * 1024;
+
+    @Test
     void badRequestsGetClearErrorsAndCreateNothing() {
         assertStatus(Status.Code.NOT_FOUND, "image 9.9.9 for",
                 () -> create(SandboxSpec.newBuilder().setImageVersion("9.9.9").build()));
@@ -299,6 +329,10 @@ class SandboxesIT {
                 () -> create(SandboxSpec.newBuilder().setImageVersion("not-a-version").build()));
         assertStatus(Status.Code.RESOURCE_EXHAUSTED, "memory_mib 4096 exceeds the per-sandbox limit of 1024 MiB",
                 () -> create(SandboxSpec.newBuilder().setMemoryMib(4096).build()));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "disk_size_mib 1 is smaller than image ",
+                () -> create(SandboxSpec.newBuilder().setDiskSizeMib(1).build()));
+        assertStatus(Status.Code.RESOURCE_EXHAUSTED, "disk_size_mib 70000 exceeds the per-sandbox limit of 65536 MiB",
+                () -> create(SandboxSpec.newBuilder().setDiskSizeMib(70_000).build()));
         assertStatus(Status.Code.NOT_FOUND, "no sandbox nope", () -> sandboxes().get(GetSandboxRequest.newBuilder().setId("nope").build()));
         assertStatus(Status.Code.NOT_FOUND, "no sandbox nope", () -> exec("nope", sh("true")).status().asRuntimeException());
         assertEquals(0, sandboxes().list(dev.kelpie.api.v1.ListSandboxesRequest.getDefaultInstance()).getSandboxesCount());

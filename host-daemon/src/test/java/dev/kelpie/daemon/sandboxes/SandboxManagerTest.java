@@ -381,6 +381,62 @@ class SandboxManagerTest {
         assertEquals(2, hypervisor.booted.size(), "nothing booted for a rejected create");
     }
 
+    private static SandboxConfig disk(int memoryMib, long diskSizeMib) {
+        return new SandboxConfig("", 0, memoryMib, diskSizeMib, Map.of(), Map.of(), 0, 0, null);
+    }
+
+    @Test
+    void aBiggerDiskIsAskedOfTheHypervisorAndReportedWhileMemoryAloneIsBudgeted() throws Exception {
+        // 2 x 4096 MiB of sparse disk beside 2 x 512 MiB of memory: the 1024 MiB memory budget is met, not exceeded.
+        SandboxRecord big = manager.create(disk(512, 4096));
+        SandboxRecord other = manager.create(disk(512, 1536));
+
+        assertEquals(4096, big.config().diskSizeMib(), "the record holds the size asked for");
+        assertEquals(4096, hypervisor.specs.get(0).diskSizeMib(), "the VM's disk is grown to it");
+        assertEquals(1536, hypervisor.specs.get(1).diskSizeMib());
+        assertEquals(1536, manager.get(other.id()).config().diskSizeMib(), "Get reports the real size");
+    }
+
+    @Test
+    void aSandboxThatAsksForNoSizeHasTheTemplatesAndSaysSo() throws Exception {
+        SandboxRecord r = manager.create(config(0));
+
+        assertEquals(OneImage.IMAGE.diskTemplateSizeMib(), r.config().diskSizeMib());
+        assertEquals(OneImage.IMAGE.diskTemplateSizeMib(), hypervisor.specs.get(0).diskSizeMib());
+    }
+
+    @Test
+    void aDiskSmallerThanTheTemplateIsAnInvalidSpecNamingBothSizes() {
+        var e = assertThrows(dev.kelpie.daemon.errors.InvalidRequestException.class, () -> manager.create(disk(0, 512)));
+
+        assertEquals("disk_size_mib 512 is smaller than image 1.2.3's writable disk of 1024 MiB; a disk can grow but"
+                + " not shrink (ask for 0 or at least 1024)", e.getMessage());
+        assertEquals(0, hypervisor.booted.size(), "nothing booted");
+        assertTrue(manager.list(Map.of()).isEmpty(), "no record");
+    }
+
+    @Test
+    void aDiskAboveTheOperatorsLimitIsRefusedWithTheLimit() {
+        var e = assertThrows(AdmissionDeniedException.class, () -> manager.create(disk(0, 4097)));
+
+        assertEquals("disk_size_mib 4097 exceeds the per-sandbox limit of 4096 MiB", e.getMessage());
+        assertEquals(0, hypervisor.booted.size(), "nothing booted");
+    }
+
+    @Test
+    void aPooledVmWithTheTemplatesDiskServesNoCreateAskingForAnother() throws Exception {
+        manager.startWarmPool(1);
+
+        SandboxRecord bigger = manager.create(disk(0, 2048));
+
+        assertFalse(bigger.fromPool(), "a pooled VM's disk is the template's; a bigger one boots its own VM");
+        assertEquals(List.of(1024L, 2048L), hypervisor.specs.stream().map(spec -> spec.diskSizeMib()).toList(),
+                "the pooled VM booted with the template's disk, the sandbox with its own");
+        assertEquals(0, manager.warmPoolStatus().orElseThrow().takenTotal());
+        SandboxRecord template = manager.create(disk(0, OneImage.IMAGE.diskTemplateSizeMib()));
+        assertTrue(template.fromPool(), "asking for the template's size by number is the pool's shape");
+    }
+
     @Test
     void aVmThatDiesFailsItsSandboxWithTheConsoleTail() throws Exception {
         SandboxRecord r = manager.create(config(0));

@@ -212,6 +212,20 @@ class TeleportFlowTest {
     }
 
     @Test
+    void aRestoredSandboxHasTheDiskSizeOfItsSource() throws Exception {
+        SandboxRecord source = manager.create(new SandboxConfig("", 0, 0, 2048, Map.of(), Map.of(), 0, 0, null));
+        agents.workspaces.put(source.id(), tar("a", "1"));
+        snapshotter.snapshot(source.id(), PackageKind.CHECKPOINT, "", Map.of(), false);
+        snapshotter.snapshot(source.id(), PackageKind.VM, "", Map.of(), true);
+
+        SandboxRecord checkpoint = restorer.restore("pkg-1", "", "", RestoreOverrides.NONE).sandbox();
+        assertEquals(2048, checkpoint.config().diskSizeMib(), "a checkpoint's workspace gets the room it had");
+        assertEquals(2048, hypervisor.specs.get(hypervisor.specs.size() - 1).diskSizeMib(), "its fresh disk is grown");
+        SandboxRecord vm = restorer.restore("pkg-2", "", "", RestoreOverrides.NONE).sandbox();
+        assertEquals(2048, vm.config().diskSizeMib(), "a vm package resumes on its saved disk, and says its size");
+    }
+
+    @Test
     void aStoreThatFailsToPublishLeavesNoPackageAndNoStagingAndTheSandboxRunsOn() throws Exception {
         SandboxRecord source = createWithWorkspace(tar("f", "x"));
         configure(new FailingStore(store));

@@ -5,7 +5,6 @@ import dev.kelpie.daemon.hypervisor.GuestShutdown;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
-import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmLogs;
@@ -14,6 +13,7 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.hypervisor.WritableDisk;
 import dev.kelpie.runner.RunnerConfig;
 import dev.kelpie.runner.VmRunner;
 import java.io.IOException;
@@ -84,7 +84,7 @@ public final class LibkrunHypervisor implements Hypervisor {
         Process runner;
         try {
             Files.createDirectories(files.dir());
-            SparseFiles.copy(spec.image().diskTemplate(), files.writableDisk());
+            WritableDisk.create(spec, files.writableDisk());
             Files.deleteIfExists(files.agentSocket());
             Files.deleteIfExists(files.runnerLog());
             runnerConfig(spec, files).write(files.runnerConfig(), json);

@@ -5,6 +5,7 @@ import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.SparseFiles;
+import dev.kelpie.daemon.hypervisor.WritableDisk;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmLogs;
@@ -82,7 +83,7 @@ public final class QemuHypervisor implements Hypervisor {
         QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
         try {
             Files.createDirectories(files.dir());
-            SparseFiles.copy(spec.image().diskTemplate(), files.writableDisk());
+            WritableDisk.create(spec, files.writableDisk());
         } catch (IOException e) {
             throw new VmException("preparing " + files.dir() + " for qemu failed: " + e.getMessage(), e);
         }
