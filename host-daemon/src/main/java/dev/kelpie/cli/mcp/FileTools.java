@@ -140,7 +140,8 @@ final class FileTools {
             return content.getBytes(StandardCharsets.UTF_8);
         }
         try {
-            return Base64.getMimeDecoder().decode(content);
+            // Line breaks are common in base64 a model writes; anything else outside the alphabet is an error.
+            return Base64.getDecoder().decode(content.replaceAll("\\s", ""));
         } catch (IllegalArgumentException e) {
             throw ToolError.invalid("'content' is not valid base64: " + e.getMessage());
         }
