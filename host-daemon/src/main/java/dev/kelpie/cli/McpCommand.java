@@ -16,7 +16,7 @@ import picocli.CommandLine.ParentCommand;
  * {@code kelpie mcp}: an MCP server on stdin/stdout for an AI agent, with tools over this daemon's sandboxes. The
  * options are the operator's limits on what the agent may ask for.
  */
-@Command(name = "mcp", description = "Serve the Model Context Protocol on stdin/stdout: sandbox tools for an AI agent,"
+@Command(name = "mcp", mixinStandardHelpOptions = true, description = "Serve the Model Context Protocol on stdin/stdout: sandbox tools for an AI agent,"
         + " within the limits set here. Sandboxes the agent creates are deleted when the session ends (unless it asked"
         + " to keep them).")
 final class McpCommand implements Callable<Integer> {
