@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
         description = "Run untrusted code in microVM sandboxes through kelpied.",
         subcommands = {InfoCommand.class, SandboxCommand.class, ExecCommand.class, CopyCommand.class,
                 ProcessCommands.Ps.class, ProcessCommands.Attach.class, ImagesCommand.class, PackagesCommand.class,
-                TeleportCommands.Snapshot.class, TeleportCommands.Restore.class, TeleportCommands.Teleport.class})
+                TeleportCommands.Snapshot.class, TeleportCommands.Restore.class, TeleportCommands.Teleport.class,
+                McpCommand.class})
 public final class KelpieCli {
 
     /** Exit code when the daemon answered with an error (a command's own exit code is passed through by exec). */
