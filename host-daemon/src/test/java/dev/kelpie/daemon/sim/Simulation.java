@@ -287,7 +287,11 @@ final class Simulation {
 
     /** Deletes through the API; an OK answer means the sandbox is gone for good, which the invariants hold it to. */
     private String deleteSandbox(String id) {
-        daemon.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+        return deleteSandbox(daemon, id);
+    }
+
+    private String deleteSandbox(SimDaemon on, String id) {
+        on.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
         world.deleted.add(id);
         return "deleted";
     }
@@ -445,13 +449,13 @@ final class Simulation {
     }
 
     private String background() throws InterruptedException {
-        return "background work -> " + call(this::runBackgroundTasks);
+        return "background work -> " + call(() -> runBackgroundTasks(daemon));
     }
 
-    private String runBackgroundTasks() {
+    private static String runBackgroundTasks(SimDaemon on) {
         int ran = 0;
-        for (Optional<Runnable> task = daemon.background.next(); task.isPresent() && ran < MAX_BACKGROUND_TASKS;
-                task = daemon.background.next()) {
+        for (Optional<Runnable> task = on.background.next(); task.isPresent() && ran < MAX_BACKGROUND_TASKS;
+                task = on.background.next()) {
             task.get().run();
             ran++;
         }
@@ -476,12 +480,13 @@ final class Simulation {
     }
 
     private String createWhileDeleted() throws InterruptedException {
+        SimDaemon d = daemon; // the racing threads act on this daemon even if it dies and another replaces it
         String point = pick(List.of("vm.boot", "agent.dial", "record.save"));
         int call = point.equals("record.save") ? 1 + random.nextInt(2) : 1;
         AtomicReference<String> created = new AtomicReference<>();
         return "race: create held at " + point + " call " + call + " | delete -> " + interleave(point, call,
                 () -> {
-                    String id = daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
+                    String id = d.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
                             .setImageVersion(SimReleases.BASE).putLabels("sim", "yes")).build()).getSandbox().getId();
                     created.set(id);
                     return id;
@@ -489,22 +494,24 @@ final class Simulation {
                 () -> {
                     Optional<String> creating = pickSandbox(r -> r.state() == SandboxState.CREATING)
                             .or(() -> Optional.ofNullable(created.get()));
-                    return creating.<Callable<String>>map(id -> () -> deleteSandbox(id)).orElse(() -> "nothing to delete");
+                    return creating.<Callable<String>>map(id -> () -> deleteSandbox(d, id)).orElse(() -> "nothing to delete");
                 });
     }
 
     private String snapshotWhileDeleted() throws InterruptedException {
+        SimDaemon d = daemon; // the racing threads act on this daemon even if it dies and another replaces it
         Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
         if (id.isEmpty()) {
             return "race: snapshot | delete: no ready sandbox";
         }
         return "race: vm snapshot of " + id.get() + " held at vm.save | delete -> " + interleave("vm.save", 1,
-                () -> daemon.api().snapshot(SnapshotRequest.newBuilder().setSandboxId(id.get())
+                () -> d.api().snapshot(SnapshotRequest.newBuilder().setSandboxId(id.get())
                         .setKind(SnapshotKind.SNAPSHOT_KIND_VM).build()).getPackage().getId(),
-                () -> () -> deleteSandbox(id.get()));
+                () -> () -> deleteSandbox(d, id.get()));
     }
 
     private String execWhilePausing() throws InterruptedException {
+        SimDaemon d = daemon; // the racing threads act on this daemon even if it dies and another replaces it
         Optional<String> id = pickSandbox(r -> r.state() == SandboxState.READY);
         if (id.isEmpty()) {
             return "race: pause | exec: no ready sandbox";
@@ -512,11 +519,11 @@ final class Simulation {
         ClientExec client = new ClientExec("exec#" + (execs.size() + 1), id.get(), daemon.life, world.clock.millis(), 0);
         execs.add(client);
         return "race: pause of " + id.get() + " held at vm.pause | " + client.name + " -> " + interleave("vm.pause", 1,
-                () -> daemon.api().pause(PauseSandboxRequest.newBuilder().setId(id.get()).build()).getSandbox()
+                () -> d.api().pause(PauseSandboxRequest.newBuilder().setId(id.get()).build()).getSandbox()
                         .getState().name(),
                 () -> () -> {
                     int processesBefore = world.agents.execs.size();
-                    daemon.asyncApi().exec(ExecRequest.newBuilder().setSandboxId(id.get())
+                    d.asyncApi().exec(ExecRequest.newBuilder().setSandboxId(id.get())
                             .setCommand(Command.newBuilder().addArgv("python3").addArgv("main.py")).build(), client);
                     if (world.agents.execs.size() > processesBefore) {
                         client.process = world.agents.execs.get(world.agents.execs.size() - 1);
@@ -526,18 +533,20 @@ final class Simulation {
     }
 
     private String createWhilePoolRefills() throws InterruptedException {
-        return "race: pool refill held at vm.boot | create -> " + interleave("vm.boot", 1, this::runBackgroundTasks,
-                () -> () -> daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
+        SimDaemon d = daemon; // the racing threads act on this daemon even if it dies and another replaces it
+        return "race: pool refill held at vm.boot | create -> " + interleave("vm.boot", 1, () -> runBackgroundTasks(d),
+                () -> () -> d.api().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
                         .putLabels("sim", "yes")).build()).getSandbox().getId());
     }
 
     private String deleteTwice() throws InterruptedException {
+        SimDaemon d = daemon; // the racing threads act on this daemon even if it dies and another replaces it
         Optional<String> id = pickSandbox(r -> true);
         if (id.isEmpty()) {
             return "race: delete | delete: no sandbox";
         }
         return "race: delete of " + id.get() + " held at vm.stop | delete -> " + interleave("vm.stop", 1,
-                () -> deleteSandbox(id.get()), () -> () -> deleteSandbox(id.get()));
+                () -> deleteSandbox(d, id.get()), () -> () -> deleteSandbox(d, id.get()));
     }
 
     /**
