@@ -3,7 +3,7 @@ package dev.kelpie.daemon.api;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Explains a broken agent stream: when the sandbox's VM died, the client learns that (UNAVAILABLE with the reason
@@ -13,25 +13,30 @@ final class AgentStreamErrors {
 
     private AgentStreamErrors() {}
 
-    static StatusRuntimeException explain(SandboxManager manager, String sandboxId, Throwable t) {
-        if (t instanceof StatusRuntimeException s && s.getStatus().getCode() != Status.Code.UNAVAILABLE
-                && s.getStatus().getCode() != Status.Code.CANCELLED) {
-            return s; // the agent's own answer (NOT_FOUND, INVALID_ARGUMENT, ...) says it best
+    /**
+     * The status for a broken agent stream. A dying VM's sockets close before its process is gone, so the explanation
+     * waits a moment for the death to show ({@link SandboxManager#settledAsync}); the wait happens in the future, not
+     * on the caller's thread, which is a stream callback.
+     */
+    static CompletableFuture<StatusRuntimeException> explain(SandboxManager manager, String sandboxId, Throwable t) {
+        if (isAgentsOwnAnswer(t)) {
+            return CompletableFuture.completedFuture((StatusRuntimeException) t);
         }
-        return reasonOnceSettled(manager, sandboxId)
+        return manager.settledAsync(sandboxId).thenApplyAsync(settled -> explainNow(manager, sandboxId, t),
+                Continuations.EXECUTOR);
+    }
+
+    private static boolean isAgentsOwnAnswer(Throwable t) {
+        return t instanceof StatusRuntimeException s && s.getStatus().getCode() != Status.Code.UNAVAILABLE
+                && s.getStatus().getCode() != Status.Code.CANCELLED;
+    }
+
+    private static StatusRuntimeException explainNow(SandboxManager manager, String sandboxId, Throwable t) {
+        return manager.unavailabilityReason(sandboxId)
                 .map(reason -> Status.UNAVAILABLE.withDescription(reason).withCause(t).asRuntimeException())
                 .orElseGet(() -> t instanceof StatusRuntimeException s
                         ? s.getStatus().withDescription("agent of sandbox " + sandboxId + ": " + s.getStatus().getDescription())
                                 .asRuntimeException()
                         : GrpcErrors.toStatus(t));
-    }
-
-    private static Optional<String> reasonOnceSettled(SandboxManager manager, String sandboxId) {
-        try {
-            return manager.unavailabilityReasonOnceSettled(sandboxId);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return manager.unavailabilityReason(sandboxId);
-        }
     }
 }

@@ -27,6 +27,8 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -405,6 +407,57 @@ public final class SandboxManager implements AutoCloseable {
             throw new SandboxUnavailableException("sandbox " + id + ": its agent session is not back yet after "
                     + settings.agentReadyTimeout().toMillis() + " ms");
         }
+    }
+
+    /**
+     * {@link #agent}, without waiting: the session of a READY sandbox once it is there, for callers on threads that
+     * must not block (stream callbacks). The future fails with what {@link #agent} throws: {@link
+     * SandboxNotFoundException} and {@link SandboxStateException} at once, {@link SandboxUnavailableException} when the
+     * dial fails or takes longer than the agent-ready timeout. Cancelling it gives up the wait and nothing else.
+     */
+    public CompletableFuture<ManagedChannel> agentAsync(String id) {
+        Sandbox sandbox;
+        try {
+            sandbox = find(id);
+            SandboxRecord record = sandbox.record;
+            if (record.state() != SandboxState.READY) {
+                throw new SandboxStateException("sandbox " + id + " is " + record.state().name().toLowerCase()
+                        + (record.failureReason().isEmpty() ? "" : ": " + record.failureReason()) + "; it must be ready");
+            }
+            touch(sandbox);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        long timeoutMs = settings.agentReadyTimeout().toMillis();
+        // A copy: a caller's timeout or cancel must not complete the sandbox's own session future.
+        return sandbox.agent.copy().orTimeout(timeoutMs, TimeUnit.MILLISECONDS).handle((channel, error) -> {
+            if (error == null) {
+                return channel;
+            }
+            Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+            if (cause instanceof SandboxUnavailableException named) {
+                throw named; // a failed re-dial says which sandbox already
+            }
+            throw cause instanceof TimeoutException
+                    ? new SandboxUnavailableException("sandbox " + id + ": its agent session is not back yet after "
+                            + timeoutMs + " ms")
+                    : new SandboxUnavailableException("sandbox " + id + ": " + cause.getMessage(), cause);
+        });
+    }
+
+    /**
+     * Completes when {@link #unavailabilityReason} is worth asking for a broken agent stream: at once unless the
+     * sandbox is READY with a VM that looks alive, else when that VM ends or {@link SandboxSettings#vmExitVisibleWithin()}
+     * has passed. The non-blocking form of {@link #unavailabilityReasonOnceSettled}; it never fails.
+     */
+    public CompletableFuture<Void> settledAsync(String id) {
+        Sandbox sandbox = sandboxes.get(id);
+        VmHandle vm = sandbox == null ? null : sandbox.vm;
+        if (closed || vm == null || sandbox.record.state() != SandboxState.READY) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return vm.exited().copy().completeOnTimeout(null, settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS)
+                .handle((ignored, error) -> (Void) null);
     }
 
     /**
