@@ -22,8 +22,15 @@ final class AgentStreamErrors {
         if (isAgentsOwnAnswer(t)) {
             return CompletableFuture.completedFuture((StatusRuntimeException) t);
         }
-        return manager.settledAsync(sandboxId).thenApplyAsync(settled -> explainNow(manager, sandboxId, t),
-                Continuations.EXECUTOR);
+        CompletableFuture<StatusRuntimeException> status = new CompletableFuture<>();
+        Continuations.whenDone(manager.settledAsync(sandboxId), (settled, never) -> {
+            try {
+                status.complete(explainNow(manager, sandboxId, t));
+            } catch (RuntimeException e) {
+                status.complete(GrpcErrors.toStatus(e));
+            }
+        });
+        return status;
     }
 
     private static boolean isAgentsOwnAnswer(Throwable t) {

@@ -1,7 +1,10 @@
 package dev.kelpie.daemon.api;
 
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.function.BiConsumer;
 
 /**
  * Where the API's asynchronous steps continue (an agent session that came up, a broken stream explained): a virtual
@@ -15,4 +18,23 @@ final class Continuations {
             Thread.ofVirtual().name("kelpie-api-continuation-", 0).factory());
 
     private Continuations() {}
+
+    /**
+     * Runs {@code step} with the future's outcome: at once on this thread when the future is already complete (the
+     * usual case: a sandbox whose agent session is up; nothing then waits), else on a virtual thread when it completes.
+     */
+    static <T> void whenDone(CompletableFuture<T> future, BiConsumer<? super T, ? super Throwable> step) {
+        if (!future.isDone()) {
+            future.whenCompleteAsync(step, EXECUTOR);
+            return;
+        }
+        T value;
+        try {
+            value = future.join();
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            step.accept(null, e);
+            return;
+        }
+        step.accept(value, null);
+    }
 }

@@ -149,7 +149,7 @@ final class FileTransfers {
                 // Nothing waits here, on the call's callback thread: the upload goes on once the session is there,
                 // and the client's next message is asked for only then.
                 session = manager.agentAsync(sandboxId);
-                session.whenCompleteAsync((channel, error) -> sessionReady(channel, error, start), Continuations.EXECUTOR);
+                Continuations.whenDone(session, (channel, error) -> sessionReady(channel, error, start));
                 return;
             } else if (message.hasData()) {
                 upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setData(message.getData()).build());

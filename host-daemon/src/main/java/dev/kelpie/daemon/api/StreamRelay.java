@@ -91,8 +91,8 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
 
     /**
      * Starts the agent call once {@code agent} (the sandbox's session, which may still be dialled) is there, or fails
-     * the relay with why it is not. Nothing waits on the caller's thread, a stream callback; the call is started on a
-     * {@link Continuations} thread. A client that cancels meanwhile stops the wait, and no agent call is made for it.
+     * the relay with why it is not. Nothing waits on the caller's thread, a stream callback; a call whose session is not up
+     * yet is started on a {@link Continuations} thread. A client that cancels meanwhile stops the wait, and no agent call is made for it.
      */
     <C> void startWhen(CompletableFuture<C> agent, BiConsumer<C, ClientResponseObserver<Q, A>> call) {
         synchronized (this) {
@@ -102,7 +102,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             }
             awaited = agent;
         }
-        agent.whenCompleteAsync((channel, error) -> {
+        Continuations.whenDone(agent, (channel, error) -> {
             synchronized (this) {
                 awaited = null;
             }
@@ -111,7 +111,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             } else {
                 start(observer -> call.accept(channel, observer));
             }
-        }, Continuations.EXECUTOR);
+        });
     }
 
     /** Ends the relay with an error found before the agent call started (unknown sandbox, bad request, ...). */

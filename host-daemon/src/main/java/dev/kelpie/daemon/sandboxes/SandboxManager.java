@@ -453,7 +453,7 @@ public final class SandboxManager implements AutoCloseable {
     public CompletableFuture<Void> settledAsync(String id) {
         Sandbox sandbox = sandboxes.get(id);
         VmHandle vm = sandbox == null ? null : sandbox.vm;
-        if (closed || vm == null || sandbox.record.state() != SandboxState.READY) {
+        if (closed || vm == null || sandbox.record.state() != SandboxState.READY || settings.vmExitVisibleWithin().isZero()) {
             return CompletableFuture.completedFuture(null);
         }
         return vm.exited().copy().completeOnTimeout(null, settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS)
