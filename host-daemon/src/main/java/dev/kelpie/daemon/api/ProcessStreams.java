@@ -145,13 +145,6 @@ final class ProcessStreams {
         }
     }
 
-    static Exception interruptAware(Exception e) {
-        if (e instanceof InterruptedException) {
-            Thread.currentThread().interrupt();
-        }
-        return e;
-    }
-
     /**
      * A bidi process stream: the first client message starts (or attaches to) the process, the rest are input,
      * forwarded with a running stdin offset so the agent can drop chunks it already has. Input is pulled one message at
