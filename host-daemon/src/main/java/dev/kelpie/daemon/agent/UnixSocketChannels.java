@@ -2,6 +2,7 @@ package dev.kelpie.daemon.agent;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import dev.kelpie.daemon.netty.EventLoopWatchdog;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
@@ -27,6 +28,8 @@ public final class UnixSocketChannels implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Class<? extends DomainSocketChannel> channelType;
+    /** Agent calls' callbacks run on gRPC's executor, not here: a loop held anyway is logged. */
+    private final EventLoopWatchdog watchdog;
 
     public UnixSocketChannels() {
         if (Epoll.isAvailable()) {
@@ -39,6 +42,7 @@ public final class UnixSocketChannels implements AutoCloseable {
             throw new IllegalStateException("no Netty native transport for Unix sockets: epoll "
                     + Epoll.unavailabilityCause() + "; kqueue " + KQueue.unavailabilityCause());
         }
+        watchdog = EventLoopWatchdog.watch(group);
     }
 
     /** A plaintext channel to the socket; the file system permissions of the socket are the authentication. */
@@ -58,6 +62,7 @@ public final class UnixSocketChannels implements AutoCloseable {
 
     @Override
     public void close() {
+        watchdog.close();
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }

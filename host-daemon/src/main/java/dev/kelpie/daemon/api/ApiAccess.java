@@ -41,10 +41,20 @@ public class ApiAccess implements ServerInterceptor {
 
     @Inject
     public ApiAccess(KelpieConfig config) {
-        this.tls = config.api().tls().cert().isPresent();
         // Without a configured CA no client certificate is asked for; the JDK's public CAs never vouch for a client.
-        this.clientCertificates = config.api().tls().clientCa().isPresent();
-        this.token = config.api().tokenFile().map(ApiToken::read);
+        this(config.api().tls().cert().isPresent(), config.api().tls().clientCa().isPresent(),
+                config.api().tokenFile().map(ApiToken::read));
+    }
+
+    /**
+     * @param tls whether TCP is served with TLS
+     * @param clientCertificates whether a client certificate from the configured CA authenticates
+     * @param token the bearer token, if one is configured
+     */
+    public ApiAccess(boolean tls, boolean clientCertificates, Optional<byte[]> token) {
+        this.tls = tls;
+        this.clientCertificates = clientCertificates;
+        this.token = token;
     }
 
     @Override

@@ -13,7 +13,9 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import dev.kelpie.api.v1.WriteFileStart;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -46,12 +48,12 @@ final class FileTransfers {
                 null, t -> AgentStreamErrors.explain(manager, id, t), () -> { });
         try {
             requirePath(request.getPath());
-            ManagedChannel channel = manager.agent(id);
             var agentRequest = dev.kelpie.agent.v1.ReadFileRequest.newBuilder().setPath(request.getPath())
                     .setOffsetBytes(request.getOffsetBytes()).setLengthBytes(request.getLengthBytes()).build();
-            relay.start(observer -> AgentGrpc.newStub(channel).readFile(agentRequest, observer));
-        } catch (Exception e) {
-            relay.fail(ProcessStreams.interruptAware(e));
+            relay.startWhen(manager.agentAsync(id),
+                    (channel, observer) -> AgentGrpc.newStub(channel).readFile(agentRequest, observer));
+        } catch (RuntimeException e) {
+            relay.fail(e);
         }
     }
 
@@ -79,6 +81,10 @@ final class FileTransfers {
         private final ServerCallStreamObserver<WriteFileResponse> out;
         private ClientCallStreamObserver<dev.kelpie.agent.v1.WriteFileRequest> upstream;
         private String sandboxId;
+        /** The sandbox's agent session while it is awaited (a re-adopted sandbox's is dialled in the background). */
+        private CompletableFuture<ManagedChannel> session;
+        /** The client half-closed while the session was awaited: the agent hears the end once its call is made. */
+        private boolean clientCompleted;
         private boolean wantMore;
         private boolean done;
         /** The client's silence timer while a message is asked for, null otherwise. */
@@ -89,6 +95,9 @@ final class FileTransfers {
             out.setOnCancelHandler(() -> {
                 synchronized (this) {
                     done = true;
+                    if (session != null) {
+                        session.cancel(false);
+                    }
                     if (upstream != null) {
                         upstream.cancel("the API client cancelled the upload", null);
                     }
@@ -134,16 +143,15 @@ final class FileTransfers {
                 sandboxId = start.getSandboxId();
                 try {
                     requirePath(start.getPath());
-                    ManagedChannel channel = manager.agent(sandboxId);
-                    AgentGrpc.newStub(channel).writeFile(new AgentReplies());
-                } catch (Exception e) {
-                    finish(GrpcErrors.toStatus(ProcessStreams.interruptAware(e)));
+                } catch (RuntimeException e) {
+                    finish(GrpcErrors.toStatus(e));
                     return;
                 }
-                upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setStart(
-                        dev.kelpie.agent.v1.WriteFileStart.newBuilder().setPath(start.getPath()).setMode(start.getMode())
-                                .setSizeBytes(start.getSizeBytes()).setSha256(start.getSha256())
-                                .setCreateParents(start.getCreateParents())).build());
+                // Nothing waits here, on the call's callback thread: the upload goes on once the session is there,
+                // and the client's next message is asked for only then.
+                session = manager.agentAsync(sandboxId);
+                Continuations.whenDone(session, (channel, error) -> sessionReady(channel, error, start));
+                return;
             } else if (message.hasData()) {
                 upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setData(message.getData()).build());
             } else {
@@ -152,6 +160,29 @@ final class FileTransfers {
                 return;
             }
             if (upstream.isReady()) {
+                requestNext();
+            } else {
+                wantMore = true;
+            }
+        }
+
+        private synchronized void sessionReady(ManagedChannel channel, Throwable error, WriteFileStart start) {
+            session = null;
+            if (done) {
+                return; // the client cancelled or went away meanwhile: no agent call is made for it
+            }
+            if (error != null) {
+                finish(GrpcErrors.toStatus(error));
+                return;
+            }
+            AgentGrpc.newStub(channel).writeFile(new AgentReplies());
+            upstream.onNext(dev.kelpie.agent.v1.WriteFileRequest.newBuilder().setStart(
+                    dev.kelpie.agent.v1.WriteFileStart.newBuilder().setPath(start.getPath()).setMode(start.getMode())
+                            .setSizeBytes(start.getSizeBytes()).setSha256(start.getSha256())
+                            .setCreateParents(start.getCreateParents())).build());
+            if (clientCompleted) {
+                upstream.onCompleted();
+            } else if (upstream.isReady()) {
                 requestNext();
             } else {
                 wantMore = true;
@@ -170,6 +201,8 @@ final class FileTransfers {
             messageArrived();
             if (upstream != null && !done) {
                 upstream.onCompleted(); // the client sent everything; the agent checks size and sha256
+            } else if (session != null && !done) {
+                clientCompleted = true;
             } else if (upstream == null && !done) {
                 finish(GrpcErrors.of(ErrorKind.BAD_REQUEST, "WriteFile needs a start message"));
             }
@@ -201,9 +234,12 @@ final class FileTransfers {
 
             @Override
             public void onError(Throwable t) {
-                synchronized (Upload.this) {
-                    finish(AgentStreamErrors.explain(manager, sandboxId, t));
-                }
+                // Explaining may wait for the VM's death to show: not here, and never holding the upload's monitor.
+                AgentStreamErrors.explain(manager, sandboxId, t).whenComplete((status, failure) -> {
+                    synchronized (Upload.this) {
+                        finish(status != null ? status : GrpcErrors.toStatus(failure));
+                    }
+                });
             }
 
             @Override

@@ -17,6 +17,8 @@ import java.util.List;
 /** gRPC adapter for {@code kelpie.v1.Host}. */
 public class HostGrpcService extends HostGrpc.HostImplBase {
 
+    static final String BACKEND_NOT_CHOSEN_YET = "not known yet: the backend probe is still choosing the backend";
+
     private final HostInfoService hostInfo;
     private final SandboxManager sandboxes;
     private final ImageCatalog images;
@@ -36,11 +38,22 @@ public class HostGrpcService extends HostGrpc.HostImplBase {
                 .setRunningSandboxes(sandboxes.runningCount())
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
                 .setImageCache(imageCache())
-                .setNetwork(network(sandboxes.networkSupport()))
+                .setNetwork(network())
                 .addAllPackageStores(stores.all().stream().map(s -> PackageStoreStatus.newBuilder().setName(s.name())
                         .setLocation(s.location()).setSealed(s.sealed()).setDefault(s.name().equals(stores.defaultName()))
                         .build()).toList())
                 .build());
+    }
+
+    /**
+     * What the selected backend's sandboxes can reach. Until the startup probe has chosen a backend, asking the
+     * backend would wait for the probe (minutes under TCG), and Host.Info must answer at once: it says so instead.
+     */
+    private dev.kelpie.api.v1.NetworkSupport network() {
+        if (!hostInfo.backendKnown()) {
+            return dev.kelpie.api.v1.NetworkSupport.newBuilder().setDescription(BACKEND_NOT_CHOSEN_YET).build();
+        }
+        return network(sandboxes.networkSupport());
     }
 
     private static dev.kelpie.api.v1.NetworkSupport network(NetworkSupport support) {

@@ -51,14 +51,13 @@ final class ProcessStreams {
                 () -> touchQuietly(id));
         try {
             ExecStart start = ProcessMessages.toAgent(request.getCommand());
-            ManagedChannel channel = manager.agent(id);
-            relay.start(observer -> {
+            relay.startWhen(manager.agentAsync(id), (channel, observer) -> {
                 StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel).exec(observer);
                 requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
                 requests.onCompleted();
             });
-        } catch (Exception e) {
-            relay.fail(interruptAware(e));
+        } catch (RuntimeException e) {
+            relay.fail(e);
         }
     }
 
@@ -72,16 +71,16 @@ final class ProcessStreams {
             }
 
             @Override
-            void begin(ExecInteractiveRequest first) throws InterruptedException {
+            void begin(ExecInteractiveRequest first) {
                 if (!first.hasStart()) {
                     throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first ExecInteractive message must be start");
                 }
                 String id = first.getStart().getSandboxId();
                 ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand());
-                ManagedChannel channel = manager.agent(id);
-                relay.start(observer -> {
-                    requests = AgentGrpc.newStub(channel).exec(observer);
-                    requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
+                startWhenAgentIsThere(id, (channel, observer) -> {
+                    var agentRequests = AgentGrpc.newStub(channel).exec(observer);
+                    agentRequests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
+                    return agentRequests;
                 });
             }
 
@@ -107,19 +106,19 @@ final class ProcessStreams {
             }
 
             @Override
-            void begin(AttachRequest first) throws InterruptedException {
+            void begin(AttachRequest first) {
                 if (!first.hasStart()) {
                     throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first Attach message must be start");
                 }
                 var start = first.getStart();
                 String id = start.getSandboxId();
-                ManagedChannel channel = manager.agent(id);
-                relay.start(observer -> {
-                    requests = AgentGrpc.newStub(channel).attach(observer);
-                    requests.onNext(dev.kelpie.agent.v1.AttachRequest.newBuilder().setStart(
+                startWhenAgentIsThere(id, (channel, observer) -> {
+                    var agentRequests = AgentGrpc.newStub(channel).attach(observer);
+                    agentRequests.onNext(dev.kelpie.agent.v1.AttachRequest.newBuilder().setStart(
                             dev.kelpie.agent.v1.AttachStart.newBuilder().setId(start.getProcessId())
                                     .setStdoutOffsetBytes(start.getStdoutOffsetBytes())
                                     .setStderrOffsetBytes(start.getStderrOffsetBytes())).build());
+                    return agentRequests;
                 });
             }
 
@@ -146,13 +145,6 @@ final class ProcessStreams {
         }
     }
 
-    static Exception interruptAware(Exception e) {
-        if (e instanceof InterruptedException) {
-            Thread.currentThread().interrupt();
-        }
-        return e;
-    }
-
     /**
      * A bidi process stream: the first client message starts (or attaches to) the process, the rest are input,
      * forwarded with a running stdin offset so the agent can drop chunks it already has. Input is pulled one message at
@@ -163,12 +155,15 @@ final class ProcessStreams {
 
         /** Made while the service method runs: gRPC takes cancel and ready handlers only then. */
         final StreamRelay<Q, A, P> relay;
-        StreamObserver<Q> requests;
+        /** The agent call's request stream, once started (under this session's lock). */
+        private StreamObserver<Q> requests;
         private final ServerCallStreamObserver<P> out;
         private volatile String sandboxId;
         private long stdinOffset;
         /** The client's next message is wanted as soon as the agent's stream is ready again. */
         private boolean wantInput;
+        /** The client half-closed before the agent call was there: its stdin is closed once it is. */
+        private boolean clientDone;
 
         InteractiveSession(ServerCallStreamObserver<P> out, Function<A, Optional<P>> translate, Predicate<A> isFinal) {
             this.out = out;
@@ -199,8 +194,31 @@ final class ProcessStreams {
         /** The sandbox the first message names (empty if it names none). */
         abstract String sandboxIdOf(C first);
 
-        /** Starts the agent stream for the first message. */
-        abstract void begin(C first) throws InterruptedException;
+        /** Starts the agent stream for the first message, with {@link #startWhenAgentIsThere}. */
+        abstract void begin(C first);
+
+        /** Makes an agent call and sends its start message; returns the call's request stream. */
+        @FunctionalInterface
+        interface AgentCall<Q, A> {
+            StreamObserver<Q> start(ManagedChannel channel, io.grpc.stub.ClientResponseObserver<Q, A> observer);
+        }
+
+        /**
+         * Starts the agent call once the sandbox's session is there (a re-adopted sandbox's is dialled in the
+         * background); only then is the client's next message asked for. Nothing waits on this callback thread.
+         */
+        void startWhenAgentIsThere(String id, AgentCall<Q, A> call) {
+            relay.startWhen(manager.agentAsync(id), (channel, observer) -> {
+                synchronized (this) {
+                    requests = call.start(channel, observer);
+                    if (clientDone) {
+                        requests.onCompleted();
+                        return;
+                    }
+                    askForInput();
+                }
+            });
+        }
 
         /** The input in a later message, or null if it carries none. */
         abstract ProcessInput inputOf(C message);
@@ -213,11 +231,9 @@ final class ProcessStreams {
                 try {
                     sandboxId = sandboxIdOf(message);
                     begin(message);
-                } catch (Exception e) {
-                    relay.fail(interruptAware(e));
-                    return;
+                } catch (RuntimeException e) {
+                    relay.fail(e);
                 }
-                askForInput();
                 return;
             }
             if (requests == null) {
@@ -244,6 +260,8 @@ final class ProcessStreams {
         public synchronized void onCompleted() {
             if (requests != null) {
                 requests.onCompleted();
+            } else {
+                clientDone = true;
             }
         }
     }

@@ -7,9 +7,11 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -40,10 +42,12 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     private final ServerCallStreamObserver<P> downstream;
     private final Function<A, Optional<P>> translate;
     private final Predicate<A> isFinal;
-    private final Function<Throwable, StatusRuntimeException> errors;
+    private final Function<Throwable, CompletableFuture<StatusRuntimeException>> errors;
     private final Runnable onEnd;
     private ClientCallStreamObserver<Q> upstream;
     private Runnable onUpstreamReady = () -> { };
+    /** What {@link #startWhen} waits for, until it is there; a client that cancels stops the wait. */
+    private CompletableFuture<?> awaited;
     private boolean cancelled;
     private boolean wantMore;
     private boolean sawFinal;
@@ -52,11 +56,12 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     /**
      * @param isFinal whether an agent message is the stream's final event; null when a stream that completes is whole
      *     (e.g. a file read)
-     * @param errors maps an agent-side failure to the status the client sees
+     * @param errors maps an agent-side failure to the status the client sees; it may take a moment (see {@link
+     *     AgentStreamErrors}), so it answers with a future and never holds the thread that reported the failure
      * @param onEnd runs once when the relay ends, however
      */
     StreamRelay(ServerCallStreamObserver<P> downstream, Function<A, Optional<P>> translate, Predicate<A> isFinal,
-            Function<Throwable, StatusRuntimeException> errors, Runnable onEnd) {
+            Function<Throwable, CompletableFuture<StatusRuntimeException>> errors, Runnable onEnd) {
         this.downstream = downstream;
         this.translate = translate;
         this.isFinal = isFinal;
@@ -75,6 +80,39 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             }
         }
         call.accept(this);
+        // A client that cancelled while the call was being made found no agent call to cancel: cancel it now.
+        ClientCallStreamObserver<Q> made;
+        synchronized (this) {
+            made = cancelled ? upstream : null;
+        }
+        if (made != null) {
+            made.cancel("the API client cancelled", null);
+        }
+    }
+
+    /**
+     * Starts the agent call once {@code agent} (the sandbox's session, which may still be dialled) is there, or fails
+     * the relay with why it is not. Nothing waits on the caller's thread, a stream callback; a call whose session is not up
+     * yet is started on a {@link Continuations} thread. A client that cancels meanwhile stops the wait, and no agent call is made for it.
+     */
+    <C> void startWhen(CompletableFuture<C> agent, BiConsumer<C, ClientResponseObserver<Q, A>> call) {
+        synchronized (this) {
+            if (cancelled) {
+                agent.cancel(false);
+                return;
+            }
+            awaited = agent;
+        }
+        Continuations.whenDone(agent, (channel, error) -> {
+            synchronized (this) {
+                awaited = null;
+            }
+            if (error != null) {
+                fail(error); // a no-op when the client cancelled: the relay has ended
+            } else {
+                start(observer -> call.accept(channel, observer));
+            }
+        });
     }
 
     /** Ends the relay with an error found before the agent call started (unknown sandbox, bad request, ...). */
@@ -175,9 +213,14 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
 
     private void clientCancelled() {
         ClientCallStreamObserver<Q> call;
+        CompletableFuture<?> waiting;
         synchronized (this) {
             cancelled = true;
             call = upstream;
+            waiting = awaited;
+        }
+        if (waiting != null) {
+            waiting.cancel(false);
         }
         if (call != null) {
             call.cancel("the API client cancelled", null);
@@ -188,7 +231,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     @Override
     public void onError(Throwable t) {
         if (markEnded()) {
-            downstream.onError(errors.apply(t));
+            sendError(errors.apply(t));
         }
     }
 
@@ -204,8 +247,13 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
         if (whole) {
             downstream.onCompleted();
         } else {
-            downstream.onError(errors.apply(GrpcErrors.of(ErrorKind.UNREACHABLE, "the agent ended the stream without a final status")));
+            sendError(errors.apply(GrpcErrors.of(ErrorKind.UNREACHABLE, "the agent ended the stream without a final status")));
         }
+    }
+
+    /** Sends the status once it is known; the relay has ended, so nothing else writes to the client meanwhile. */
+    private void sendError(CompletableFuture<StatusRuntimeException> status) {
+        status.whenComplete((s, failure) -> downstream.onError(s != null ? s : GrpcErrors.toStatus(failure)));
     }
 
     private boolean markEnded() {

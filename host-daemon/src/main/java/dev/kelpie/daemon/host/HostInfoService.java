@@ -4,15 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.BackendReport;
-import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
-import dev.kelpie.daemon.hypervisor.probe.HostBootId;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
-import dev.kelpie.daemon.hypervisor.probe.KernelBootProbe;
-import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
-import dev.kelpie.daemon.hypervisor.probe.LibkrunProbe;
-import dev.kelpie.daemon.hypervisor.probe.ProbeCache;
 import dev.kelpie.daemon.hypervisor.probe.ProbeResult;
-import dev.kelpie.daemon.hypervisor.probe.QemuProbe;
+import dev.kelpie.daemon.images.ImageSource;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Priority;
@@ -20,16 +14,15 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
-import dev.kelpie.daemon.images.BootImage;
-import dev.kelpie.daemon.images.ImageSource;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Optional;
+import java.util.function.Supplier;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -41,60 +34,56 @@ import org.jboss.logging.Logger;
 public class HostInfoService {
 
     private static final Logger LOG = Logger.getLogger(HostInfoService.class);
-    private static final Path DEV_KVM = Path.of("/dev/kvm");
 
-    private final KelpieConfig config;
-    private final ObjectMapper json;
+    private final HostPlatform platform;
+    private final BackendPreference preference;
     private final String daemonVersion;
-    private final HostPlatform platform = HostPlatform.current();
+    private final Path stateDir;
+    private final Supplier<List<BackendReport>> probe;
     private volatile List<BackendReport> backends = List.of(
             new BackendReport("libkrun", ProbeResult.untested("probe running"), "", "", List.of()),
             new BackendReport("qemu", ProbeResult.untested("probe running"), "", "", List.of()));
     private Thread probeThread;
     private final CompletableFuture<Void> probed = new CompletableFuture<>();
-    private final ImageSource images;
-    private final BackendPreference preference;
 
     @Inject
     public HostInfoService(KelpieConfig config, ObjectMapper json, ImageSource images,
             @ConfigProperty(name = "quarkus.application.version", defaultValue = "0.0.0") String daemonVersion) {
-        this.config = config;
-        this.images = images;
-        this.json = json;
+        this(HostPlatform.current(), BackendPreference.parse(config.backend()), daemonVersion, config.stateDir(),
+                new BackendProbes(config, json, images, HostPlatform.current()));
+    }
+
+    /** @param probe the backends' probes, run once on a thread of their own by {@link #startProbe} */
+    public HostInfoService(HostPlatform platform, BackendPreference preference, String daemonVersion, Path stateDir,
+            Supplier<List<BackendReport>> probe) {
+        this.platform = platform;
+        this.preference = preference;
         this.daemonVersion = daemonVersion;
-        this.preference = BackendPreference.parse(config.backend());
+        this.stateDir = stateDir;
+        this.probe = probe;
     }
 
     /** Runs after {@code DaemonPreflight} (priority 1) has checked the configuration. */
     void onStart(@Observes @Priority(10) StartupEvent event) {
+        startProbe();
+    }
+
+    public void startProbe() {
         probeThread = Thread.ofPlatform().name("kelpie-backend-probe").daemon().start(this::probeBackends);
     }
 
     private void probeBackends() {
-        CommandRunner commands = new CommandRunner();
-        QemuProbe qemu = new QemuProbe(commands, new KernelBootProbe(config.probe().bootTimeout()),
-                new ProbeCache(config.probe().cacheDir(), json, HostBootId.current(platform, commands)), platform, DEV_KVM);
-        BackendReport qemuReport = qemu.probe(config.qemu().binary(), config.probe().kernel().or(this::newestImageKernel),
-                config.qemu().accelerator().map(Accelerator::fromConfig));
-        Accelerator hardware = platform.isMacOs() ? Accelerator.HVF : Accelerator.KVM;
-        KelpieConfig.Libkrun k = config.libkrun();
-        LibkrunSettings libkrun = LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform);
-        BackendReport libkrunReport = new LibkrunProbe(platform).probe(libkrun.library(), k.runner().isPresent(),
-                qemuReport.accelerator(hardware));
-        backends = List.of(libkrunReport, qemuReport);
+        backends = probe.get();
         probed.complete(null);
         LOG.infof("backend probe done: %s", BackendChoice.from(backends, preference).reason());
     }
 
-    /** Without a configured probe kernel, the kernel of the newest local image proves the accelerators. */
-    private Optional<Path> newestImageKernel() {
-        try {
-            return images.list().stream().filter(i -> i.arch().equals(platform.arch())).findFirst()
-                    .map(BootImage::kernel);
-        } catch (RuntimeException e) {
-            LOG.warnf("no image kernel to probe accelerators with: %s", e.getMessage());
-            return Optional.empty();
-        }
+    /**
+     * Whether the backend new sandboxes get is known now: it was configured, or the probe has chosen it. Until then
+     * whatever depends on it (the backend's network support) would wait for the probe, which a call may not.
+     */
+    public boolean backendKnown() {
+        return preference != BackendPreference.AUTO || probed.isDone();
     }
 
     /** The backend choice once probing is done; waits up to {@code timeout} for a probe still running. */
@@ -125,6 +114,6 @@ public class HostInfoService {
         List<BackendReport> current = backends;
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         return new HostReport(daemonVersion, platform.os(), platform.arch(), Runtime.getRuntime().availableProcessors(),
-                os.getTotalMemorySize() / (1024 * 1024), current, BackendChoice.from(current, preference), config.stateDir());
+                os.getTotalMemorySize() / (1024 * 1024), current, BackendChoice.from(current, preference), stateDir);
     }
 }

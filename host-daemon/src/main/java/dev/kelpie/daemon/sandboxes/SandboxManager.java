@@ -16,6 +16,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -222,6 +224,47 @@ public final class SandboxManager implements AutoCloseable {
      * @throws SandboxUnavailableException when its agent cannot be reached
      */
     public ManagedChannel agent(String id) throws InterruptedException {
+        Sandbox sandbox = readyForAgentCall(id);
+        try {
+            return sandbox.agent.get(settings.agentReadyTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new SandboxUnavailableException("sandbox " + id + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw agentNotBack(id);
+        }
+    }
+
+    /**
+     * {@link #agent}, without waiting: the session of a READY sandbox once it is there, for callers on threads that
+     * must not block (stream callbacks). The future fails with what {@link #agent} throws: {@link
+     * SandboxNotFoundException} and {@link SandboxStateException} at once, {@link SandboxUnavailableException} when the
+     * dial fails or takes longer than the agent-ready timeout. Cancelling it gives up the wait and nothing else.
+     */
+    public CompletableFuture<ManagedChannel> agentAsync(String id) {
+        Sandbox sandbox;
+        try {
+            sandbox = readyForAgentCall(id);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        // A copy: a caller's timeout or cancel must not complete the sandbox's own session future.
+        return sandbox.agent.copy().orTimeout(settings.agentReadyTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .handle((channel, error) -> {
+                    if (error == null) {
+                        return channel;
+                    }
+                    Throwable cause = error instanceof CompletionException && error.getCause() != null
+                            ? error.getCause() : error;
+                    if (cause instanceof SandboxUnavailableException named) {
+                        throw named; // a failed re-dial says which sandbox already
+                    }
+                    throw cause instanceof TimeoutException ? agentNotBack(id)
+                            : new SandboxUnavailableException("sandbox " + id + ": " + cause.getMessage(), cause);
+                });
+    }
+
+    /** A READY sandbox about to serve an agent call, which counts as activity. */
+    private Sandbox readyForAgentCall(String id) {
         Sandbox sandbox = registry.find(id);
         SandboxRecord record = sandbox.record;
         if (record.state() != SandboxState.READY) {
@@ -229,14 +272,12 @@ public final class SandboxManager implements AutoCloseable {
                     + (record.failureReason().isEmpty() ? "" : ": " + record.failureReason()) + "; it must be ready");
         }
         touch(sandbox);
-        try {
-            return sandbox.agent.get(settings.agentReadyTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            throw new SandboxUnavailableException("sandbox " + id + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (TimeoutException e) {
-            throw new SandboxUnavailableException("sandbox " + id + ": its agent session is not back yet after "
-                    + settings.agentReadyTimeout().toMillis() + " ms");
-        }
+        return sandbox;
+    }
+
+    private SandboxUnavailableException agentNotBack(String id) {
+        return new SandboxUnavailableException("sandbox " + id + ": its agent session is not back yet after "
+                + settings.agentReadyTimeout().toMillis() + " ms");
     }
 
     /**
@@ -278,21 +319,19 @@ public final class SandboxManager implements AutoCloseable {
     }
 
     /**
-     * {@link #unavailabilityReason}, but for a READY sandbox whose VM still looks alive it first waits up to
-     * {@link SandboxSettings#vmExitVisibleWithin()} for the VM to end: a stream that broke because the VM is dying
-     * is then explained by the death. A VM that is really alive costs the caller that wait.
+     * Completes when {@link #unavailabilityReason} is worth asking for a broken agent stream: at once unless the
+     * sandbox is READY with a VM that looks alive, else when that VM ends or {@link SandboxSettings#vmExitVisibleWithin()}
+     * has passed: a stream that broke because the VM is dying is then explained by the death. It never fails.
      */
-    public Optional<String> unavailabilityReasonOnceSettled(String id) throws InterruptedException {
+    public CompletableFuture<Void> settledAsync(String id) {
         Optional<Sandbox> found = registry.lookup(id);
         VmHandle vm = found.map(s -> s.vm).orElse(null);
-        if (!closed && vm != null && found.get().record.state() == SandboxState.READY) {
-            try {
-                vm.exited().get(settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS);
-            } catch (ExecutionException | TimeoutException e) {
-                // still alive (or its end cannot be told): the transport error stands
-            }
+        if (closed || vm == null || found.get().record.state() != SandboxState.READY
+                || settings.vmExitVisibleWithin().isZero()) {
+            return CompletableFuture.completedFuture(null);
         }
-        return unavailabilityReason(id);
+        return vm.exited().copy().completeOnTimeout(null, settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS)
+                .handle((ignored, error) -> (Void) null);
     }
 
     /** Records activity now, which postpones an idle timeout. */

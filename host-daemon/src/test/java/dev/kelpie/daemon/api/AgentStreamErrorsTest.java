@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -65,7 +66,7 @@ class AgentStreamErrorsTest {
                 CompletableFuture.delayedExecutor(VM_EXIT_VISIBLE_WITHIN.toMillis() / 4,
                         TimeUnit.MILLISECONDS));
 
-        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).join().getStatus();
         assertEquals(Status.Code.UNAVAILABLE, status.getCode());
         assertTrue(status.getDescription().startsWith("sandbox sb1") && status.getDescription().contains("exited"),
                 status.getDescription());
@@ -74,7 +75,7 @@ class AgentStreamErrorsTest {
     @Test
     void aStreamThatBreaksUnderALiveVmKeepsItsTransportErrorAfterTheSettleTime() {
         long started = System.nanoTime();
-        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).join().getStatus();
         assertEquals(Status.Code.UNAVAILABLE, status.getCode());
         assertEquals("agent of sandbox sb1: Network closed for unknown reason", status.getDescription());
         assertTrue(System.nanoTime() - started >= VM_EXIT_VISIBLE_WITHIN.toNanos(),
@@ -82,15 +83,26 @@ class AgentStreamErrorsTest {
     }
 
     @Test
+    void theWaitForAVmDeathNeverHoldsTheCallersThread() {
+        // The caller is a stream callback (and, for WriteFile, holds the upload's monitor): it gets a future at once.
+        long started = System.nanoTime();
+        CompletableFuture<StatusRuntimeException> status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED);
+        long tookMs = (System.nanoTime() - started) / 1_000_000;
+        assertTrue(tookMs < VM_EXIT_VISIBLE_WITHIN.toMillis() / 4, "explain returned after " + tookMs + " ms");
+        assertFalse(status.isDone(), "the settle time runs in the future, not in the call");
+        assertEquals(Status.Code.UNAVAILABLE, status.join().getStatus().getCode());
+    }
+
+    @Test
     void aStreamBrokenByTheDaemonsShutdownSaysSoAtOnce() {
         manager.close();
-        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).getStatus();
+        Status status = AgentStreamErrors.explain(manager, sandboxId, CONNECTION_CLOSED).join().getStatus();
         assertTrue(status.getDescription().contains("the daemon is shutting down"), status.getDescription());
     }
 
     @Test
     void theAgentsOwnAnswerPassesThrough() {
         StatusRuntimeException notFound = Status.NOT_FOUND.withDescription("no process 7").asRuntimeException();
-        assertEquals(notFound, AgentStreamErrors.explain(manager, sandboxId, notFound));
+        assertEquals(notFound, AgentStreamErrors.explain(manager, sandboxId, notFound).join());
     }
 }

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The packaged daemon, started through its real launcher as a separate process, with its own state directory and
- * socket. Closing it always ends the process.
+ * socket. Closing it always ends the process. However it ends (close, kill, exit), its log must hold no blocked-thread
+ * warning ({@link BlockedThreadWarnings}): the test fails with the offending lines.
  */
 final class DaemonProcess implements AutoCloseable {
 
@@ -109,6 +110,7 @@ final class DaemonProcess implements AutoCloseable {
         if (!process.waitFor(Await.scaled(timeout).toMillis(), TimeUnit.MILLISECONDS)) {
             throw new AssertionError("kelpied did not exit within " + timeout + ":\n" + logText());
         }
+        BlockedThreadWarnings.assertNone(log);
         return process.exitValue();
     }
 
@@ -116,6 +118,7 @@ final class DaemonProcess implements AutoCloseable {
     void kill9() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
+        BlockedThreadWarnings.assertNone(log);
     }
 
     String logText() {
@@ -135,5 +138,6 @@ final class DaemonProcess implements AutoCloseable {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
         }
+        BlockedThreadWarnings.assertNone(log);
     }
 }

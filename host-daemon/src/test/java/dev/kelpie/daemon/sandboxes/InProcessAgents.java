@@ -59,6 +59,8 @@ public final class InProcessAgents implements AgentConnector, AutoCloseable {
     public final Map<String, ReseedRequest> reseeded = new ConcurrentHashMap<>();
     /** Agents (VM ids) whose ImportWorkspace refuses the tar, as the real agent refuses an escaping entry. */
     public final Set<String> refuseImport = ConcurrentHashMap.newKeySet();
+    /** Paths WriteFile was started for, in order. */
+    public final List<String> writesStarted = new CopyOnWriteArrayList<>();
     /** Processes started through Exec, in start order, running or ended. */
     public final List<RunningExec> execs = new CopyOnWriteArrayList<>();
     private static final int EXPORT_CHUNK_BYTES = 16 * 1024;
@@ -225,6 +227,33 @@ public final class InProcessAgents implements AgentConnector, AutoCloseable {
                 @Override
                 public void onCompleted() {
                     // stdin closed; the process runs on
+                }
+            };
+        }
+
+        @Override
+        public StreamObserver<dev.kelpie.agent.v1.WriteFileRequest> writeFile(
+                StreamObserver<dev.kelpie.agent.v1.WriteFileResponse> out) {
+            return new StreamObserver<>() {
+                private long size;
+
+                @Override
+                public void onNext(dev.kelpie.agent.v1.WriteFileRequest request) {
+                    if (request.hasStart()) {
+                        writesStarted.add(request.getStart().getPath());
+                    } else {
+                        size += request.getData().size();
+                    }
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                }
+
+                @Override
+                public void onCompleted() {
+                    out.onNext(dev.kelpie.agent.v1.WriteFileResponse.newBuilder().setSizeBytes(size).build());
+                    out.onCompleted();
                 }
             };
         }

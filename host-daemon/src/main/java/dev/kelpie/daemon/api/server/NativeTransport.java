@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.api.server;
 
+import dev.kelpie.daemon.netty.EventLoopWatchdog;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -30,6 +31,9 @@ final class NativeTransport implements AutoCloseable {
     final EventLoopGroup io;
     final Class<? extends ServerChannel> domainSocketChannel;
     final Class<? extends ServerChannel> tcpChannel;
+    /** Nothing may hold these threads (calls run on the server's executor): a loop held anyway is logged. */
+    private final EventLoopWatchdog acceptorsWatchdog;
+    private final EventLoopWatchdog ioWatchdog;
 
     private NativeTransport(EventLoopGroup acceptors, EventLoopGroup io, Class<? extends ServerChannel> domainSocketChannel,
             Class<? extends ServerChannel> tcpChannel) {
@@ -37,6 +41,8 @@ final class NativeTransport implements AutoCloseable {
         this.io = io;
         this.domainSocketChannel = domainSocketChannel;
         this.tcpChannel = tcpChannel;
+        this.acceptorsWatchdog = EventLoopWatchdog.watch(acceptors);
+        this.ioWatchdog = EventLoopWatchdog.watch(io);
     }
 
     static NativeTransport open() {
@@ -61,6 +67,8 @@ final class NativeTransport implements AutoCloseable {
 
     @Override
     public void close() {
+        acceptorsWatchdog.close();
+        ioWatchdog.close();
         acceptors.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         io.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).syncUninterruptibly();
     }
