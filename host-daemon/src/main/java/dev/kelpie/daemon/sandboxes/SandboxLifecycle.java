@@ -68,6 +68,7 @@ final class SandboxLifecycle {
                     image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId()));
             return created[0];
         });
+        registry.deliverEvents();
         Sandbox sandbox = created[0];
         String id = sandbox.id();
         PooledVm booted = null;
@@ -238,6 +239,7 @@ final class SandboxLifecycle {
         } finally {
             sandbox.operations.unlock();
         }
+        registry.deliverEvents();
         if (!first) {
             await(sandbox.gone);
             return;

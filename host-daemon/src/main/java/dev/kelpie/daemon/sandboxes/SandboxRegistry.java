@@ -30,11 +30,19 @@ final class SandboxRegistry {
         return store;
     }
 
-    /** Saves a new sandbox's first record and makes it visible: before this, nobody can find it to change it. */
+    /**
+     * Saves a new sandbox's first record and makes it visible: before this, nobody can find it to change it. Called
+     * under admission's lock, so its event is only queued: the caller delivers it ({@link #deliverEvents}).
+     */
     void add(Sandbox sandbox) {
         store.save(sandbox.record);
         sandboxes.put(sandbox.id(), sandbox);
-        events.publish(new SandboxEvent(sandbox.record, null));
+        events.enqueue(new SandboxEvent(sandbox.record, null));
+    }
+
+    /** Delivers queued events; a caller that changed a record under a lock of its own calls this once it let go. */
+    void deliverEvents() {
+        events.deliver();
     }
 
     /** A sandbox of an earlier daemon, as found on disk: visible, but nothing is saved or announced. */
@@ -70,7 +78,9 @@ final class SandboxRegistry {
                 events.enqueue(new SandboxEvent(next, previous.state()));
             }
         }
-        events.deliver();
+        if (!Thread.holdsLock(sandbox)) {
+            events.deliver(); // else the caller, which holds the monitor for more than this change, delivers
+        }
         return next;
     }
 

@@ -63,6 +63,7 @@ final class VmSupervision {
             }
             registry.update(sandbox, r -> r.failed(reason));
         }
+        registry.deliverEvents();
         LOG.errorf("sandbox %s failed: %s", sandbox.id(), reason);
         return true;
     }

@@ -516,6 +516,28 @@ class SandboxManagerTest {
     }
 
     @Test
+    void listenersRunOutsideTheSandboxesLocksAndMayActOnIt() throws Exception {
+        List<SandboxState> pausedByListener = new CopyOnWriteArrayList<>();
+        manager.events().subscribe(e -> {
+            if (e.sandbox().state() == SandboxState.READY && e.previousState() == SandboxState.CREATING) {
+                // Another thread acts on the sandbox while the listener waits for it: a listener called under the
+                // sandbox's monitor would deadlock here.
+                var pause = java.util.concurrent.CompletableFuture.supplyAsync(() -> manager.pause(e.sandbox().id()));
+                try {
+                    pausedByListener.add(pause.get(10, java.util.concurrent.TimeUnit.SECONDS).state());
+                } catch (Exception failure) {
+                    throw new IllegalStateException(failure);
+                }
+            }
+        });
+
+        SandboxRecord r = manager.create(config(0));
+
+        assertEquals(List.of(SandboxState.PAUSED), pausedByListener);
+        assertEquals(SandboxState.PAUSED, manager.get(r.id()).state());
+    }
+
+    @Test
     void pauseAndResumeFollowTheStateMachine() throws Exception {
         SandboxRecord r = manager.create(config(0));
 
