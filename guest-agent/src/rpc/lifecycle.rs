@@ -29,6 +29,7 @@ pub const CAPABILITIES: &[&str] = &[
     "workspace.tar",
     "reseed",
     "clock",
+    "stats",
 ];
 
 pub async fn info(agent: &Agent, _req: InfoRequest) -> AgentResult<InfoResponse> {
@@ -70,7 +71,7 @@ pub async fn health(agent: &Agent, _req: HealthRequest) -> AgentResult<HealthRes
 }
 
 /// The number after `key` on the line that starts with it.
-fn field(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let mut parts = line.split_whitespace();
         if parts.next()? == key {

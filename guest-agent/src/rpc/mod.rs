@@ -4,6 +4,7 @@
 pub mod fs;
 pub mod lifecycle;
 pub mod process;
+pub mod stats;
 pub mod workspace;
 
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use crate::process::Registry;
 pub const SERVICE_NAME: &str = "kelpie.agent.v1.Agent";
 
 const METHODS: &[&str] = &[
-    "Info", "Health", "Configure", "Exec", "Attach", "ListProcesses", "Signal", "ReadFile", "WriteFile", "Stat", "ListDir",
+    "Info", "Health", "Stats", "Configure", "Exec", "Attach", "ListProcesses", "Signal", "ReadFile", "WriteFile", "Stat", "ListDir",
     "MakeDir", "Remove", "ExportWorkspace", "ImportWorkspace", "Sync", "SyncClock", "Reseed", "Shutdown",
 ];
 
@@ -144,6 +145,7 @@ impl Service for AgentService {
             match method {
                 "Info" => unary(request, sink, |r| lifecycle::info(agent, r)).await,
                 "Health" => unary(request, sink, |r| lifecycle::health(agent, r)).await,
+                "Stats" => unary(request, sink, |r| stats::stats(agent, r)).await,
                 "Configure" => unary(request, sink, |r| lifecycle::configure(agent, r)).await,
                 "Sync" => unary(request, sink, |r| lifecycle::sync(agent, r)).await,
                 "SyncClock" => unary(request, sink, |r| lifecycle::sync_clock(agent, r)).await,

@@ -128,6 +128,7 @@ final class SandboxMapper {
                 .setRestoredFromPackageId(r.restoredFromPackageId()).addAllPortForwards(toProto(established))
                 .setNetworkReachability(c.network().withForwards(r.vm() == null ? c.network().forwards() : established)
                         .reachability())
+                .setUsage(StatsMapper.toProto(r.usage()))
                 .build();
     }
 

@@ -41,7 +41,11 @@ import dev.kelpie.api.v1.WatchSandboxesRequest;
 import dev.kelpie.api.v1.WatchSandboxesResponse;
 import dev.kelpie.api.v1.WriteFileRequest;
 import dev.kelpie.api.v1.WriteFileResponse;
+import dev.kelpie.api.v1.SandboxStatsRequest;
+import dev.kelpie.api.v1.SandboxStatsResponse;
 import dev.kelpie.daemon.metrics.SandboxMetrics;
+import dev.kelpie.daemon.stats.HostResources;
+import dev.kelpie.daemon.stats.SandboxStatsSampler;
 import dev.kelpie.daemon.sandboxes.SandboxEvent;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -69,11 +73,23 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
 
     private final Snapshotter snapshotter;
     private final Restorer restorer;
+    private final StatsStreams stats;
 
-    /** @param uploadIdle how long a WriteFile may wait for its client's next message */
+    /** A service whose Stats reads nothing of the host (simulations: their VMs have no real process). */
     public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer, java.time.Duration uploadIdle) {
+        this(manager, metrics, snapshotter, restorer, uploadIdle, new SandboxStatsSampler(manager,
+                HostResources.NONE, java.time.Clock.systemUTC()));
+    }
+
+    /**
+     * @param uploadIdle how long a WriteFile may wait for its client's next message
+     * @param sampler what Stats streams
+     */
+    public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
+            Restorer restorer, java.time.Duration uploadIdle, SandboxStatsSampler sampler) {
         this.manager = manager;
+        this.stats = new StatsStreams(sampler);
         this.metrics = metrics;
         this.snapshotter = snapshotter;
         this.restorer = restorer;
@@ -200,6 +216,11 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     public void resume(ResumeSandboxRequest request, StreamObserver<ResumeSandboxResponse> out) {
         unary(out, () -> ResumeSandboxResponse.newBuilder()
                 .setSandbox(SandboxMapper.toProto(manager.resume(request.getId()))).build());
+    }
+
+    @Override
+    public void stats(SandboxStatsRequest request, StreamObserver<SandboxStatsResponse> out) {
+        stats.stream(request, (ServerCallStreamObserver<SandboxStatsResponse>) out);
     }
 
     @Override

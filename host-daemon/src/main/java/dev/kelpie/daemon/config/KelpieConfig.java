@@ -48,6 +48,18 @@ public interface KelpieConfig {
     /** Teleport: where Snapshot writes packages and Restore reads them. */
     Teleport teleport();
 
+    /** The daemon's Prometheus metrics. */
+    Metrics metrics();
+
+    interface Metrics {
+        /**
+         * Also export each sandbox's resource use as {@code kelpie_sandbox_*{sandbox="ID"}}: off by default, since
+         * every sandbox adds a dozen series and a busy host's sandbox ids never repeat.
+         */
+        @WithDefault("false")
+        boolean perSandbox();
+    }
+
     interface Teleport {
         /**
          * Store used when a request names none. {@code local} is always there: {@code STATE_DIR/packages} unless

@@ -10,6 +10,7 @@ import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.stats.SandboxStatsSampler;
 import dev.kelpie.daemon.teleport.PackageService;
 import dev.kelpie.daemon.teleport.PackageStores;
 import dev.kelpie.daemon.teleport.Restorer;
@@ -27,9 +28,9 @@ public class ApiComponents {
     @Singleton
     DaemonServices daemonServices(SandboxManager sandboxes, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer, ImageCatalog images, PackageService packages, PackageStores stores, HostInfoService host,
-            KelpieConfig config) {
+            KelpieConfig config, SandboxStatsSampler stats) {
         return new DaemonServices(List.of(new SandboxesGrpcService(sandboxes, metrics, snapshotter, restorer,
-                config.api().uploadIdleTimeout()),
+                config.api().uploadIdleTimeout(), stats),
                 new ImagesGrpcService(images, sandboxes), new PackagesGrpcService(packages, config.api().uploadIdleTimeout()),
                 new HostGrpcService(host, sandboxes, images, stores)));
     }

@@ -25,6 +25,8 @@ import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import dev.kelpie.daemon.stats.HostResources;
+import dev.kelpie.daemon.stats.SandboxStatsSampler;
 import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
@@ -55,8 +57,20 @@ public class DaemonComponents {
 
     @Produces
     @Singleton
+    HostResources hostResources() {
+        return HostResources.forThisHost();
+    }
+
+    @Produces
+    @Singleton
+    SandboxStatsSampler statsSampler(SandboxManager manager, HostResources resources) {
+        return new SandboxStatsSampler(manager, resources, Clock.systemUTC());
+    }
+
+    @Produces
+    @Singleton
     SandboxManager sandboxManager(KelpieConfig config, ObjectMapper json, ImageSource images, HostInfoService host,
-            UnixSocketChannels channels, Vertx vertx, ApiServing api) {
+            UnixSocketChannels channels, Vertx vertx, ApiServing api, HostResources resources) {
         KelpieConfig.Sandboxes s = config.sandboxes();
         HostPlatform platform = HostPlatform.current();
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -82,7 +96,7 @@ public class DaemonComponents {
         };
         return new SandboxManager(hypervisor, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
                 Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor(),
-                new EgressProxy(vertx, api::tcpPorts));
+                new EgressProxy(vertx, api::tcpPorts), resources.cpuTime());
     }
 
     void closeSandboxManager(@Disposes SandboxManager manager) {

@@ -7,9 +7,10 @@ import java.nio.file.Path;
 public interface EgressGateway {
 
     /**
-     * Starts serving {@code socket} (replacing a stale file there) until the returned handle is closed.
+     * Starts serving {@code socket} (replacing a stale file there) until the returned handle is closed, counting the
+     * sandbox's connections and bytes in {@code traffic}.
      *
      * @throws IOException when the socket cannot be served
      */
-    AutoCloseable open(String sandboxId, Path socket, EgressAllowlist allowlist) throws IOException;
+    AutoCloseable open(String sandboxId, Path socket, EgressAllowlist allowlist, EgressTraffic traffic) throws IOException;
 }

@@ -29,7 +29,6 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jboss.logging.Logger;
 
 /**
@@ -81,21 +80,21 @@ public final class EgressProxy implements EgressGateway {
     }
 
     @Override
-    public AutoCloseable open(String sandboxId, Path socket, EgressAllowlist allowlist) throws IOException {
+    public AutoCloseable open(String sandboxId, Path socket, EgressAllowlist allowlist, EgressTraffic traffic)
+            throws IOException {
         Files.deleteIfExists(socket);
-        AtomicInteger open = new AtomicInteger();
         // HTTP/1.1 only: a proxy request is a request line; h2c would bring streams without one.
         HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHttp2ClearTextEnabled(false)
                         .setIdleTimeout(IDLE_TIMEOUT_S))
                 .connectionHandler(connection -> {
-                    if (open.incrementAndGet() > MAX_CONNECTIONS_PER_SANDBOX) {
+                    if (traffic.connectionOpened() > MAX_CONNECTIONS_PER_SANDBOX) {
                         LOG.warnf("sandbox %s: more than %d egress connections at once; closing the newest",
                                 sandboxId, MAX_CONNECTIONS_PER_SANDBOX);
                         connection.close();
                     }
-                    connection.closeHandler(closed -> open.decrementAndGet());
+                    connection.closeHandler(closed -> traffic.connectionClosed());
                 })
-                .requestHandler(request -> handle(sandboxId, allowlist, request));
+                .requestHandler(request -> handle(sandboxId, allowlist, traffic, request));
         try {
             server.listen(SocketAddress.domainSocketAddress(socket.toString())).toCompletionStage().toCompletableFuture()
                     .get(LISTEN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -115,7 +114,7 @@ public final class EgressProxy implements EgressGateway {
         };
     }
 
-    private void handle(String sandboxId, EgressAllowlist allowlist, HttpServerRequest request) {
+    private void handle(String sandboxId, EgressAllowlist allowlist, EgressTraffic traffic, HttpServerRequest request) {
         // Held until the destination is checked: a body (or its end) arriving meanwhile must wait for the upstream.
         request.pause();
         ProxyTarget target;
@@ -141,9 +140,9 @@ public final class EgressProxy implements EgressGateway {
             InetAddress address = verdict.address().orElseThrow();
             LOG.debugf("sandbox %s: egress to %s (%s)", sandboxId, target, address.getHostAddress());
             if (request.method() == HttpMethod.CONNECT) {
-                tunnel(request, target, address);
+                tunnel(request, target, address, traffic);
             } else {
-                forward(request, target, address);
+                forward(request, target, address, traffic);
             }
         });
     }
@@ -172,7 +171,7 @@ public final class EgressProxy implements EgressGateway {
         return verdict;
     }
 
-    private void tunnel(HttpServerRequest request, ProxyTarget target, InetAddress address) {
+    private void tunnel(HttpServerRequest request, ProxyTarget target, InetAddress address, EgressTraffic traffic) {
         tunnels.connect(SocketAddress.inetSocketAddress(target.port(), address.getHostAddress()))
                 .onFailure(e -> refuse(request, 502, "kelpie: connecting to " + target + " failed: " + e.getMessage()))
                 .onSuccess(upstream -> request.toNetSocket().onComplete(down -> {
@@ -180,24 +179,27 @@ public final class EgressProxy implements EgressGateway {
                         upstream.close();
                         return;
                     }
-                    splice(down.result(), upstream);
+                    splice(down.result(), upstream, traffic);
                 }));
     }
 
-    private static void splice(NetSocket guest, NetSocket upstream) {
-        guest.pipeTo(upstream);
-        upstream.pipeTo(guest);
+    /** Tunnel payload counts as egress bytes; the CONNECT line and the proxy's answer do not. */
+    private static void splice(NetSocket guest, NetSocket upstream, EgressTraffic traffic) {
+        new CountingReadStream(guest, traffic::sent).pipeTo(upstream);
+        new CountingReadStream(upstream, traffic::received).pipeTo(guest);
     }
 
-    private void forward(HttpServerRequest request, ProxyTarget target, InetAddress address) {
+    /** Request and response bodies count as egress bytes; headers do not. */
+    private void forward(HttpServerRequest request, ProxyTarget target, InetAddress address, EgressTraffic traffic) {
         RequestOptions options = new RequestOptions().setMethod(request.method())
                 .setServer(SocketAddress.inetSocketAddress(target.port(), address.getHostAddress()))
                 .setHost(target.host()).setPort(target.port()).setURI(target.pathAndQuery())
                 .setHeaders(endToEnd(request.headers()));
-        Future<Void> done = forwards.request(options).compose(upstream -> upstream.send(request).compose(response -> {
+        Future<Void> done = forwards.request(options).compose(upstream -> upstream
+                .send(new CountingReadStream(request, traffic::sent)).compose(response -> {
             request.response().setStatusCode(response.statusCode()).setStatusMessage(response.statusMessage());
             request.response().headers().addAll(endToEnd(response.headers()));
-            return request.response().send(response);
+            return request.response().send(new CountingReadStream(response, traffic::received));
         }));
         done.onFailure(e -> refuse(request, 502, "kelpie: forwarding to " + target + " failed: " + e.getMessage()));
     }

@@ -20,6 +20,8 @@ final class Sandbox {
      * nor writes the record; folded into the record whenever it is saved, and saved on its own by the reaper.
      */
     volatile long lastActivityMs;
+    /** Its usage as last observed, kept apart from the record for the same reason; folded in whenever it is saved. */
+    final UsageMeter usage;
     final CompletableFuture<ManagedChannel> agent = new CompletableFuture<>();
     /**
      * Held by operations that change what the VM is doing (pause, resume, delete, snapshot), so that a delete waits
@@ -40,6 +42,7 @@ final class Sandbox {
     Sandbox(SandboxRecord record) {
         this.record = record;
         this.lastActivityMs = record.lastActivityMs();
+        this.usage = new UsageMeter(record.usage());
     }
 
     /** A sandbox found on disk by a new daemon: no create of it is running. */
@@ -53,10 +56,14 @@ final class Sandbox {
         return record.id();
     }
 
-    /** The record as reported: with the latest activity. */
+    /** The record as reported: with the latest activity and usage. */
     SandboxRecord current() {
         SandboxRecord r = record;
         long activity = lastActivityMs;
+        SandboxUsage used = usage.latest();
+        if (used != r.usage()) {
+            r = r.withUsage(used);
+        }
         return activity > r.lastActivityMs() ? r.withActivity(activity) : r;
     }
 }

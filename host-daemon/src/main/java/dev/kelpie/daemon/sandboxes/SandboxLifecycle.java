@@ -35,9 +35,11 @@ final class SandboxLifecycle {
     private final SandboxSettings settings;
     private final Clock clock;
     private final Supplier<String> ids;
+    private final UsageAccounting usage;
 
     SandboxLifecycle(Hypervisor hypervisor, ImageSource images, SandboxRegistry registry, Capacity capacity,
-            VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids) {
+            VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids,
+            UsageAccounting usage) {
         this.hypervisor = hypervisor;
         this.images = images;
         this.registry = registry;
@@ -47,6 +49,7 @@ final class SandboxLifecycle {
         this.settings = settings;
         this.clock = clock;
         this.ids = ids;
+        this.usage = usage;
     }
 
     // ---- create ------------------------------------------------------------------------------------------------
@@ -65,7 +68,8 @@ final class SandboxLifecycle {
         Optional<PooledVm> pooled = capacity.admit(config, poolable, taken -> {
             String id = taken.map(PooledVm::id).orElseGet(ids);
             created[0] = new Sandbox(new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
-                    image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId()));
+                    image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId(),
+                    SandboxUsage.startingAt(now)));
             return created[0];
         });
         registry.deliverEvents();
@@ -76,6 +80,9 @@ final class SandboxLifecycle {
             booted = pooled.isPresent() ? pooled.get() : cancellable(sandbox, () -> launcher.boot(id, image,
                     config.vcpuCount(), config.memoryMib(), config.diskSizeMib(), config.network(), launch.resumeFrom()));
             PooledVm vm = booted;
+            if (pooled.isPresent()) {
+                usage.takeOver(sandbox, vm.vm());
+            }
             sandbox.vm = vm.vm();
             registry.update(sandbox, r -> r.withVm(vm.vm().record()));
             if (!resume) {

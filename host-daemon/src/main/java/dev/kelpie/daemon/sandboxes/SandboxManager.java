@@ -8,6 +8,7 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.EgressGateway;
+import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import dev.kelpie.daemon.network.NetworkSupport;
 import io.grpc.ManagedChannel;
@@ -58,22 +59,31 @@ public final class SandboxManager implements AutoCloseable {
         this(hypervisor, images, agents, store, clock, limits, settings, ids, background, SandboxNetworks.NO_EGRESS);
     }
 
+    /** A manager that counts no CPU usage (tests, simulations: their VMs have no real process). */
     public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
             Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
             EgressGateway egress) {
+        this(hypervisor, images, agents, store, clock, limits, settings, ids, background, egress, VmCpuTime.NONE);
+    }
+
+    /** @param cpu how the host counts a VM process's CPU time, for usage accounting */
+    public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
+            Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
+            EgressGateway egress, VmCpuTime cpu) {
         this.hypervisor = hypervisor;
         this.images = images;
         this.clock = clock;
         this.settings = settings;
         this.ids = ids;
         this.background = background;
-        this.registry = new SandboxRegistry(store);
         this.networks = new SandboxNetworks(egress, store::runtimeDir);
+        UsageAccounting usage = new UsageAccounting(cpu, networks, clock);
+        this.registry = new SandboxRegistry(store, usage);
         this.capacity = new Capacity(limits, registry);
         this.launcher = new VmLauncher(hypervisor, agents, store, networks, settings);
         this.supervision = new VmSupervision(registry, launcher, networks);
         this.lifecycle = new SandboxLifecycle(hypervisor, images, registry, capacity, launcher, supervision, settings,
-                clock, ids);
+                clock, ids, usage);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, background);
         this.reaper = new SandboxReaper(registry, lifecycle, clock);
     }
@@ -200,13 +210,37 @@ public final class SandboxManager implements AutoCloseable {
 
     // ---- queries -----------------------------------------------------------------------------------------------
 
+    /** The sandbox as it is now, with its usage up to date. */
     public SandboxRecord get(String id) {
-        return registry.find(id).current();
+        Sandbox sandbox = registry.find(id);
+        registry.observeUsage(sandbox);
+        return sandbox.current();
     }
 
-    /** Sandboxes carrying all of {@code labels}, oldest first. */
+    /** Sandboxes carrying all of {@code labels}, oldest first, with their usage up to date. */
     public List<SandboxRecord> list(Map<String, String> labels) {
+        registry.all().forEach(registry::observeUsage);
         return registry.list(labels);
+    }
+
+    /**
+     * What per-sandbox stats read of a sandbox now: its record (usage up to date), its VM and egress counters while it
+     * holds a VM, and its agent session while it is READY and the session is up. Not activity: watching a sandbox's
+     * stats does not keep it from its idle timeout.
+     *
+     * @throws SandboxNotFoundException when it does not exist (or no longer)
+     */
+    public SandboxResources resources(String id) {
+        Sandbox sandbox = registry.find(id);
+        registry.observeUsage(sandbox);
+        SandboxRecord record = sandbox.current();
+        VmHandle vm = sandbox.vm;
+        boolean holding = record.state().holdsVm() && vm != null;
+        ManagedChannel channel = record.state() == SandboxState.READY && sandbox.agent.isDone()
+                && !sandbox.agent.isCompletedExceptionally() ? sandbox.agent.getNow(null) : null;
+        return new SandboxResources(record, holding ? Optional.of(vm.record()) : Optional.empty(),
+                networks.traffic(id).map(EgressTraffic::snapshot).orElse(EgressTraffic.Snapshot.NONE),
+                Optional.ofNullable(channel));
     }
 
     /** Sandboxes that hold a VM now. */
@@ -352,7 +386,7 @@ public final class SandboxManager implements AutoCloseable {
     public void close() {
         closed = true;
         supervision.close();
-        registry.persistActivity();
+        registry.persistInMemoryState(true);
         registry.events().close();
         capacity.close();
         for (Sandbox sandbox : registry.all()) {

@@ -3,6 +3,7 @@ package dev.kelpie.daemon.sandboxes;
 import dev.kelpie.agent.v1.NetworkConfig;
 import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.network.EgressGateway;
+import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.GuestNetwork;
 import dev.kelpie.daemon.network.HostPorts;
 import dev.kelpie.daemon.network.NetworkMode;
@@ -29,7 +30,7 @@ final class SandboxNetworks implements AutoCloseable {
     /** The egress proxy's socket in a VM's runtime directory, which the VMM hands the guest's connections to. */
     static final String EGRESS_SOCKET = "egress.sock";
     /** Where the daemon serves no egress proxy (tests, simulations), no sandbox gets egress. */
-    static final EgressGateway NO_EGRESS = (id, socket, allowlist) -> {
+    static final EgressGateway NO_EGRESS = (id, socket, allowlist, traffic) -> {
         throw new IOException("this daemon serves no egress proxy");
     };
     private static final String NO_PROXY = "localhost,127.0.0.1,::1";
@@ -38,6 +39,8 @@ final class SandboxNetworks implements AutoCloseable {
     private final Function<String, Path> runtimeDirs;
     /** The egress proxies serving sandboxes now, by sandbox id. */
     private final Map<String, AutoCloseable> listeners = new ConcurrentHashMap<>();
+    /** What each of those proxies counted since this daemon opened it. */
+    private final Map<String, EgressTraffic> traffic = new ConcurrentHashMap<>();
 
     SandboxNetworks(EgressGateway egress, Function<String, Path> runtimeDirs) {
         this.egress = egress;
@@ -78,6 +81,12 @@ final class SandboxNetworks implements AutoCloseable {
     /** Stops the sandbox's proxy, if it has one. */
     void detach(String id) {
         closeQuietly(id, listeners.remove(id));
+        traffic.remove(id);
+    }
+
+    /** The counters of the sandbox's proxy; empty while it has none. */
+    Optional<EgressTraffic> traffic(String id) {
+        return Optional.ofNullable(traffic.get(id));
     }
 
     @Override
@@ -121,7 +130,9 @@ final class SandboxNetworks implements AutoCloseable {
             Files.createDirectories(socket.getParent());
             // The old listener goes first: closing it removes the socket file the new one is about to serve.
             closeQuietly(id, listeners.remove(id));
-            listeners.put(id, egress.open(id, socket, network.allowlist()));
+            EgressTraffic counted = new EgressTraffic();
+            listeners.put(id, egress.open(id, socket, network.allowlist(), counted));
+            traffic.put(id, counted);
         } catch (IOException e) {
             throw new SandboxUnavailableException("sandbox " + id + ": its egress proxy could not start: "
                     + e.getMessage(), e);

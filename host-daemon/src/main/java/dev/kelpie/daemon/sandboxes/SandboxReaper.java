@@ -25,7 +25,7 @@ final class SandboxReaper {
 
     /** One pass: deletes the expired sandboxes (a failing delete spares none of the others); returns the ids deleted. */
     List<String> reap() throws InterruptedException {
-        registry.persistActivity();
+        registry.persistInMemoryState(false);
         long now = clock.millis();
         List<String> reaped = new ArrayList<>();
         for (Sandbox sandbox : registry.inCreationOrder()) {

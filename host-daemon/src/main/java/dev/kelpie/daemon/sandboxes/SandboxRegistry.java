@@ -16,10 +16,12 @@ final class SandboxRegistry {
 
     private final Map<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
     private final SandboxStore store;
+    private final UsageAccounting usage;
     private final SandboxEvents events = new SandboxEvents();
 
-    SandboxRegistry(SandboxStore store) {
+    SandboxRegistry(SandboxStore store, UsageAccounting usage) {
         this.store = store;
+        this.usage = usage;
     }
 
     SandboxEvents events() {
@@ -68,6 +70,8 @@ final class SandboxRegistry {
                 throw new SandboxStateException("sandbox " + sandbox.id() + " is " + describe(previous.state())
                         + "; it cannot become " + describe(next.state()));
             }
+            // Up to now the sandbox was in its previous state (holding its VM or not): that is what is charged.
+            next = next.withUsage(usage.observe(sandbox));
             long activity = sandbox.lastActivityMs;
             if (activity > next.lastActivityMs()) {
                 next = next.withActivity(activity);
@@ -104,10 +108,19 @@ final class SandboxRegistry {
         events.deliver();
     }
 
-    /** Saves the activity of sandboxes whose record is older than it, so a restarted daemon times idleness right. */
-    void persistActivity() {
+    /**
+     * Brings every running sandbox's usage up to date in memory, and saves the records whose activity is newer than
+     * them (so a restarted daemon times idleness right) or whose usage is {@link UsageAccounting#USAGE_SAVE_INTERVAL_MS}
+     * ahead (so a crash loses little of it); {@code allUsage} saves every running sandbox's usage (at shutdown).
+     */
+    void persistInMemoryState(boolean allUsage) {
         for (Sandbox sandbox : inCreationOrder()) {
-            if (sandbox.lastActivityMs > sandbox.record.lastActivityMs() && sandbox.record.state().holdsVm()) {
+            if (!sandbox.record.state().holdsVm()) {
+                continue;
+            }
+            SandboxUsage used = usage.observe(sandbox);
+            if (sandbox.lastActivityMs > sandbox.record.lastActivityMs()
+                    || allUsage || UsageAccounting.worthSaving(sandbox.record.usage(), used)) {
                 try {
                     update(sandbox, r -> r);
                 } catch (SandboxStateException e) {
@@ -115,6 +128,11 @@ final class SandboxRegistry {
                 }
             }
         }
+    }
+
+    /** The sandbox's usage as of now, kept in memory; {@link Sandbox#current()} reports it. */
+    SandboxUsage observeUsage(Sandbox sandbox) {
+        return usage.observe(sandbox);
     }
 
     Sandbox find(String id) {

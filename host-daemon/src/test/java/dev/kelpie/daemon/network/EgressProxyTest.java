@@ -70,8 +70,12 @@ class EgressProxyTest {
     }
 
     private static AutoCloseable open(Path socket) throws IOException {
+        return open(socket, new EgressTraffic());
+    }
+
+    private static AutoCloseable open(Path socket, EgressTraffic traffic) throws IOException {
         return new EgressProxy(vertx).open("sb1", socket,
-                EgressAllowlist.parse(List.of("127.0.0.1:" + allowed.getAddress().getPort(), "127.0.0.1:1")));
+                EgressAllowlist.parse(List.of("127.0.0.1:" + allowed.getAddress().getPort(), "127.0.0.1:1")), traffic);
     }
 
     /** Sends {@code request} and reads one response: its head and as many body bytes as Content-Length says. */
@@ -102,7 +106,8 @@ class EgressProxyTest {
     @Test
     void aTunnelToAnAllowedDestinationCarriesBytesBothWays() throws Exception {
         Path socket = dir.resolve("tunnel.sock");
-        try (AutoCloseable proxy = open(socket)) {
+        EgressTraffic traffic = new EgressTraffic();
+        try (AutoCloseable proxy = open(socket, traffic)) {
             int port = allowed.getAddress().getPort();
             try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
                 channel.connect(UnixDomainSocketAddress.of(socket));
@@ -110,10 +115,16 @@ class EgressProxyTest {
                         + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1)));
                 String established = readHead(channel);
                 assertTrue(established.startsWith("HTTP/1.1 200"), established);
-                channel.write(ByteBuffer.wrap("GET /through HTTP/1.0\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)));
+                String through = "GET /through HTTP/1.0\r\nHost: x\r\n\r\n";
+                channel.write(ByteBuffer.wrap(through.getBytes(StandardCharsets.ISO_8859_1)));
                 String answer = readAll(channel);
                 assertTrue(answer.startsWith("HTTP/1.1 200") && answer.endsWith("\r\n\r\nallowed\n"), answer);
                 assertEquals("/through", SEEN.get("allowed uri"));
+                // The tunnel's payload is counted both ways; the CONNECT exchange is not.
+                EgressTraffic.Snapshot counted = traffic.snapshot();
+                assertEquals(through.length(), counted.bytesOut());
+                assertEquals(answer.length(), counted.bytesIn());
+                assertEquals(1, counted.totalConnections());
             }
         }
     }
@@ -135,7 +146,8 @@ class EgressProxyTest {
     @Test
     void aPlainHttpRequestIsForwardedWithItsHostAndWithoutProxyHeaders() throws Exception {
         Path socket = dir.resolve("forward.sock");
-        try (AutoCloseable proxy = open(socket)) {
+        EgressTraffic traffic = new EgressTraffic();
+        try (AutoCloseable proxy = open(socket, traffic)) {
             int port = allowed.getAddress().getPort();
             // The Host header claims another name: the upstream must see the one that was checked.
             String answer = exchange(socket, "GET http://127.0.0.1:" + port + "/a/b?c=d HTTP/1.1\r\nHost: elsewhere.example"
@@ -145,6 +157,8 @@ class EgressProxyTest {
             assertEquals("127.0.0.1:" + port, SEEN.get("allowed host"));
             assertEquals("null", SEEN.get("allowed proxy-authorization"));
             assertEquals("null", SEEN.get("allowed x-hop"), "a header Connection names is for this hop only");
+            assertEquals("allowed\n".length(), traffic.snapshot().bytesIn(), "the response body is counted in");
+            assertEquals(0, traffic.snapshot().bytesOut(), "a GET sends no body");
         }
     }
 
@@ -169,7 +183,7 @@ class EgressProxyTest {
         Path socket = dir.resolve("own.sock");
         int daemonPort = allowed.getAddress().getPort(); // stands for the API's TCP port: a listener that answers
         try (AutoCloseable proxy = new EgressProxy(vertx, () -> java.util.Set.of(daemonPort)).open("sb1", socket,
-                EgressAllowlist.parse(List.of("127.0.0.1:" + daemonPort, "127.0.0.1")))) {
+                EgressAllowlist.parse(List.of("127.0.0.1:" + daemonPort, "127.0.0.1")), new EgressTraffic())) {
             for (String request : List.of("CONNECT 127.0.0.1:" + daemonPort + " HTTP/1.1\r\nHost: x\r\n\r\n",
                     "GET http://127.0.0.1:" + daemonPort + "/ HTTP/1.1\r\nHost: x\r\n\r\n")) {
                 String answer = exchange(socket, request);

@@ -56,7 +56,7 @@ class SandboxManagerTest {
     /** Proxy sockets opened (by sandbox id) and closed, as the daemon's egress proxy would serve them. */
     private final Map<String, Path> egressOpen = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<String> egressClosed = new CopyOnWriteArrayList<>();
-    private final EgressGateway egress = (id, socket, allowlist) -> {
+    private final EgressGateway egress = (id, socket, allowlist, traffic) -> {
         egressOpen.put(id, socket);
         return () -> egressClosed.add(id);
     };
@@ -317,9 +317,11 @@ class SandboxManagerTest {
 
     @Test
     void aChangeTheLifecycleForbidsIsRefusedAndNotSaved() throws Exception {
-        SandboxRegistry registry = new SandboxRegistry(new DirectorySandboxStore(state, json));
+        DirectorySandboxStore store = new DirectorySandboxStore(state, json);
+        SandboxRegistry registry = new SandboxRegistry(store, new UsageAccounting(VmCpuTime.NONE,
+                new SandboxNetworks(SandboxNetworks.NO_EGRESS, store::runtimeDir), java.time.Clock.systemUTC()));
         Sandbox sandbox = new Sandbox(new SandboxRecord("sbx", config(0), SandboxState.CREATING, "", 0, "fake",
-                "x86_64", "1.0.0", false, null, 0, ""));
+                "x86_64", "1.0.0", false, null, 0, "", null));
         registry.add(sandbox);
         registry.update(sandbox, r -> r.withState(SandboxState.STOPPING));
 

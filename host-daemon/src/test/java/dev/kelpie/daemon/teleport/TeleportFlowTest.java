@@ -77,7 +77,7 @@ class TeleportFlowTest {
                 new SandboxLimits(4, 4096, 4, 1024, 4096),
                 new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
                         Duration.ZERO),
-                () -> "sb" + ids.incrementAndGet(), Runnable::run, (id, socket, allowlist) -> () -> {});
+                () -> "sb" + ids.incrementAndGet(), Runnable::run, (id, socket, allowlist, traffic) -> () -> {});
         hypervisor.networking = true;
         staging = new StagingArea(state.resolve("teleport-staging"));
         store = LocalPackageStore.open("local", state.resolve("packages"));

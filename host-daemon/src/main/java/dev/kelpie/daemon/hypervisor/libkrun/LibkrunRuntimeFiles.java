@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.hypervisor.libkrun;
 
+import dev.kelpie.daemon.hypervisor.WritableDisk;
 import java.nio.file.Path;
 
 /** The files of one libkrun VM in its runtime directory, named once for boot, adoption and leftover cleanup. */
@@ -7,7 +8,7 @@ record LibkrunRuntimeFiles(Path dir) {
 
     /** The sandbox's own disk: a sparse copy of the image's template. */
     Path writableDisk() {
-        return dir.resolve("rw.ext4");
+        return WritableDisk.in(dir);
     }
 
     /** Created by libkrun once the guest's vsock device is up; must not exist before (libkrun answers EEXIST). */

@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
+import dev.kelpie.daemon.hypervisor.WritableDisk;
 import java.nio.file.Path;
 
 /**
@@ -10,7 +11,7 @@ record QemuRuntimeFiles(Path dir) {
 
     /** The sandbox's own disk: a sparse copy of the image's template, or a saved state's disk moved in. */
     Path writableDisk() {
-        return dir.resolve("rw.ext4");
+        return WritableDisk.in(dir);
     }
 
     Path agentSocket() {
