@@ -10,6 +10,10 @@ import dev.kelpie.api.v1.ProcessSummary;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SandboxStatsRequest;
+import dev.kelpie.api.v1.SandboxStatsResponse;
+import dev.kelpie.api.v1.SandboxUsage;
+import dev.kelpie.api.v1.SandboxesGrpc;
 import dev.kelpie.daemon.agent.StreamCollector;
 import io.grpc.Status;
 import java.nio.file.Files;
@@ -112,6 +116,51 @@ class ExecDrillIT {
         }
     }
 
+    /** The VMM's CPU seconds as the kernel counts them (utime + stime; USER_HZ is 100). */
+    private static double processCpuSeconds(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    }
+
+    private static void assertNotBackwards(SandboxUsage earlier, SandboxUsage later, String when) {
+        assertTrue(later.getCpuSeconds() >= earlier.getCpuSeconds()
+                && later.getMemoryMibSeconds() >= earlier.getMemoryMibSeconds()
+                && later.getEgressBytesIn() >= earlier.getEgressBytesIn()
+                && later.getEgressBytesOut() >= earlier.getEgressBytesOut(), when + ": " + earlier + " then " + later);
+    }
+
+    @Test
+    void usageNeverGoesBackwardsAcrossAPauseAndADaemonKilledAndRestartedAndCountsTheVmsCpuOnce() throws Exception {
+        String sandboxId;
+        long qemuPid;
+        SandboxUsage paused;
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            sandboxId = client.create(SandboxSpec.getDefaultInstance()).getId();
+            qemuPid = qemuPid(sandboxId);
+            client.sh(sandboxId, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
+            SandboxUsage ready = client.get(sandboxId).getUsage();
+            assertTrue(ready.getCpuSeconds() > 0 && ready.getMemoryMibSeconds() > 0, ready.toString());
+            client.sandboxes().pause(dev.kelpie.api.v1.PauseSandboxRequest.newBuilder().setId(sandboxId).build());
+            paused = client.get(sandboxId).getUsage();
+            assertNotBackwards(ready, paused, "pause");
+        }
+        daemon.kill9(); // no last save: the usage of the pause's record is what the next daemon finds
+        daemon = daemon.startSuccessor(work.resolve("exec-drill/usage-successor.log"), args);
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            SandboxUsage restarted = client.get(sandboxId).getUsage();
+            assertNotBackwards(paused, restarted, "daemon restart");
+            assertTrue(restarted.getCpuSeconds() <= processCpuSeconds(qemuPid) + 0.05,
+                    "the VM's CPU is counted once, not again on top of what the record held: " + restarted
+                            + " vs the process's " + processCpuSeconds(qemuPid) + " s");
+            client.sandboxes().resume(dev.kelpie.api.v1.ResumeSandboxRequest.newBuilder().setId(sandboxId).build());
+            client.sh(sandboxId, "true");
+            SandboxUsage resumed = client.get(sandboxId).getUsage();
+            assertNotBackwards(restarted, resumed, "resume");
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(sandboxId).build());
+        }
+    }
+
     @Test
     void killNineOfTheVmMidExecEndsTheStreamUnavailableAndFailsTheSandbox() throws Exception {
         try (SandboxClient client = new SandboxClient(daemon.socket)) {
@@ -133,6 +182,10 @@ class ExecDrillIT {
                     () -> client.get(sandboxId).getState() == SandboxState.SANDBOX_STATE_FAILED);
             String failure = client.get(sandboxId).getFailureReason();
             assertTrue(failure.contains("exited unexpectedly"), failure);
+            StreamCollector<SandboxStatsResponse> stats = new StreamCollector<>();
+            SandboxesGrpc.newStub(client.channel).stats(SandboxStatsRequest.newBuilder().setId(sandboxId).build(), stats);
+            assertEquals(Status.Code.FAILED_PRECONDITION, stats.await(Await.scaled(SandboxClient.CALL_TIMEOUT)).status()
+                    .getCode(), "no stats of a failed sandbox");
             Status refused = client.start(sandboxId, SandboxesIT.sh("true")).await(Await.scaled(SandboxClient.CALL_TIMEOUT))
                     .status();
             assertEquals(Status.Code.FAILED_PRECONDITION, refused.getCode(), refused.toString());

@@ -27,6 +27,9 @@ import dev.kelpie.api.v1.ResumeSandboxRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SandboxStats;
+import dev.kelpie.api.v1.SandboxStatsRequest;
+import dev.kelpie.api.v1.SandboxStatsResponse;
 import dev.kelpie.api.v1.SandboxesGrpc;
 import dev.kelpie.api.v1.StdinMode;
 import dev.kelpie.api.v1.WriteFileRequest;
@@ -780,6 +783,72 @@ class SandboxesIT {
         assertTrue(text.contains("/dev/pts/"), "a real pseudo-terminal: " + text);
         assertTrue(text.contains("50 120"), "the resize reached the terminal: " + text);
         assertEquals(7, outcome.messages().get(outcome.messages().size() - 1).getEvent().getExit().getExitCode());
+    }
+
+    /** The first sample of {@code samples} taken at or after {@code sinceMs} that passes {@code check}. */
+    private static java.util.Optional<SandboxStats> sampleAfter(StreamCollector<SandboxStatsResponse> samples, long sinceMs,
+            int within, java.util.function.Predicate<SandboxStats> check) {
+        return samples.messages().stream().map(SandboxStatsResponse::getStats)
+                .filter(s -> s.getSampledAtUnixMs() >= sinceMs).limit(within).filter(check).findFirst();
+    }
+
+    @Test
+    void statsShowAGuestHoldingMemoryAndSpinningWithinTwoIntervalsThenPausedWithoutGuestFiguresThenNotFound()
+            throws Exception {
+        long intervalMs = 1000;
+        Sandbox sandbox = create(SandboxSpec.newBuilder().setMemoryMib(512).build());
+        String id = sandbox.getId();
+        StreamCollector<SandboxStatsResponse> samples = new StreamCollector<>();
+        isolatedAsync().stats(SandboxStatsRequest.newBuilder().setId(id).setIntervalMs((int) intervalMs).build(), samples);
+        Await.until("a first sample with guest figures", Duration.ofSeconds(60),
+                () -> samples.messages().stream().anyMatch(m -> m.getStats().hasGuest()));
+        SandboxStats before = samples.messages().stream().map(SandboxStatsResponse::getStats).filter(SandboxStats::hasGuest)
+                .findFirst().orElseThrow();
+        assertEquals(SandboxState.SANDBOX_STATE_READY, before.getState());
+        assertEquals(qemuPid(id), before.getVm().getPid());
+        assertTrue(before.getVm().hasPssBytes() && before.getDiskAllocatedBytes() > 0
+                && before.getGuest().getFilesystemTotalBytes() > 0 && before.getGuest().getProcessCount() > 1, before.toString());
+
+        // 100 MiB in a tmpfs is guest memory held until the file goes; the loop keeps one vCPU busy.
+        StreamCollector<ExecResponse> load = new StreamCollector<>();
+        isolatedAsync().exec(ExecRequest.newBuilder().setSandboxId(id).setCommand(sh(
+                "dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=100 2>/dev/null && echo filled && while :; do :; done"))
+                .build(), load);
+        Await.until("the guest to fill 100 MiB", Duration.ofSeconds(120), () -> stdout(load.messages()).contains("filled"));
+        long filledMs = System.currentTimeMillis();
+        long mib = 1024 * 1024;
+        Await.until("two samples after the fill", Duration.ofSeconds(60), () -> samples.messages().stream()
+                .filter(m -> m.getStats().getSampledAtUnixMs() >= filledMs).count() >= 2);
+        String seen = samples.messages().toString();
+        assertTrue(sampleAfter(samples, filledMs, 2, s -> s.hasGuest() && before.getGuest().getMemoryAvailableBytes()
+                - s.getGuest().getMemoryAvailableBytes() >= 90 * mib).isPresent(), "guest memory available fell by 100 MiB: " + seen);
+        assertTrue(sampleAfter(samples, filledMs, 2, s -> s.getVm().getRssBytes() >= 100 * mib).isPresent(),
+                "the VM process holds the guest's 100 MiB: " + seen);
+        assertTrue(sampleAfter(samples, filledMs, 2, s -> s.getVm().getCpuPercent() >= 30).isPresent(),
+                "a spinning vCPU shows as CPU: " + seen);
+
+        // Paused: host-side figures go on, the frozen agent is not asked.
+        sandboxes().pause(PauseSandboxRequest.newBuilder().setId(id).build());
+        long pausedMs = System.currentTimeMillis();
+        Await.until("a sample of the paused sandbox", Duration.ofSeconds(30), () -> samples.messages().stream()
+                .anyMatch(m -> m.getStats().getState() == SandboxState.SANDBOX_STATE_PAUSED
+                        && m.getStats().getSampledAtUnixMs() >= pausedMs));
+        SandboxStats paused = samples.messages().stream().map(SandboxStatsResponse::getStats)
+                .filter(s -> s.getState() == SandboxState.SANDBOX_STATE_PAUSED).findFirst().orElseThrow();
+        assertFalse(paused.hasGuest(), paused.toString());
+        assertTrue(paused.getVm().getRssBytes() >= 100 * mib && paused.getVm().getCpuSeconds() > 0, paused.toString());
+        dev.kelpie.api.v1.SandboxUsage usage = sandboxes().get(GetSandboxRequest.newBuilder().setId(id).build())
+                .getSandbox().getUsage();
+        assertTrue(usage.getCpuSeconds() >= paused.getVm().getCpuSeconds() - 30 && usage.getCpuSeconds() > 1
+                && usage.getMemoryMibSeconds() > 512, "Get reports the usage: " + usage);
+
+        sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+        var ended = samples.await(Await.scaled(CALL_TIMEOUT));
+        assertEquals(Status.Code.NOT_FOUND, ended.status().getCode(), ended.status().toString());
+
+        StreamCollector<SandboxStatsResponse> unknown = new StreamCollector<>();
+        async().stats(SandboxStatsRequest.newBuilder().setId("no-such-sandbox").build(), unknown);
+        assertEquals(Status.Code.NOT_FOUND, unknown.await(Await.scaled(CALL_TIMEOUT)).status().getCode());
     }
 
     private static String ptyText(StreamCollector<ExecInteractiveResponse> events) {
