@@ -827,6 +827,12 @@ class SandboxesIT {
         assertTrue(sampleAfter(samples, filledMs, 2, s -> s.getVm().getCpuPercent() >= 30).isPresent(),
                 "a spinning vCPU shows as CPU: " + seen);
 
+        KelpieCliRunner cli = new KelpieCliRunner(daemon.socket, work);
+        var table = cli.run(Await.scaled(Duration.ofSeconds(60)), "stats", "--no-stream", id);
+        assertEquals(0, table.exitCode(), table.stderr());
+        assertTrue(table.stdout().startsWith("ID ") && table.stdout().contains("CPU %")
+                && table.stdout().lines().anyMatch(l -> l.startsWith(id + " ") && l.contains(" ready ")), table.stdout());
+
         // Paused: host-side figures go on, the frozen agent is not asked.
         sandboxes().pause(PauseSandboxRequest.newBuilder().setId(id).build());
         long pausedMs = System.currentTimeMillis();
@@ -845,6 +851,9 @@ class SandboxesIT {
         sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
         var ended = samples.await(Await.scaled(CALL_TIMEOUT));
         assertEquals(Status.Code.NOT_FOUND, ended.status().getCode(), ended.status().toString());
+        var gone = cli.run(Await.scaled(Duration.ofSeconds(60)), "stats", "--no-stream", id);
+        assertEquals(70, gone.exitCode(), gone.stdout());
+        assertTrue(gone.stderr().contains("NOT_FOUND"), gone.stderr());
 
         StreamCollector<SandboxStatsResponse> unknown = new StreamCollector<>();
         async().stats(SandboxStatsRequest.newBuilder().setId("no-such-sandbox").build(), unknown);
