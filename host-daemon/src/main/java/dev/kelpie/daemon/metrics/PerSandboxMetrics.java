@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,16 +41,26 @@ public class PerSandboxMetrics {
     /** The meters of each sandbox that has them. */
     private final Map<String, List<Meter>> meters = new ConcurrentHashMap<>();
 
+    @Inject
     public PerSandboxMetrics(MeterRegistry registry, SandboxManager manager, SandboxStatsSampler sampler,
             KelpieConfig config) {
+        this(registry, manager, sampler, config.metrics().perSandbox());
+    }
+
+    PerSandboxMetrics(MeterRegistry registry, SandboxManager manager, SandboxStatsSampler sampler, boolean enabled) {
         this.registry = registry;
         this.manager = manager;
         this.sampler = sampler;
-        this.enabled = config.metrics().perSandbox();
+        this.enabled = enabled;
     }
 
     /** After the sandboxes of an earlier daemon were recovered (SandboxSupervision, priority 20). */
     void onStart(@Observes @Priority(30) StartupEvent event) {
+        start();
+    }
+
+    /** Follows the sandboxes from now on, if per-sandbox metrics are on. */
+    void start() {
         if (!enabled) {
             return;
         }
