@@ -6,6 +6,7 @@
 # Starts kelpied (bin/kelpied, warm pool off) on a scratch state directory, with its sandboxes' "VMs" being host-process
 # agents behind the libkrun double (see bench/overhead.sh); prints start → first answered Health, RSS once idle for
 # 10 s, and RSS with 10 sandboxes. Not a test; about a minute.
+# KELPIED: another launcher with KELPIE_APP_DIR (e.g. the bin/kelpied of the build before a change)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -30,5 +31,5 @@ KRUN_DOUBLE_QEMU=$here/host-agent-vmm.sh KRUN_BENCH_AGENT=$agent KRUN_BENCH_IMAG
   KELPIE_APP_DIR=$app KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock \
   "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/FootprintBench.java" "$scratch/k.sock" "$scratch/daemon.log" \
-  "$root/host-daemon/bin/kelpied" "$@" --backend=libkrun -Dkelpie.libkrun.library="$scratch/double/libkrun.so.1" \
+  "${KELPIED:-$root/host-daemon/bin/kelpied}" "$@" --backend=libkrun -Dkelpie.libkrun.library="$scratch/double/libkrun.so.1" \
   -Dkelpie.images.dirs="$image" -Dkelpie.sandboxes.warm-pool-size=0

@@ -9,6 +9,7 @@
 # directory (its kernel and disks are never booted, but Create resolves an image). --profile records a JFR profile of
 # the daemon under a steady exec and stream load instead of measuring. Needs the daemon built
 # (./mvnw -pl host-daemon -am package -DskipTests) and gcc. Not a test: it asserts nothing; about 2 minutes.
+# KELPIED: another launcher with KELPIE_APP_DIR (e.g. the bin/kelpied of the build before a change)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -39,7 +40,7 @@ gcc -std=c11 -D_GNU_SOURCE -O1 -shared -fPIC -I "$root/vm-runner/src/main/resour
   -o "$scratch/double/libkrun.so.1" "$root/vm-runner/src/test/resources/krun-double/libkrun_double.c"
 version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$image/metadata.json")
 KRUN_DOUBLE_QEMU=$here/host-agent-vmm.sh KRUN_BENCH_AGENT=$agent KRUN_BENCH_IMAGE_VERSION=$version \
-  KELPIE_APP_DIR=$app KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "$root/host-daemon/bin/kelpied" \
+  KELPIE_APP_DIR=$app KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "${KELPIED:-$root/host-daemon/bin/kelpied}" \
   ${profile[@]+"${profile[@]}"} --backend=libkrun -Dkelpie.libkrun.library="$scratch/double/libkrun.so.1" \
   -Dkelpie.images.dirs="$image" -Dkelpie.sandboxes.warm-pool-size=1 >"$scratch/daemon.log" 2>&1 &
 daemon_pid=$!

@@ -49,7 +49,8 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     /**
      * Where agent calls relayed here deliver their callbacks: on the agent connection's event loop, which is where the
      * message was read. Handing each message to another thread first cost a thread wake-up per message, on every exec;
-     * what the relay does with a message (translate it, queue it for the client, ask for one more) never blocks.
+     * what the relay does with a message (translate it, queue it for the client, ask for one more) never blocks, and
+     * a broken stream's explanation is a future (AgentStreamErrors).
      */
     static final Executor AGENT_CALLBACKS = MoreExecutors.directExecutor();
 

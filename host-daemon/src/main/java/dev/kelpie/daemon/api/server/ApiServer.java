@@ -69,6 +69,12 @@ public final class ApiServer {
         this.transport = NativeTransport.open(sharedIo);
     }
 
+    /** Binds every endpoint and serves on I/O threads of its own; on failure nothing stays bound. */
+    public static ApiServer start(ApiEndpoints endpoints, KelpieConfig.Tls tls, List<BindableService> daemonServices,
+            ApiAccess access, MeterRegistry meters, PrometheusMeterRegistry prometheus) throws IOException {
+        return start(endpoints, tls, daemonServices, access, meters, prometheus, null);
+    }
+
     /**
      * Binds every endpoint and serves; on failure nothing stays bound.
      *

@@ -45,7 +45,8 @@ final class NativeTransport implements AutoCloseable {
         this.domainSocketChannel = domainSocketChannel;
         this.tcpChannel = tcpChannel;
         this.acceptorsWatchdog = EventLoopWatchdog.watch(acceptors);
-        this.ioWatchdog = EventLoopWatchdog.watch(io);
+        // A shared group is watched by its owner (UnixSocketChannels).
+        this.ioWatchdog = ownsIo ? EventLoopWatchdog.watch(io) : null;
     }
 
     /** A transport with I/O threads of its own. */
@@ -81,7 +82,9 @@ final class NativeTransport implements AutoCloseable {
     @Override
     public void close() {
         acceptorsWatchdog.close();
-        ioWatchdog.close();
+        if (ioWatchdog != null) {
+            ioWatchdog.close();
+        }
         acceptors.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         if (ownsIo) {
             io.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).syncUninterruptibly();
