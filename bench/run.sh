@@ -4,6 +4,8 @@
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
 # then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory.
+# The daemon's own cost without an emulator (a host-process agent) is bench/overhead.sh, its start and memory
+# bench/footprint.sh; both run apart from this.
 #
 #   bench/run.sh IMAGE_DIR
 #

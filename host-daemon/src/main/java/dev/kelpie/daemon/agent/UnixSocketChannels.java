@@ -18,13 +18,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * Opens grpc-java channels to agents over Unix sockets, the one channel every backend maps the guest's vsock or
  * virtio-serial port to. Uses Netty's native epoll (Linux) or kqueue (macOS) transport, the only ones that speak
- * AF_UNIX; one small event loop group serves every channel.
+ * AF_UNIX; one small event loop group serves every channel (and the API's connections, see ApiServer).
  */
 public final class UnixSocketChannels implements AutoCloseable {
 
     /** Agent messages are at most 1 MiB chunks plus framing; 4 MiB leaves headroom without inviting abuse. */
     static final int MAX_INBOUND_MESSAGE_BYTES = 4 * 1024 * 1024;
-    private static final int EVENT_LOOP_THREADS = 2;
+    /** The daemon serves its API on these loops too (ApiServer), so they are sized like its I/O threads were. */
+    private static final int MIN_EVENT_LOOP_THREADS = 2;
 
     private final EventLoopGroup group;
     private final Class<? extends DomainSocketChannel> channelType;
@@ -32,11 +33,12 @@ public final class UnixSocketChannels implements AutoCloseable {
     private final EventLoopWatchdog watchdog;
 
     public UnixSocketChannels() {
+        int threads = Math.max(MIN_EVENT_LOOP_THREADS, Runtime.getRuntime().availableProcessors());
         if (Epoll.isAvailable()) {
-            group = new EpollEventLoopGroup(EVENT_LOOP_THREADS);
+            group = new EpollEventLoopGroup(threads);
             channelType = EpollDomainSocketChannel.class;
         } else if (KQueue.isAvailable()) {
-            group = new KQueueEventLoopGroup(EVENT_LOOP_THREADS);
+            group = new KQueueEventLoopGroup(threads);
             channelType = KQueueDomainSocketChannel.class;
         } else {
             throw new IllegalStateException("no Netty native transport for Unix sockets: epoll "
@@ -58,6 +60,11 @@ public final class UnixSocketChannels implements AutoCloseable {
                 // can leave a stale session behind in the guest (ADR 0010), so reconnecting is the dialer's decision.
                 .disableRetry()
                 .build();
+    }
+
+    /** The event loops every channel runs on, for a server that wants its connections on the same threads. */
+    public EventLoopGroup eventLoops() {
+        return group;
     }
 
     @Override

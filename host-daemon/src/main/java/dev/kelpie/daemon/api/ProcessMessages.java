@@ -19,6 +19,7 @@ import dev.kelpie.api.v1.ProcessSummary;
 import dev.kelpie.api.v1.StdinMode;
 import dev.kelpie.api.v1.TerminalSize;
 import io.grpc.Status;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -29,11 +30,16 @@ final class ProcessMessages {
 
     private ProcessMessages() {}
 
-    static ExecStart toAgent(Command command) {
+    /**
+     * @param sandboxEnv the sandbox's env, sent with every process instead of once to the agent, so that a sandbox
+     *     made from a warm-pool VM needs no agent call; the command's own values win
+     */
+    static ExecStart toAgent(Command command, Map<String, String> sandboxEnv) {
         if (command.getArgvCount() == 0) {
             throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "command.argv is empty");
         }
-        ExecStart.Builder start = ExecStart.newBuilder().addAllArgv(command.getArgvList()).putAllEnv(command.getEnvMap())
+        ExecStart.Builder start = ExecStart.newBuilder().addAllArgv(command.getArgvList()).putAllEnv(sandboxEnv)
+                .putAllEnv(command.getEnvMap())
                 .setCwd(command.getCwd()).setUser(command.getUser()).setTimeoutMs(command.getTimeoutMs())
                 .setStdoutLimitBytes(command.getStdoutLimitBytes()).setStderrLimitBytes(command.getStderrLimitBytes())
                 .setDetached(command.getDetached()).setStdinMode(toAgent(command.getStdinMode()));

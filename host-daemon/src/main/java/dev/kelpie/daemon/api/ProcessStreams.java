@@ -50,9 +50,10 @@ final class ProcessStreams {
                 r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t),
                 () -> touchQuietly(id));
         try {
-            ExecStart start = ProcessMessages.toAgent(request.getCommand());
+            ExecStart start = ProcessMessages.toAgent(request.getCommand(), manager.guestEnv(id));
             relay.startWhen(manager.agentAsync(id), (channel, observer) -> {
-                StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel).exec(observer);
+                StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel)
+                        .withExecutor(StreamRelay.AGENT_CALLBACKS).exec(observer);
                 requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());
                 requests.onCompleted();
             });
@@ -76,7 +77,7 @@ final class ProcessStreams {
                     throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first ExecInteractive message must be start");
                 }
                 String id = first.getStart().getSandboxId();
-                ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand());
+                ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand(), manager.guestEnv(id));
                 startWhenAgentIsThere(id, (channel, observer) -> {
                     var agentRequests = AgentGrpc.newStub(channel).exec(observer);
                     agentRequests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());

@@ -6,20 +6,20 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
+import com.google.common.util.concurrent.MoreExecutors;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Executor;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
- * Relays an agent's response stream to an API client with end-to-end flow control: one agent message is requested
- * only when the client's stream can take one more, so a slow client slows the agent (and so the guest process)
- * instead of filling the daemon's memory. A client that cancels cancels the agent call, which kills the process
+ * Relays an agent's response stream to an API client with end-to-end flow control: a few agent messages are requested
+ * ahead, and each one forwarded is replaced only while the client's stream can take more, so a slow client slows the
+ * agent (and so the guest process) instead of filling the daemon's memory, while a fast one never waits for a request
+ * to travel to the agent's connection and back between two messages. A client that cancels cancels the agent call, which kills the process
  * unless it was started detached.
  *
  * <p>Exactly one terminal signal reaches the client: completion after the agent's final event, or an error status.
@@ -34,10 +34,25 @@ import java.util.function.Predicate;
  */
 final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
 
-    private static final long STALL_CHECK_INTERVAL_MS = 1000;
-    /** One daemon thread for all relays: a check is a flag read. */
-    private static final ScheduledExecutorService STALL_WATCH = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("kelpie-stall-watch").daemon().factory());
+    /**
+     * Agent messages requested ahead of the client: an exec's Started and Exited arrive without a request between
+     * them, and a stream of the agent's 64 KiB output chunks keeps 256 KiB on the way besides what HTTP/2's window
+     * holds. A client that stopped reading leaves at most this many messages queued in the daemon (4 MiB of 1 MiB
+     * file chunks).
+     */
+    static final int AGENT_MESSAGES_AHEAD = 4;
+    /**
+     * How much the client's stream may hold queued before it counts as not ready. gRPC's default (32 KiB) is less than
+     * one output chunk, so every chunk would wait for the one before it to reach the socket.
+     */
+    static final int CLIENT_QUEUE_BYTES = 1024 * 1024;
+    /**
+     * Where agent calls relayed here deliver their callbacks: on the agent connection's event loop, which is where the
+     * message was read. Handing each message to another thread first cost a thread wake-up per message, on every exec;
+     * what the relay does with a message (translate it, queue it for the client, ask for one more) never blocks, and
+     * a broken stream's explanation is a future (AgentStreamErrors).
+     */
+    static final Executor AGENT_CALLBACKS = MoreExecutors.directExecutor();
 
     private final ServerCallStreamObserver<P> downstream;
     private final Function<A, Optional<P>> translate;
@@ -49,7 +64,8 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
     /** What {@link #startWhen} waits for, until it is there; a client that cancels stops the wait. */
     private CompletableFuture<?> awaited;
     private boolean cancelled;
-    private boolean wantMore;
+    /** Agent messages forwarded while the client was not ready, to be requested once it is. */
+    private int owed;
     private boolean sawFinal;
     private boolean ended;
 
@@ -70,6 +86,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
         // Both handlers must be set while the service method runs; they fire on the server's threads.
         downstream.setOnCancelHandler(this::clientCancelled);
         downstream.setOnReadyHandler(this::clientReady);
+        downstream.setOnReadyThreshold(CLIENT_QUEUE_BYTES);
     }
 
     /** Starts the agent call; {@code call} passes this relay as the response observer. */
@@ -129,7 +146,7 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
 
     @Override
     public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
-        requestStream.disableAutoRequestWithInitial(1);
+        requestStream.disableAutoRequestWithInitial(AGENT_MESSAGES_AHEAD);
         Runnable ready;
         synchronized (this) {
             upstream = requestStream;
@@ -162,13 +179,8 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             call.cancel("relayed the final failure", null);
             return;
         }
-        if (downstream.isCancelled()) {
-            // A reset the cancel handler has not run for yet. This check (and the stall watch below) guarded against
-            // the unified Vert.x server, which could miss a reset and then, on a write, tear down the client's whole
-            // connection (quarkusio/quarkus#56268); grpc-java's server always runs the handler (ADR 0023).
-            clientCancelled();
-            return;
-        }
+        // No check of downstream.isCancelled() and no watch for a stalled client: grpc-java's server always runs the
+        // cancel handler, even for a client that stopped reading (ADR 0023).
         synchronized (this) {
             if (ended || cancelled) {
                 return;
@@ -177,36 +189,16 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             if (downstream.isReady()) {
                 upstream.request(1);
             } else {
-                wantMore = true;
-                STALL_WATCH.schedule(this::checkStalledClient, STALL_CHECK_INTERVAL_MS, TimeUnit.MILLISECONDS);
+                owed++;
             }
-        }
-    }
-
-    /**
-     * While the client does not read, no write happens that could notice its reset (see {@link #onNext}): look at
-     * the call's flag now and then, so that a client that gave up frees the guest process.
-     */
-    private void checkStalledClient() {
-        boolean stillStalled;
-        synchronized (this) {
-            stillStalled = wantMore && !ended;
-        }
-        if (!stillStalled) {
-            return;
-        }
-        if (downstream.isCancelled()) {
-            clientCancelled();
-        } else {
-            STALL_WATCH.schedule(this::checkStalledClient, STALL_CHECK_INTERVAL_MS, TimeUnit.MILLISECONDS);
         }
     }
 
     private void clientReady() {
         synchronized (this) {
-            if (wantMore && !ended && downstream.isReady()) {
-                wantMore = false;
-                upstream.request(1);
+            if (owed > 0 && !ended && downstream.isReady()) {
+                upstream.request(owed);
+                owed = 0;
             }
         }
     }

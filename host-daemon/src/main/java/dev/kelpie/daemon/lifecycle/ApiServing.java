@@ -1,5 +1,6 @@
 package dev.kelpie.daemon.lifecycle;
 
+import dev.kelpie.daemon.agent.UnixSocketChannels;
 import dev.kelpie.daemon.api.ApiAccess;
 import dev.kelpie.daemon.api.server.ApiEndpoints;
 import dev.kelpie.daemon.api.server.ApiServer;
@@ -50,11 +51,11 @@ public class ApiServing {
     }
 
     void onStart(@Observes @Priority(SERVE_LAST) StartupEvent event, DaemonServices services, ApiAccess access,
-            MeterRegistry meters, PrometheusMeterRegistry prometheus) {
+            MeterRegistry meters, PrometheusMeterRegistry prometheus, UnixSocketChannels agentChannels) {
         ApiEndpoints endpoints = ApiEndpoints.of(config.api());
         try {
             server = ApiServer.start(endpoints, config.api().tls(), services.services(), access,
-                    meters, prometheus);
+                    meters, prometheus, agentChannels.eventLoops());
         } catch (IOException | RuntimeException e) {
             LOG.error("kelpied cannot start: " + e.getMessage());
             throw new DaemonStartupException(e.getMessage(), e);

@@ -64,25 +64,37 @@ final class SandboxLifecycle {
         // Pooled VMs have no network device, so a sandbox with one boots its own.
         WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null : poolKeyOf(image, config);
         long now = clock.millis();
+        // A plain create from the pool is a hand-over: the VM was configured for the pool's shape when it booted (its
+        // hostname is already this id, env travels with each exec), so its first record is its READY one.
+        boolean handOver = launch == Launch.COLD_BOOT;
         Sandbox[] created = new Sandbox[1];
         Optional<PooledVm> pooled = capacity.admit(config, poolable, taken -> {
             String id = taken.map(PooledVm::id).orElseGet(ids);
-            created[0] = new Sandbox(new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
+            SandboxRecord first = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
                     image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId(),
-                    SandboxUsage.startingAt(now)));
+                    SandboxUsage.startingAt(now));
+            created[0] = new Sandbox(first);
+            if (taken.isPresent()) {
+                // The pooled VM's boot is the pool's cost, not the sandbox's: its CPU so far is the baseline.
+                usage.takeOver(created[0], taken.get().vm());
+                if (handOver) {
+                    created[0].record = first.withVm(taken.get().vm().record()).withState(SandboxState.READY)
+                            .withUsage(registry.observeUsage(created[0]));
+                }
+            }
             return created[0];
         });
         registry.deliverEvents();
         Sandbox sandbox = created[0];
         String id = sandbox.id();
+        if (pooled.isPresent() && handOver) {
+            return handOver(sandbox, pooled.get(), image);
+        }
         PooledVm booted = null;
         try {
             booted = pooled.isPresent() ? pooled.get() : cancellable(sandbox, () -> launcher.boot(id, image,
                     config.vcpuCount(), config.memoryMib(), config.diskSizeMib(), config.network(), launch.resumeFrom()));
             PooledVm vm = booted;
-            if (pooled.isPresent()) {
-                usage.takeOver(sandbox, vm.vm());
-            }
             sandbox.vm = vm.vm();
             registry.update(sandbox, r -> r.withVm(vm.vm().record()));
             if (!resume) {
@@ -106,6 +118,25 @@ final class SandboxLifecycle {
         } finally {
             sandbox.created.complete(null);
         }
+    }
+
+    /**
+     * Makes a pooled VM the sandbox's, whose READY record {@link Capacity#admit} saved: no agent call, no write. A
+     * Delete that came in between wins: it finds the VM here once the create is over, and the create says so.
+     */
+    private SandboxRecord handOver(Sandbox sandbox, PooledVm vm, BootImage image) {
+        try {
+            sandbox.vm = vm.vm();
+            sandbox.agent.complete(vm.agent());
+            supervision.watch(sandbox, vm.vm());
+        } finally {
+            sandbox.created.complete(null);
+        }
+        if (sandbox.record.state() == SandboxState.STOPPING || sandbox.gone.isDone()) {
+            throw new SandboxDeletedException("sandbox " + sandbox.id() + " was deleted while it was being created");
+        }
+        LOG.infof("sandbox %s ready on %s, image %s (from the warm pool)", sandbox.id(), vm.vm().describe(), image.version());
+        return sandbox.current();
     }
 
     /** A step of a create that a Delete may cut short by interrupting it. */

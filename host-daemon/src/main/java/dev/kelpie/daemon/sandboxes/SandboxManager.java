@@ -167,8 +167,8 @@ public final class SandboxManager implements AutoCloseable {
         BootImage image = images.resolve("", settings.hostArch());
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
                 settings.defaultMemoryMib(), image.diskTemplateSizeMib());
-        capacity.startPool(key, size, k -> launcher.boot(ids.get(), images.resolve(k.imageVersion(), k.arch()),
-                k.vcpuCount(), k.memoryMib(), k.diskSizeMib(), NetworkPolicy.NONE, Optional.empty()), background);
+        capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), images.resolve(k.imageVersion(), k.arch()), k),
+                background);
         LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
                 key.memoryMib());
     }
@@ -366,6 +366,14 @@ public final class SandboxManager implements AutoCloseable {
         }
         return vm.exited().copy().completeOnTimeout(null, settings.vmExitVisibleWithin().toMillis(), TimeUnit.MILLISECONDS)
                 .handle((ignored, error) -> (Void) null);
+    }
+
+    /**
+     * The env every process of the sandbox starts with (its own, and the proxy settings of egress): it travels with
+     * each exec, so a warm-pool VM, configured before anyone asked for its sandbox, needs no agent call on Create.
+     */
+    public Map<String, String> guestEnv(String id) {
+        return SandboxNetworks.guestEnv(registry.find(id).record.config());
     }
 
     /** Records activity now, which postpones an idle timeout. */

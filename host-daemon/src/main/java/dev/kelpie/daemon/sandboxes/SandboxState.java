@@ -13,6 +13,8 @@ package dev.kelpie.daemon.sandboxes;
  *      ▼
  *   STOPPED                            (the record is gone; also where a failed create ends)
  * </pre>
+ *
+ * A plain Create served by the warm pool is born READY: its VM was configured when it booted (ADR 0026).
  */
 public enum SandboxState {
     CREATING, READY, PAUSED, STOPPING, STOPPED, FAILED;

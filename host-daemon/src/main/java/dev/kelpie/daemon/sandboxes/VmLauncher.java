@@ -14,6 +14,7 @@ import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
@@ -75,6 +76,23 @@ final class VmLauncher {
         } finally {
             bootSlots.release();
         }
+    }
+
+    /**
+     * Boots a VM for the warm pool, configured as the sandbox it will become: its hostname is its id, which the
+     * sandbox takes; its limits are those of the pool's shape. Env is not set here: it travels with each exec.
+     */
+    PooledVm bootForPool(String id, BootImage image, WarmPool.PoolKey key) throws InterruptedException {
+        PooledVm vm = boot(id, image, key.vcpuCount(), key.memoryMib(), key.diskSizeMib(), NetworkPolicy.NONE,
+                Optional.empty());
+        try {
+            configureAgent(id, new SandboxConfig(key.imageVersion(), key.vcpuCount(), key.memoryMib(), key.diskSizeMib(),
+                    Map.of(), Map.of(), 0, 0, NetworkPolicy.NONE), vm.agent());
+        } catch (RuntimeException e) {
+            vm.discard().run();
+            throw e;
+        }
+        return vm;
     }
 
     private ManagedChannel dialAgent(String id, VmHandle vm) throws InterruptedException {

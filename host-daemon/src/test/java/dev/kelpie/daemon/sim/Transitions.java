@@ -28,7 +28,9 @@ final class Transitions {
     synchronized void observe(SandboxEvent event) {
         SandboxState from = event.previousState();
         SandboxState to = event.sandbox().state();
-        boolean allowed = from == null ? to == SandboxState.CREATING : ALLOWED.get(from).contains(to);
+        // A sandbox is born CREATING, or READY when a warm-pool VM is handed over whole.
+        boolean allowed = from == null ? to == SandboxState.CREATING || to == SandboxState.READY
+                : ALLOWED.get(from).contains(to);
         if (!allowed) {
             forbidden.add(event.sandbox().id() + ": " + from + " -> " + to);
         }

@@ -12,6 +12,7 @@ import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -55,7 +56,7 @@ public final class ApiServer {
     private static final int MAX_METRICS_REQUEST_BYTES = 16 * 1024;
     private static final long FORCED_STOP_TIMEOUT_MS = 5_000;
 
-    private final NativeTransport transport = NativeTransport.open();
+    private final NativeTransport transport;
     /** Calls run on virtual threads: services block (a VM boot takes seconds) without holding a scarce thread. */
     private final ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kelpie-api-", 0)
             .factory());
@@ -63,19 +64,29 @@ public final class ApiServer {
     private final List<Server> grpcServers = new ArrayList<>();
     private final List<Channel> metricsListeners = new ArrayList<>();
 
-    private ApiServer(ApiServices services) {
+    private ApiServer(ApiServices services, EventLoopGroup sharedIo) {
         this.services = services;
+        this.transport = NativeTransport.open(sharedIo);
+    }
+
+    /** Binds every endpoint and serves on I/O threads of its own; on failure nothing stays bound. */
+    public static ApiServer start(ApiEndpoints endpoints, KelpieConfig.Tls tls, List<BindableService> daemonServices,
+            ApiAccess access, MeterRegistry meters, PrometheusMeterRegistry prometheus) throws IOException {
+        return start(endpoints, tls, daemonServices, access, meters, prometheus, null);
     }
 
     /**
      * Binds every endpoint and serves; on failure nothing stays bound.
      *
+     * @param agentEventLoops the agent channels' event loops, which serve the API's connections too (see
+     *     {@link NativeTransport#open(EventLoopGroup)}); null for threads of the API's own
      * @throws IOException naming the endpoint that could not be bound
      */
     public static ApiServer start(ApiEndpoints endpoints, KelpieConfig.Tls tls, List<BindableService> daemonServices,
-            ApiAccess access, MeterRegistry meters, PrometheusMeterRegistry prometheus) throws IOException {
+            ApiAccess access, MeterRegistry meters, PrometheusMeterRegistry prometheus, EventLoopGroup agentEventLoops)
+            throws IOException {
         List<ServerInterceptor> interceptors = List.of(access, new MetricCollectingServerInterceptor(meters));
-        ApiServer server = new ApiServer(new ApiServices(daemonServices, interceptors));
+        ApiServer server = new ApiServer(new ApiServices(daemonServices, interceptors), agentEventLoops);
         try {
             server.startGrpc(NettyServerBuilder.forAddress(new DomainSocketAddress(endpoints.socket().toString()))
                     .channelType(server.transport.domainSocketChannel), endpoints.socket().toString());

@@ -29,33 +29,47 @@ final class NativeTransport implements AutoCloseable {
 
     final EventLoopGroup acceptors;
     final EventLoopGroup io;
+    /** Whether {@link #io} is this transport's to close, or shared with the agent channels (see {@link #open}). */
+    private final boolean ownsIo;
     final Class<? extends ServerChannel> domainSocketChannel;
     final Class<? extends ServerChannel> tcpChannel;
     /** Nothing may hold these threads (calls run on the server's executor): a loop held anyway is logged. */
     private final EventLoopWatchdog acceptorsWatchdog;
     private final EventLoopWatchdog ioWatchdog;
 
-    private NativeTransport(EventLoopGroup acceptors, EventLoopGroup io, Class<? extends ServerChannel> domainSocketChannel,
-            Class<? extends ServerChannel> tcpChannel) {
+    private NativeTransport(EventLoopGroup acceptors, EventLoopGroup io, boolean ownsIo,
+            Class<? extends ServerChannel> domainSocketChannel, Class<? extends ServerChannel> tcpChannel) {
         this.acceptors = acceptors;
         this.io = io;
+        this.ownsIo = ownsIo;
         this.domainSocketChannel = domainSocketChannel;
         this.tcpChannel = tcpChannel;
         this.acceptorsWatchdog = EventLoopWatchdog.watch(acceptors);
-        this.ioWatchdog = EventLoopWatchdog.watch(io);
+        // A shared group is watched by its owner (UnixSocketChannels).
+        this.ioWatchdog = ownsIo ? EventLoopWatchdog.watch(io) : null;
     }
 
+    /** A transport with I/O threads of its own. */
     static NativeTransport open() {
+        return open(null);
+    }
+
+    /**
+     * @param sharedIo the agent channels' event loops (null: threads of its own), which then serve the API's
+     *     connections too: a message relayed from an agent to a client is then often written by the thread that read
+     *     it, instead of waking another thread per message; not closed by {@link #close}
+     */
+    static NativeTransport open(EventLoopGroup sharedIo) {
         int ioThreads = Math.max(MIN_IO_THREADS, Runtime.getRuntime().availableProcessors());
         if (Epoll.isAvailable()) {
             return new NativeTransport(new EpollEventLoopGroup(ACCEPTOR_THREADS, threads("kelpie-api-accept")),
-                    new EpollEventLoopGroup(ioThreads, threads("kelpie-api-io")), EpollServerDomainSocketChannel.class,
-                    EpollServerSocketChannel.class);
+                    sharedIo != null ? sharedIo : new EpollEventLoopGroup(ioThreads, threads("kelpie-api-io")),
+                    sharedIo == null, EpollServerDomainSocketChannel.class, EpollServerSocketChannel.class);
         }
         if (KQueue.isAvailable()) {
             return new NativeTransport(new KQueueEventLoopGroup(ACCEPTOR_THREADS, threads("kelpie-api-accept")),
-                    new KQueueEventLoopGroup(ioThreads, threads("kelpie-api-io")), KQueueServerDomainSocketChannel.class,
-                    KQueueServerSocketChannel.class);
+                    sharedIo != null ? sharedIo : new KQueueEventLoopGroup(ioThreads, threads("kelpie-api-io")),
+                    sharedIo == null, KQueueServerDomainSocketChannel.class, KQueueServerSocketChannel.class);
         }
         throw new IllegalStateException("no Netty native transport to serve the API's Unix socket: epoll "
                 + Epoll.unavailabilityCause() + "; kqueue " + KQueue.unavailabilityCause());
@@ -68,8 +82,12 @@ final class NativeTransport implements AutoCloseable {
     @Override
     public void close() {
         acceptorsWatchdog.close();
-        ioWatchdog.close();
+        if (ioWatchdog != null) {
+            ioWatchdog.close();
+        }
         acceptors.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-        io.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        if (ownsIo) {
+            io.shutdownGracefully(QUIET_PERIOD_MS, CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        }
     }
 }
