@@ -2,15 +2,12 @@
 // through kelpied (whose "VM" is that agent behind the libkrun double and bench/host-agent-vmm.sh). Direct and daemon
 // figures differ only by the daemon. Run through bench/overhead.sh; results go to docs/benchmarks.md.
 
-import dev.kelpie.agent.v1.AgentGrpc;
 import dev.kelpie.api.v1.Command;
 import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.ExecRequest;
 import dev.kelpie.api.v1.GetSandboxRequest;
 import dev.kelpie.api.v1.ExecResponse;
-import dev.kelpie.api.v1.HostGrpc;
-import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxesGrpc;
 import dev.kelpie.daemon.agent.AgentDialer;
@@ -21,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -50,11 +46,11 @@ public class OverheadBench {
 
         Process direct = startAgent(agentBinary, scratch.resolve("direct"));
         ManagedChannel agent = dialer.dial(scratch.resolve("direct/agent.sock"), Duration.ofSeconds(30));
-        awaitWarmVm(daemon);
+        KelpieBench.awaitWarmVm(daemon);
         String id = sandboxes.create(CreateSandboxRequest.getDefaultInstance()).getSandbox().getId();
 
         for (int i = 0; i < WARMUP_EXECS; i++) {
-            agentExec(agent, "true");
+            KelpieBench.agentExec(agent, "true");
             exec(daemon, id, "true");
         }
         if (profileOnly) {
@@ -79,21 +75,21 @@ public class OverheadBench {
         List<Double> sandboxAgentRt = new ArrayList<>();
         for (int i = 0; i < ROUNDS * EXECS_PER_ROUND; i++) {
             long s = System.nanoTime();
-            agentExec(sandboxAgent, "true");
-            sandboxAgentRt.add(ms(s));
+            KelpieBench.agentExec(sandboxAgent, "true");
+            sandboxAgentRt.add(KelpieBench.ms(s));
         }
         List<Double> directRt = new ArrayList<>();
         List<Double> daemonRt = new ArrayList<>();
         for (int r = 0; r < ROUNDS; r++) {
             for (int i = 0; i < EXECS_PER_ROUND; i++) {
                 long s = System.nanoTime();
-                agentExec(agent, "true");
-                directRt.add(ms(s));
+                KelpieBench.agentExec(agent, "true");
+                directRt.add(KelpieBench.ms(s));
             }
             for (int i = 0; i < EXECS_PER_ROUND; i++) {
                 long s = System.nanoTime();
                 exec(daemon, id, "true");
-                daemonRt.add(ms(s));
+                daemonRt.add(KelpieBench.ms(s));
             }
         }
         // The floor of any call through the daemon: a unary call that touches no agent.
@@ -101,28 +97,28 @@ public class OverheadBench {
         for (int i = 0; i < ROUNDS * EXECS_PER_ROUND; i++) {
             long s = System.nanoTime();
             sandboxes.get(GetSandboxRequest.newBuilder().setId(id).build());
-            unary.add(ms(s));
+            unary.add(KelpieBench.ms(s));
         }
         List<Double> directMbs = new ArrayList<>();
         List<Double> daemonMbs = new ArrayList<>();
         String stream = "head -c " + THROUGHPUT_BYTES + " /dev/zero";
         for (int r = 0; r < THROUGHPUT_RUNS; r++) {
             long s = System.nanoTime();
-            long bytes = agentExec(agent, stream);
-            directMbs.add(bytes / 1e6 / (ms(s) / 1000));
+            long bytes = KelpieBench.agentExec(agent, stream);
+            directMbs.add(bytes / 1e6 / (KelpieBench.ms(s) / 1000));
             s = System.nanoTime();
             bytes = exec(daemon, id, stream);
-            daemonMbs.add(bytes / 1e6 / (ms(s) / 1000));
+            daemonMbs.add(bytes / 1e6 / (KelpieBench.ms(s) / 1000));
         }
         sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(id).build());
 
         List<Double> warm = new ArrayList<>();
         for (int i = 0; i < CREATE_RUNS; i++) {
-            awaitWarmVm(daemon);
+            KelpieBench.awaitWarmVm(daemon);
             long t0 = System.nanoTime();
             var created = sandboxes.create(CreateSandboxRequest.getDefaultInstance()).getSandbox();
             exec(daemon, created.getId(), "true");
-            warm.add(ms(t0));
+            warm.add(KelpieBench.ms(t0));
             if (!created.getFromPool()) {
                 throw new IllegalStateException("the warm create was not served from the pool");
             }
@@ -134,8 +130,8 @@ public class OverheadBench {
             long t0 = System.nanoTime();
             Process p = startAgent(agentBinary, scratch.resolve("cold" + i));
             ManagedChannel c = dialer.dial(scratch.resolve("cold" + i + "/agent.sock"), Duration.ofSeconds(30));
-            agentExec(c, "true");
-            directCold.add(ms(t0));
+            KelpieBench.agentExec(c, "true");
+            directCold.add(KelpieBench.ms(t0));
             AgentDialer.close(c);
             p.destroy();
             p.waitFor();
@@ -143,22 +139,22 @@ public class OverheadBench {
             String coldId = sandboxes.create(CreateSandboxRequest.newBuilder()
                     .setSpec(SandboxSpec.newBuilder().setMemoryMib(COLD_MEMORY_MIB)).build()).getSandbox().getId();
             exec(daemon, coldId, "true");
-            cold.add(ms(t0));
+            cold.add(KelpieBench.ms(t0));
             sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(coldId).build());
         }
 
         System.out.println("| measurement | direct to the agent | through kelpied | difference | ratio |");
         System.out.println("|---|---|---|---|---|");
-        row("exec round trip of `true`, p50 ms", p(directRt, 50), p(daemonRt, 50));
-        row("exec round trip of `true`, p99 ms", p(directRt, 99), p(daemonRt, 99));
-        row("(check) exec round trip of `true` directly on the sandbox's agent, p50 ms", p(directRt, 50), p(sandboxAgentRt, 50));
-        row("unary call to the daemon (Sandboxes.Get, no agent call), p50 ms", Double.NaN, p(unary, 50));
-        row("stdout throughput (" + (THROUGHPUT_BYTES >> 20) + " MiB), median MB/s", p(directMbs, 50), p(daemonMbs, 50));
-        row("warm-pool Create → first `true` exited, p50 ms", Double.NaN, p(warm, 50));
-        row("cold: agent start (daemon: Create, VM runner, agent) → first `true`, p50 ms", p(directCold, 50), p(cold, 50));
+        row("exec round trip of `true`, p50 ms", KelpieBench.p(directRt, 50), KelpieBench.p(daemonRt, 50));
+        row("exec round trip of `true`, p99 ms", KelpieBench.p(directRt, 99), KelpieBench.p(daemonRt, 99));
+        row("(check) exec round trip of `true` directly on the sandbox's agent, p50 ms", KelpieBench.p(directRt, 50), KelpieBench.p(sandboxAgentRt, 50));
+        row("unary call to the daemon (Sandboxes.Get, no agent call), p50 ms", Double.NaN, KelpieBench.p(unary, 50));
+        row("stdout throughput (" + (THROUGHPUT_BYTES >> 20) + " MiB), median MB/s", KelpieBench.p(directMbs, 50), KelpieBench.p(daemonMbs, 50));
+        row("warm-pool Create → first `true` exited, p50 ms", Double.NaN, KelpieBench.p(warm, 50));
+        row("cold: agent start (daemon: Create, VM runner, agent) → first `true`, p50 ms", KelpieBench.p(directCold, 50), KelpieBench.p(cold, 50));
         System.out.printf(Locale.ROOT, "%n(%d×%d round trips each, alternating; throughput runs direct %s, daemon %s MB/s;"
                 + " warm runs %s ms = %.1f× the daemon's exec p50; cold runs direct %s, daemon %s ms)%n",
-                ROUNDS, EXECS_PER_ROUND, fmt(directMbs), fmt(daemonMbs), fmt(warm), p(warm, 50) / p(daemonRt, 50),
+                ROUNDS, EXECS_PER_ROUND, fmt(directMbs), fmt(daemonMbs), fmt(warm), KelpieBench.p(warm, 50) / KelpieBench.p(daemonRt, 50),
                 fmt(directCold), fmt(cold));
         AgentDialer.close(agent);
         direct.destroy();
@@ -175,17 +171,7 @@ public class OverheadBench {
                 .redirectOutput(dir.resolve("agent.log").toFile()).start();
     }
 
-    static void awaitWarmVm(ManagedChannel daemon) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-        while (HostGrpc.newBlockingStub(daemon).info(HostInfoRequest.getDefaultInstance()).getWarmPools(0).getReady() < 1) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the warm pool did not refill within a minute");
-            }
-            Thread.sleep(20);
-        }
-    }
-
-    /** Like {@link #agentExec}, with the same kind of stub, so that the client's own cost is the same on both sides. */
+    /** Like {@link KelpieBench#agentExec}, with the same kind of stub, so that the client's own cost is the same on both sides. */
     static long exec(ManagedChannel daemon, String id, String script) throws InterruptedException {
         var done = new CompletableFuture<Long>();
         long[] bytes = {0};
@@ -211,45 +197,6 @@ public class OverheadBench {
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
-    }
-
-    static long agentExec(ManagedChannel agent, String script) throws InterruptedException {
-        var done = new CompletableFuture<Long>();
-        long[] bytes = {0};
-        var requests = AgentGrpc.newStub(agent).exec(new StreamObserver<dev.kelpie.agent.v1.ExecResponse>() {
-            public void onNext(dev.kelpie.agent.v1.ExecResponse r) {
-                if (r.getEvent().hasOutput()) {
-                    bytes[0] += r.getEvent().getOutput().getData().size();
-                }
-            }
-
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            public void onCompleted() {
-                done.complete(bytes[0]);
-            }
-        });
-        requests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(dev.kelpie.agent.v1.ExecStart.newBuilder()
-                .addArgv("sh").addArgv("-c").addArgv(script)).build());
-        requests.onCompleted();
-        try {
-            return done.get();
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
-    }
-
-    static double ms(long startNanos) {
-        return (System.nanoTime() - startNanos) / 1e6;
-    }
-
-    static double p(List<Double> values, int percentile) {
-        List<Double> sorted = new ArrayList<>(values);
-        Collections.sort(sorted);
-        int index = (int) Math.ceil(percentile / 100.0 * sorted.size()) - 1;
-        return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
     }
 
     static void row(String what, double direct, double daemon) {

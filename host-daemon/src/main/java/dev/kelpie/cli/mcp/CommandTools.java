@@ -130,7 +130,8 @@ final class CommandTools {
         session.requireOwned(id);
         // Options that both GNU and busybox ls (the minimal image's) take; "--" so that a path starting with "-" is one.
         Command.Builder command = Command.newBuilder().addAllArgv(List.of("ls", "-lA", "--", path));
-        var outcome = runner.run(id, command, LIST_TIMEOUT, limits.maxOutputBytes());
+        Duration timeout = LIST_TIMEOUT.compareTo(limits.maxCommandTimeout()) < 0 ? LIST_TIMEOUT : limits.maxCommandTimeout();
+        var outcome = runner.run(id, command, timeout, limits.maxOutputBytes());
         if (outcome.exit().hasSignal() || outcome.exit().getExitCode() != 0) {
             String message = outcome.stderr().text("stderr", OUTPUT_HINT).strip();
             throw new ToolError(message.contains("No such file") ? Status.Code.NOT_FOUND : Status.Code.FAILED_PRECONDITION,

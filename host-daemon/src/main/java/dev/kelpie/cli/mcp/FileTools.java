@@ -91,14 +91,15 @@ final class FileTools {
             }
             content.append(chunk.getData().toByteArray());
         }
-        String hint = "read the rest with offset_bytes " + (offset + content.keptBytes());
+        boolean utf8 = content.isUtf8();
+        String hint = "read the rest with offset_bytes " + (offset + (utf8 ? content.textBytes() : content.keptBytes()));
         Map<String, Object> structured = new LinkedHashMap<>();
         structured.put("path", path);
         structured.put("file_size_bytes", Math.max(fileSize, 0));
         structured.put("offset_bytes", offset);
         structured.put("truncated", content.truncated());
         String text;
-        if (content.isUtf8()) {
+        if (utf8) {
             text = content.text("file", hint);
             structured.put("encoding", "utf-8");
         } else {

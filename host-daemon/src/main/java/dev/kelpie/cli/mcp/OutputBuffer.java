@@ -73,15 +73,28 @@ final class OutputBuffer {
      */
     String text(String what, String hint) {
         byte[] bytes = kept.toByteArray();
-        int length = truncated() ? completeUtf8Length(bytes) : bytes.length;
+        int length = textBytes();
         String text = new String(bytes, 0, length, StandardCharsets.UTF_8);
-        return truncated() ? text + marker(what, hint) : text;
+        return truncated() ? text + marker(what, length, hint) : text;
+    }
+
+    /**
+     * How many of the kept bytes {@link #text} shows: all, or up to the last whole character of a cut stream. A reader
+     * paging through a file goes on from there, or it would skip the split character.
+     */
+    int textBytes() {
+        byte[] bytes = kept.toByteArray();
+        return truncated() ? completeUtf8Length(bytes) : bytes.length;
     }
 
     /** The marker alone (starting on a new line), for callers that show the bytes some other way (base64). */
     String marker(String what, String hint) {
+        return marker(what, kept.size(), hint);
+    }
+
+    private String marker(String what, long shownBytes, String hint) {
         String total = cutUpstream && seenBytes <= limitBytes ? "more than " + limitBytes : Long.toString(seenBytes);
-        return "\n[kelpie: " + what + " truncated: showing the first " + kept.size() + " of " + total + " bytes; "
+        return "\n[kelpie: " + what + " truncated: showing the first " + shownBytes + " of " + total + " bytes; "
                 + hint + "]";
     }
 

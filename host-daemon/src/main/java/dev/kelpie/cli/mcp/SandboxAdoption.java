@@ -45,8 +45,13 @@ final class SandboxAdoption {
         try {
             limits.checkResolvedShape(sandbox.getSpec());
         } catch (ToolError e) {
-            session.forget(sandbox.getId());
-            delete(sandbox.getId());
+            try {
+                delete(sandbox.getId());
+                session.forget(sandbox.getId());
+            } catch (RuntimeException deleteFailed) {
+                // Still the session's, so its end deletes it; the agent learns of the limit it broke, not of this.
+                e.addSuppressed(deleteFailed);
+            }
             throw e;
         }
         return sandbox;

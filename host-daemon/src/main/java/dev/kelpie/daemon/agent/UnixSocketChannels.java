@@ -29,7 +29,7 @@ public final class UnixSocketChannels implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Class<? extends DomainSocketChannel> channelType;
-    /** Agent calls' callbacks run on gRPC's executor, not here: a loop held anyway is logged. */
+    /** Exec's relay runs on these loops (StreamRelay.AGENT_CALLBACKS) and must never block them: a loop held is logged. */
     private final EventLoopWatchdog watchdog;
 
     public UnixSocketChannels() {

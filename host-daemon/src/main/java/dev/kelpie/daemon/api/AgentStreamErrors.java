@@ -24,13 +24,15 @@ final class AgentStreamErrors {
             return CompletableFuture.completedFuture((StatusRuntimeException) t);
         }
         CompletableFuture<StatusRuntimeException> status = new CompletableFuture<>();
-        Continuations.whenDone(manager.settledAsync(sandboxId), (settled, never) -> {
+        // Always on a continuation thread: the caller may be an agent connection's event loop, and the explanation
+        // reads the VM's console log.
+        manager.settledAsync(sandboxId).whenCompleteAsync((settled, never) -> {
             try {
                 status.complete(explainNow(manager, sandboxId, t));
             } catch (RuntimeException e) {
                 status.complete(GrpcErrors.toStatus(e));
             }
-        });
+        }, Continuations.EXECUTOR);
         return status;
     }
 

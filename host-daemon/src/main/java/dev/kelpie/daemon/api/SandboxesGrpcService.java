@@ -89,7 +89,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer, java.time.Duration uploadIdle, SandboxStatsSampler sampler) {
         this.manager = manager;
-        this.stats = new StatsStreams(sampler);
+        this.stats = new StatsStreams(sampler, manager.events());
         this.metrics = metrics;
         this.snapshotter = snapshotter;
         this.restorer = restorer;

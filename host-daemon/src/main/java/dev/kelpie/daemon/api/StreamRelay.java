@@ -47,7 +47,8 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
      */
     static final int CLIENT_QUEUE_BYTES = 1024 * 1024;
     /**
-     * Where agent calls relayed here deliver their callbacks: on the agent connection's event loop, which is where the
+     * Where Exec's agent calls deliver their callbacks (ExecInteractive, Attach and ReadFile still use gRPC's
+     * executor): on the agent connection's event loop, which is where the
      * message was read. Handing each message to another thread first cost a thread wake-up per message, on every exec;
      * what the relay does with a message (translate it, queue it for the client, ask for one more) never blocks, and
      * a broken stream's explanation is a future (AgentStreamErrors).
@@ -126,8 +127,13 @@ final class StreamRelay<Q, A, P> implements ClientResponseObserver<Q, A> {
             }
             if (error != null) {
                 fail(error); // a no-op when the client cancelled: the relay has ended
-            } else {
+                return;
+            }
+            try {
                 start(observer -> call.accept(channel, observer));
+            } catch (RuntimeException e) {
+                // On a continuation thread nobody would see it: the client gets the status (a no-op if it cancelled).
+                fail(e);
             }
         });
     }

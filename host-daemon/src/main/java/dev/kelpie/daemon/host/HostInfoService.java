@@ -73,9 +73,15 @@ public class HostInfoService {
     }
 
     private void probeBackends() {
-        backends = probe.get();
-        probed.complete(null);
-        LOG.infof("backend probe done: %s", BackendChoice.from(backends, preference).reason());
+        try {
+            backends = probe.get();
+            LOG.infof("backend probe done: %s", BackendChoice.from(backends, preference).reason());
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "backend probe failed; no backend is chosen");
+        } finally {
+            // Host.Info and the backend's waiters must learn that the probe is over, however it ended.
+            probed.complete(null);
+        }
     }
 
     /**

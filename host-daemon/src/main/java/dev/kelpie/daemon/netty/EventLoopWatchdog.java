@@ -50,7 +50,13 @@ public final class EventLoopWatchdog implements AutoCloseable {
     private void check() {
         long now = System.nanoTime();
         for (Loop loop : loops) {
-            loop.check(now);
+            try {
+                loop.check(now);
+            } catch (RuntimeException e) {
+                // An exception would cancel the fixed-rate task for good (a loop that began shutting down between
+                // the check and the ping rejects it): one loop's trouble must not end the watching of the others.
+                LOG.debugf("event-loop watchdog: %s", e);
+            }
         }
     }
 
@@ -69,7 +75,8 @@ public final class EventLoopWatchdog implements AutoCloseable {
 
         Loop(EventExecutor executor) {
             this.executor = executor;
-            // A fresh loop answers at once; knowing its thread lets a later warning show what holds it.
+            // A fresh loop answers at once; knowing its thread lets a later warning show what holds it, even when the
+            // very first task held it (the first check's ping would then never get to name it).
             executor.submit(() -> thread = Thread.currentThread()).awaitUninterruptibly(NAMING_WAIT_MS);
         }
 

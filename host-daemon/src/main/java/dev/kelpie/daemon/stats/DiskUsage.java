@@ -1,11 +1,9 @@
 package dev.kelpie.daemon.stats;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.OptionalLong;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The blocks a file occupies, which the JDK does not report: {@code du -k} (POSIX, so the same on Linux and macOS)
@@ -23,15 +21,9 @@ final class DiskUsage {
             return OptionalLong.empty();
         }
         try {
-            Process du = new ProcessBuilder("du", "-k", file.toString()).redirectError(ProcessBuilder.Redirect.DISCARD)
-                    .start();
-            String out = new String(du.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
-            if (!du.waitFor(DU_TIMEOUT_MS, TimeUnit.MILLISECONDS) || du.exitValue() != 0) {
-                du.destroyForcibly();
-                return OptionalLong.empty();
-            }
-            return OptionalLong.of(parseKib(out) * KIB_BYTES);
-        } catch (IOException | RuntimeException e) {
+            return ShortCommand.output(List.of("du", "-k", file.toString()), DU_TIMEOUT_MS)
+                    .map(out -> OptionalLong.of(parseKib(out) * KIB_BYTES)).orElse(OptionalLong.empty());
+        } catch (RuntimeException e) {
             return OptionalLong.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

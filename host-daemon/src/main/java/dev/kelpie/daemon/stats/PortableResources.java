@@ -1,13 +1,11 @@
 package dev.kelpie.daemon.stats;
 
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import java.util.List;
 import java.util.OptionalLong;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Hosts without /proc (macOS): CPU time from the JDK's process info, RSS from {@code ps}; no PSS, which macOS does not
@@ -39,14 +37,9 @@ final class PortableResources implements HostResources {
 
     private static long rssBytes(long pid) {
         try {
-            Process ps = new ProcessBuilder("ps", "-o", "rss=", "-p", Long.toString(pid)).redirectErrorStream(true).start();
-            String out = new String(ps.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
-            if (!ps.waitFor(PS_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                ps.destroyForcibly();
-                return 0;
-            }
-            return out.isEmpty() ? 0 : Long.parseLong(out) * KIB_BYTES;
-        } catch (IOException | NumberFormatException e) {
+            return ShortCommand.output(List.of("ps", "-o", "rss=", "-p", Long.toString(pid)), PS_TIMEOUT_MS)
+                    .filter(out -> !out.isEmpty()).map(out -> Long.parseLong(out) * KIB_BYTES).orElse(0L);
+        } catch (NumberFormatException e) {
             return 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

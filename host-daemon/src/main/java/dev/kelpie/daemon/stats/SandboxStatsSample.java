@@ -13,8 +13,10 @@ import java.util.OptionalLong;
  * @param record the sandbox when sampled, its usage up to date
  * @param vmPid the VMM's host pid; 0 without a VM
  * @param vmProcess the VMM process's figures
+ * @param vmProcessReadAtNanos when they were read ({@link System#nanoTime}), for the CPU rate
  * @param guest what the agent reported
  * @param diskAllocatedBytes blocks the writable disk file occupies on the host
  */
 public record SandboxStatsSample(SandboxRecord record, long sampledAtMs, long vmPid, Optional<ProcessSample> vmProcess,
+        long vmProcessReadAtNanos,
         Optional<StatsResponse> guest, OptionalLong diskAllocatedBytes, EgressTraffic.Snapshot egress) {}

@@ -46,10 +46,14 @@ public final class SandboxStatsSampler {
         SandboxResources now = manager.resources(id);
         Optional<VmRecord> vm = now.vm();
         Optional<ProcessSample> process = vm.flatMap(v -> host.process(v.process()));
+        // The CPU rate divides by the time between two reads of the VM's CPU time, not between two whole samples,
+        // whose guest call may take up to its timeout.
+        long processReadAtNanos = System.nanoTime();
         OptionalLong disk = vm.isPresent() ? host.allocatedBytes(WritableDisk.in(vm.get().runtimeDir()))
                 : OptionalLong.empty();
         Optional<StatsResponse> guest = now.agent().flatMap(channel -> guest(id, channel, guestTimeoutMs));
-        return new SandboxStatsSample(now.record(), clock.millis(), vm.map(VmRecord::pid).orElse(0L), process, guest,
+        return new SandboxStatsSample(now.record(), clock.millis(), vm.map(VmRecord::pid).orElse(0L), process,
+                processReadAtNanos, guest,
                 disk, now.egress());
     }
 

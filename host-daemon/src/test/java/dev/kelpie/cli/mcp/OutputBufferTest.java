@@ -35,6 +35,14 @@ class OutputBufferTest {
     }
 
     @Test
+    void aCharacterSplitByTheLimitIsLeftForTheNextPageNotSkipped() {
+        OutputBuffer b = of(6, "abcde\u00e9xyz"); // é is 2 bytes: the limit cuts it after its first
+        assertEquals(6, b.keptBytes());
+        assertEquals(5, b.textBytes(), "the next page must start at é");
+        assertEquals("abcde\n[kelpie: file truncated: showing the first 5 of 10 bytes; do this]", b.text("file", HINT));
+    }
+
+    @Test
     void aStreamTheSenderCutSaysMoreThanTheLimitWhenTheTotalIsUnknown() {
         OutputBuffer b = of(5, "hello");
         b.markCutUpstream();

@@ -11,10 +11,7 @@ import dev.kelpie.daemon.network.NetworkMode;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -39,23 +36,7 @@ class SandboxUsageTest {
     private final InProcessAgents agents = new InProcessAgents();
     private final AtomicInteger nextId = new AtomicInteger();
     private final ObjectMapper json = new ObjectMapper().registerModule(new Jdk8Module());
-    private Instant now = Instant.parse("2026-01-01T00:00:00Z");
-    private final Clock clock = new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    };
+    private final MutableClock clock = new MutableClock();
     /** The VM processes' CPU seconds as the OS would report them, by pid. */
     private final Map<Long, Double> cpuByPid = new ConcurrentHashMap<>();
     private final VmCpuTime cpu = vm -> cpuByPid.containsKey(vm.pid()) ? OptionalDouble.of(cpuByPid.get(vm.pid()))
@@ -82,7 +63,7 @@ class SandboxUsageTest {
     }
 
     private void advance(Duration d) {
-        now = now.plus(d);
+        clock.advance(d);
     }
 
     // ---- the arithmetic ----------------------------------------------------------------------------------------
