@@ -1,5 +1,7 @@
 package dev.kelpie.cli.mcp;
 
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import io.grpc.Status;
 import java.util.HashSet;
 import java.util.Map;
@@ -54,6 +56,7 @@ final class McpSession {
     /** Ends a create; a created sandbox is adopted unless the session closed meanwhile (then returns false). */
     synchronized boolean endCreate(String createdId) {
         creating--;
+        notifyAll();
         if (createdId == null || closed) {
             return false;
         }
@@ -74,6 +77,24 @@ final class McpSession {
 
     synchronized Set<String> owned() {
         return Set.copyOf(owned);
+    }
+
+    /**
+     * Waits until no create is in flight, for at most {@code within}: a create (a restore above all) may have no record
+     * at the daemon yet when the session ends, so the cleanup's list would miss the sandbox it is about to get.
+     *
+     * @return whether none is in flight
+     */
+    synchronized boolean awaitNoCreates(Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (creating > 0) {
+            long leftMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (leftMs <= 0) {
+                return false;
+            }
+            wait(leftMs);
+        }
+        return true;
     }
 
     /** Stops adopting sandboxes; the cleanup then deletes what the daemon lists under this session's label. */

@@ -5,6 +5,7 @@ import dev.kelpie.api.v1.ListSandboxesRequest;
 import dev.kelpie.api.v1.Sandbox;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,6 +16,13 @@ import java.util.concurrent.Executors;
  * to finish, so the process does not exit halfway through.
  */
 final class SessionCleanup {
+
+    /**
+     * How long the end of a session waits for creates in flight, whose sandboxes it must delete too. A client gives a
+     * server a few seconds after closing its input; a restore that takes longer leaves its sandbox, which the session's
+     * label still names.
+     */
+    static final Duration CREATES_SETTLE = Duration.ofSeconds(3);
 
     private final McpSession session;
     private final DaemonStubs daemon;
@@ -46,6 +54,14 @@ final class SessionCleanup {
         }
         done = true;
         session.close();
+        try {
+            if (!session.awaitNoCreates(CREATES_SETTLE)) {
+                log.println("kelpie mcp: a create was still under way at the end; its sandbox may be left (label "
+                        + McpSession.SESSION_LABEL + "=" + session.id() + ")");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             // The daemon's list, not only ours: a restore whose answer never arrived still carries the label.
             List<Sandbox> all = daemon.blocking().list(ListSandboxesRequest.newBuilder()

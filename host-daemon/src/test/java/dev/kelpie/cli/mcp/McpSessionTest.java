@@ -45,4 +45,15 @@ class McpSessionTest {
         assertEquals("false", s.labels(false).get(McpSession.KEEP_LABEL));
         assertEquals("true", s.labels(true).get(McpSession.KEEP_LABEL));
     }
+
+    @Test
+    void theEndWaitsForCreatesInFlightSoTheirSandboxesAreListed() throws Exception {
+        McpSession s = new McpSession(2);
+        s.beginCreate();
+        s.close();
+        assertFalse(s.awaitNoCreates(java.time.Duration.ofMillis(50)), "a create is still under way");
+        Thread late = Thread.ofVirtual().start(() -> s.endCreate("late"));
+        assertTrue(s.awaitNoCreates(java.time.Duration.ofSeconds(10)));
+        late.join();
+    }
 }
