@@ -1,12 +1,12 @@
 package dev.kelpie.cli.mcp;
 
-import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The sandboxes one MCP session owns. The agent reaches only these (a model should not touch a neighbour's
