@@ -107,7 +107,14 @@ public final class McpHttpServer {
             return t;
         });
         long everyMs = Math.max(1000, options.idleTimeout().toMillis() / 10);
-        sweeper.scheduleWithFixedDelay(sessions::sweep, everyMs, everyMs, TimeUnit.MILLISECONDS);
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                sessions.sweep();
+            } catch (RuntimeException e) {
+                // A scheduled task that throws is never run again: idle sessions would then live until the stop.
+                log.println("kelpie mcp: the idle-session sweep failed, will try again: " + e);
+            }
+        }, everyMs, everyMs, TimeUnit.MILLISECONDS);
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
