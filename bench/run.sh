@@ -52,5 +52,11 @@ echo "egress proxy:" >&2
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/EgressBench.java" "$scratch/k.sock"
 echo >&2
 echo "libkrun VM runner (against the libkrun double):" >&2
-runner_cp="$root/vm-runner/target/test-classes:$(ls "$app"/lib/main/*.jar | grep -e kelpie-vm-runner -e jackson | tr '\n' ':')"
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$runner_cp" "$here/RunnerBench.java" "$scratch" "$java_home/bin/java"
+# The daemon's own command line for its runners (RunnerLauncher prints it): options and class path; with the app's AOT
+# cache (scripts/make-aot-caches.sh) as well, side by side, when there is one.
+mapfile -t runner < <("$java_home/bin/java" -cp "$classpath" dev.kelpie.daemon.hypervisor.libkrun.RunnerLauncher)
+runner_opts=("${runner[@]:1:${#runner[@]}-4}")
+runner_configs=("runner=${runner_opts[*]}")
+[ -f "$app/vm-runner.aot" ] && runner_configs+=("runner+aot=${runner_opts[*]} -XX:AOTCache=$app/vm-runner.aot")
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$root/vm-runner/target/test-classes:${runner[-2]}" \
+  -Drunner.classPath="${runner[-2]}" "$here/RunnerBench.java" "$scratch" "$java_home/bin/java" "${runner_configs[@]}"
