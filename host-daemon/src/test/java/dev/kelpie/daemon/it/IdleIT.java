@@ -1,0 +1,112 @@
+package dev.kelpie.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kelpie.api.v1.ExecResponse;
+import dev.kelpie.api.v1.IdleAction;
+import dev.kelpie.api.v1.Sandbox;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.daemon.agent.StreamCollector;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Idle actions on the packaged daemon and real QEMU (TCG) VMs (ADR 0027): a sandbox with idle_action snapshot is
+ * suspended after its idle timeout, its VM process ends, and the next exec resumes it with its processes and files;
+ * one with an exec in flight is never suspended; a daemon restart in between changes none of this. Two VMs at most.
+ */
+class IdleIT {
+
+    /** Short, so that the test waits seconds; the reaper looks every second. */
+    private static final long IDLE_TIMEOUT_MS = 4_000;
+    private static final Duration STATE_TIMEOUT = Duration.ofSeconds(60);
+
+    @TempDir
+    static Path work;
+    static DaemonProcess daemon;
+    static SandboxClient client;
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        String imageDir = System.getProperty("kelpie.it.imageDir", "");
+        Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");
+        daemon = DaemonProcess.startServing(work, "idle", daemonArgs(imageDir));
+        client = new SandboxClient(daemon.socket);
+    }
+
+    private static String[] daemonArgs(String imageDir) {
+        return new String[] {"-Dkelpie.images.dirs=" + imageDir, "-Dkelpie.qemu.accelerator=tcg",
+                "-Dkelpie.probe.boot-timeout=2s", "-Dkelpie.sandboxes.default-memory-mib=256",
+                "-Dkelpie.sandboxes.max-memory-mib=1024", "-Dkelpie.sandboxes.reap-interval=1s"};
+    }
+
+    @AfterAll
+    static void stopDaemon() throws Exception {
+        if (client != null) {
+            client.deleteAll();
+            client.close();
+        }
+        if (daemon != null) {
+            daemon.close();
+            Leftovers.killQemusNaming(work);
+        }
+    }
+
+    private static Path runtimeDir(String id) {
+        return daemon.stateDir.resolve("vms").resolve(id);
+    }
+
+    private static void awaitState(String id, SandboxState state) {
+        Await.until("sandbox " + id + " " + state, Await.scaled(STATE_TIMEOUT),
+                () -> client.get(id).getState() == state, () -> client.get(id).toString());
+    }
+
+    @Test
+    void anIdleSandboxIsSuspendedAndResumedByItsNextExecButABusyOneNeverOverARestartToo() throws Exception {
+        SandboxSpec spec = SandboxSpec.newBuilder().setIdleTimeoutMs(IDLE_TIMEOUT_MS)
+                .setIdleAction(IdleAction.IDLE_ACTION_SNAPSHOT).build();
+        Sandbox idle = client.create(spec);
+        Sandbox busy = client.create(spec);
+        assertEquals(IdleAction.IDLE_ACTION_SNAPSHOT, idle.getSpec().getIdleAction());
+        // A process the exec leaves behind (not a detached exec: that would be work) and a file.
+        String pid = client.sh(idle.getId(), "echo kept > /workspace/note; setsid sleep 100000 >/dev/null 2>&1 "
+                + "</dev/null & echo $!").strip();
+        StreamCollector<ExecResponse> running = client.start(busy.getId(), SandboxesIT.sh("sleep 20; echo done"));
+
+        awaitState(idle.getId(), SandboxState.SANDBOX_STATE_SUSPENDED);
+        Await.until("the suspended sandbox's VM process ends", Await.scaled(STATE_TIMEOUT),
+                () -> Leftovers.qemusNaming(runtimeDir(idle.getId())).isEmpty());
+        assertFalse(client.get(idle.getId()).hasVmMemory(), "no VM process, no VM memory");
+        assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(busy.getId()).getState(), "an exec runs there");
+
+        // Resumed transparently: the caller sees only latency.
+        assertEquals("kept\nalive\n", client.sh(idle.getId(), "cat /workspace/note; kill -0 " + pid + " && echo alive"));
+        assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(idle.getId()).getState());
+        assertFalse(Files.exists(runtimeDir(idle.getId()).resolve("suspended")), "its state is gone once it runs");
+        var outcome = running.await(Await.scaled(STATE_TIMEOUT));
+        assertEquals("done\n", SandboxesIT.stdout(outcome.messages()), "the exec ran through, never suspended");
+
+        // Idle again, then the daemon restarts: the suspended sandbox stays so and resumes on the next daemon's exec.
+        awaitState(idle.getId(), SandboxState.SANDBOX_STATE_SUSPENDED);
+        long busyActivity = client.get(busy.getId()).getLastActivityUnixMs();
+        client.close();
+        DaemonProcess previous = daemon;
+        previous.close();
+        daemon = previous.startSuccessor(work.resolve("successor.log"), daemonArgs(System.getProperty("kelpie.it.imageDir")));
+        client = new SandboxClient(daemon.socket);
+        assertEquals(SandboxState.SANDBOX_STATE_SUSPENDED, client.get(idle.getId()).getState());
+        assertTrue(client.get(busy.getId()).getLastActivityUnixMs() >= busyActivity, "activity was kept");
+        assertEquals("kept\nalive\n", client.sh(idle.getId(), "cat /workspace/note; kill -0 " + pid + " && echo alive"));
+        assertTrue(client.get(idle.getId()).hasVmMemory(), "Get reports the VM process's memory");
+        assertTrue(client.get(idle.getId()).getVmMemory().getRssBytes() > 0);
+    }
+}
