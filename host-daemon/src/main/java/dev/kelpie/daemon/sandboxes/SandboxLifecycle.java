@@ -298,7 +298,14 @@ final class SandboxLifecycle {
                 sandbox.resumer.interrupt();
             }
         }
-        sandbox.operations.lockInterruptibly();
+        try {
+            sandbox.operations.lockInterruptibly();
+        } catch (InterruptedException e) {
+            synchronized (sandbox) {
+                sandbox.deleteRequested = false; // this Delete never began: the sandbox may resume again
+            }
+            throw e;
+        }
         try {
             synchronized (sandbox) {
                 if (sandbox.gone.isDone()) {

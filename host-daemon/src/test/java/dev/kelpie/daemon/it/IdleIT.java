@@ -44,9 +44,8 @@ class IdleIT {
     }
 
     private static String[] daemonArgs(String imageDir) {
-        return new String[] {"-Dkelpie.images.dirs=" + imageDir, "-Dkelpie.qemu.accelerator=tcg",
-                "-Dkelpie.probe.boot-timeout=2s", "-Dkelpie.sandboxes.default-memory-mib=256",
-                "-Dkelpie.sandboxes.max-memory-mib=1024", "-Dkelpie.sandboxes.reap-interval=1s"};
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(SandboxesIT.daemonArgs(imageDir)),
+                java.util.stream.Stream.of("-Dkelpie.sandboxes.reap-interval=1s")).toArray(String[]::new);
     }
 
     @AfterAll
@@ -78,7 +77,7 @@ class IdleIT {
         Sandbox busy = client.create(spec);
         assertEquals(IdleAction.IDLE_ACTION_SNAPSHOT, idle.getSpec().getIdleAction());
         // A process the exec leaves behind (not a detached exec: that would be work) and a file.
-        String pid = client.sh(idle.getId(), "echo kept > /workspace/note; setsid sleep 100000 >/dev/null 2>&1 "
+        String pid = client.sh(idle.getId(), "echo kept > /workspace/note; sleep 100000 >/dev/null 2>&1 "
                 + "</dev/null & echo $!").strip();
         StreamCollector<ExecResponse> running = client.start(busy.getId(), SandboxesIT.sh("sleep 20; echo done"));
 
