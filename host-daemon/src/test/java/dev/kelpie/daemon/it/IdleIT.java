@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Idle actions on the packaged daemon and real QEMU (TCG) VMs (ADR 0027): a sandbox with idle_action snapshot is
  * suspended after its idle timeout, its VM process ends, and the next exec resumes it with its processes and files;
- * one with an exec in flight is never suspended; a daemon restart in between changes none of this. Two VMs at most.
+ * one with an exec in flight, or a detached process an attach follows, is never suspended; a daemon restart in between changes none of this. Two
+ * VMs at most.
  */
 class IdleIT {
 
@@ -93,6 +94,18 @@ class IdleIT {
         assertFalse(Files.exists(runtimeDir(idle.getId()).resolve("suspended")), "its state is gone once it runs");
         var outcome = running.await(Await.scaled(STATE_TIMEOUT));
         assertEquals("done\n", SandboxesIT.stdout(outcome.messages()), "the exec ran through, never suspended");
+
+        // A detached process, and an Attach following it, keep a sandbox awake (a cancelled exec's process is killed,
+        // so an attach needs a detached process to follow; the in-flight count alone is SandboxManagerTest's).
+        var detached = client.start(busy.getId(), SandboxesIT.sh("sleep 10; echo attached-done").toBuilder()
+                .setDetached(true).build()).await(Await.scaled(STATE_TIMEOUT));
+        String processId = detached.messages().stream().filter(m -> m.getEvent().hasStarted()).findFirst().orElseThrow()
+                .getEvent().getStarted().getProcessId();
+        var attached = client.attachToEnd(busy.getId(), processId);
+        assertTrue(attached.status().isOk(), "the attach followed the process to its end: " + attached.status());
+        assertTrue(attached.messages().stream().anyMatch(m -> m.getEvent().hasOutput()
+                && m.getEvent().getOutput().getData().toStringUtf8().contains("attached-done")), attached.messages().toString());
+        assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(busy.getId()).getState());
 
         // Idle again, then the daemon restarts: the suspended sandbox stays so and resumes on the next daemon's exec.
         awaitState(idle.getId(), SandboxState.SANDBOX_STATE_SUSPENDED);
