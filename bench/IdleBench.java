@@ -29,15 +29,8 @@ public class IdleBench {
         ManagedChannel daemon = channels.open(Path.of(args[0]));
         var sandboxes = SandboxesGrpc.newBlockingStub(daemon);
 
-        List<Double> cold = new ArrayList<>();
-        for (int i = 0; i < RUNS; i++) {
-            long t0 = System.nanoTime();
-            String id = sandboxes.create(CreateSandboxRequest.newBuilder()
-                    .setSpec(SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB)).build()).getSandbox().getId();
-            KelpieBench.exec(sandboxes, id, "true");
-            cold.add(KelpieBench.ms(t0));
-            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-        }
+        List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes,
+                SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB).build(), RUNS);
         System.out.println("| measurement | pause | snapshot (suspend) | cold boot |");
         System.out.println("|---|---|---|---|");
         IdleAction[] actions = {IdleAction.IDLE_ACTION_PAUSE, IdleAction.IDLE_ACTION_SNAPSHOT};

@@ -119,6 +119,20 @@ class IdleIT {
         assertTrue(client.get(busy.getId()).getLastActivityUnixMs() >= busyActivity, "activity was kept");
         assertEquals("kept\nalive\n", client.sh(idle.getId(), "cat /workspace/note; kill -0 " + pid + " && echo alive"));
         assertTrue(client.get(idle.getId()).hasVmMemory(), "Get reports the VM process's memory");
-        assertTrue(client.get(idle.getId()).getVmMemory().getRssBytes() > 0);
+        assertTrue(client.get(idle.getId()).getVmMemory().hasPssBytes(), "and its PSS (Linux)");
+
+        // Memory the guest frees goes back to the host (virtio-balloon free-page reporting): 100 MB in tmpfs, removed,
+        // while an exec in flight keeps the sandbox from its idle action.
+        StreamCollector<ExecResponse> awake = client.start(idle.getId(), SandboxesIT.sh("sleep 60"));
+        client.sh(idle.getId(), "mkdir -p /dev/shm; head -c " + FREED_BYTES + " /dev/zero > /dev/shm/big");
+        long peak = client.get(idle.getId()).getVmMemory().getRssBytes();
+        client.sh(idle.getId(), "rm /dev/shm/big");
+        Await.until("the VM's RSS falls once the guest freed " + FREED_BYTES + " bytes", Await.scaled(STATE_TIMEOUT),
+                () -> client.get(idle.getId()).getVmMemory().getRssBytes() < peak - FREED_BYTES / 2
+                        && client.get(idle.getId()).getState() == SandboxState.SANDBOX_STATE_READY,
+                () -> "peak " + peak + ", now " + client.get(idle.getId()));
+        assertFalse(awake.isDone(), "the sleep still runs: " + awake.messages());
     }
+
+    private static final long FREED_BYTES = 100_000_000;
 }
