@@ -1,4 +1,4 @@
-// Benchmark of idle actions (ADR 0027): the latency an idle pause or suspend adds to the next exec, against an exec on
+// Benchmark of idle actions (ADR 0029): the latency an idle pause or suspend adds to the next exec, against an exec on
 // a READY sandbox, and a suspended sandbox's resume → first exec against cold boot → first exec.
 // Run through bench/run.sh (its daemon looks for idle sandboxes every second); results go to docs/benchmarks.md.
 

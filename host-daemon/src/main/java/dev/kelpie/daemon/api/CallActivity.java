@@ -4,7 +4,7 @@ import dev.kelpie.daemon.sandboxes.SandboxManager;
 
 /**
  * Holds a sandbox's in-flight count for one stream, from its start to its end however it ends, so that no idle action
- * pauses or suspends the sandbox under it (ADR 0027). Runs as the stream's end handler; an end that comes before the
+ * pauses or suspends the sandbox under it (ADR 0029). Runs as the stream's end handler; an end that comes before the
  * start (a client that cancels at once) still releases what the start takes.
  */
 final class CallActivity implements Runnable {

@@ -1,7 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 /**
- * What happens to a sandbox once it has been idle for its idle timeout (ADR 0027). Idle means no call in flight, no
+ * What happens to a sandbox once it has been idle for its idle timeout (ADR 0029). Idle means no call in flight, no
  * attached stream and no process running under a detached exec.
  */
 public enum IdleAction {

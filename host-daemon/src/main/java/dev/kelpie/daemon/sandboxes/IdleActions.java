@@ -16,7 +16,7 @@ import org.jboss.logging.Logger;
 
 /**
  * Pauses or suspends an idle sandbox (its idle action), and brings it back for the next call that needs its guest
- * (ADR 0027). Both hold the sandbox's operations lock, so a resume waits for a suspend under way, two callers resume
+ * (ADR 0029). Both hold the sandbox's operations lock, so a resume waits for a suspend under way, two callers resume
  * a sandbox once, and a Delete waits for either; a Delete that comes during a resume interrupts it and wins.
  */
 final class IdleActions {
@@ -83,7 +83,7 @@ final class IdleActions {
         sandbox.operations.lockInterruptibly();
         try {
             sandbox.idling = true;
-            // After idling is set: a call that counted itself or touched before now is seen here (ADR 0027).
+            // After idling is set: a call that counted itself or touched before now is seen here (ADR 0029).
             if (!looksIdle(sandbox, clock.millis()) || sandbox.vm == null) {
                 return false;
             }

@@ -28,7 +28,7 @@ final class Sandbox {
     /**
      * Calls and streams in flight that need the guest; the idle action never runs while there is one. Counted without
      * a lock: a call counts itself before it looks at {@link #idling}, and the idle action sets {@code idling} before
-     * it looks at this, so one of the two always sees the other (ADR 0027).
+     * it looks at this, so one of the two always sees the other (ADR 0029).
      */
     final AtomicInteger calls = new AtomicInteger();
     /** Set while the idle action pauses or suspends the sandbox; a call that sees it waits and resumes the sandbox. */

@@ -150,7 +150,7 @@ public final class SandboxManager implements AutoCloseable {
         lifecycle.delete(id);
     }
 
-    /** Deletes sandboxes past their TTL, applies idle actions (ADR 0027); returns the ids deleted. */
+    /** Deletes sandboxes past their TTL, applies idle actions (ADR 0029); returns the ids deleted. */
     public List<String> reapExpired() throws InterruptedException {
         return reaper.reap();
     }
@@ -417,7 +417,7 @@ public final class SandboxManager implements AutoCloseable {
 
     /**
      * Counts a call or stream that needs the guest as in flight until {@link InFlight#close}: no idle action runs on
-     * the sandbox meanwhile (ADR 0027). Take it before asking for the agent session.
+     * the sandbox meanwhile (ADR 0029). Take it before asking for the agent session.
      *
      * @throws SandboxNotFoundException when the sandbox does not exist
      */

@@ -6,7 +6,7 @@ import java.util.List;
 import org.jboss.logging.Logger;
 
 /**
- * Ends sandboxes past their TTL and applies idle actions (ADR 0027), and saves activity that only lived in memory, so
+ * Ends sandboxes past their TTL and applies idle actions (ADR 0029), and saves activity that only lived in memory, so
  * that a restarted daemon measures idleness from the last call rather than from the last state change.
  */
 final class SandboxReaper {

@@ -18,7 +18,7 @@ package dev.kelpie.daemon.sandboxes;
  * </pre>
  *
  * A plain Create served by the warm pool is born READY: its VM was configured when it booted (ADR 0026). A SUSPENDED
- * sandbox holds no VM but keeps its room: its resume on the next call is never refused for want of it (ADR 0027).
+ * sandbox holds no VM but keeps its room: its resume on the next call is never refused for want of it (ADR 0029).
  */
 public enum SandboxState {
     CREATING, READY, PAUSED, STOPPING, STOPPED, FAILED, SUSPENDED;

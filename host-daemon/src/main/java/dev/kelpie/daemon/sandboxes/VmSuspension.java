@@ -5,7 +5,7 @@ import dev.kelpie.daemon.images.BootImage;
 import java.util.Optional;
 
 /**
- * How a SUSPENDED sandbox's VM leaves the host's memory and comes back (ADR 0027): the one seam between the idle
+ * How a SUSPENDED sandbox's VM leaves the host's memory and comes back (ADR 0029): the one seam between the idle
  * action and the mechanism, so that a cheaper local snapshot (a RAM file that is mapped instead of read) can replace
  * {@link SavedStateSuspension} without the lifecycle changing.
  */

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Idle actions on the packaged daemon and real QEMU (TCG) VMs (ADR 0027): a sandbox with idle_action snapshot is
+ * Idle actions on the packaged daemon and real QEMU (TCG) VMs (ADR 0029): a sandbox with idle_action snapshot is
  * suspended after its idle timeout, its VM process ends, and the next exec resumes it with its processes and files;
  * one with an exec in flight, or a detached process an attach follows, is never suspended; a daemon restart in between changes none of this. Two
  * VMs at most.

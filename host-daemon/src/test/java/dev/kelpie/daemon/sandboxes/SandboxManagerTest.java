@@ -621,7 +621,7 @@ class SandboxManagerTest {
         next.close();
     }
 
-    // ---- idle actions (ADR 0027) -------------------------------------------------------------------------------
+    // ---- idle actions (ADR 0029) -------------------------------------------------------------------------------
 
     private static SandboxConfig idle(IdleAction action, long timeoutMs) {
         return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action);

@@ -89,7 +89,7 @@ final class Invariants {
 
     /** Sandboxes and warm-pool VMs together stay within the host's sandbox count and memory budget. */
     private void thePoolCountsAgainstTheLimits(List<SandboxRecord> sandboxes) {
-        // A SUSPENDED sandbox holds no VM but keeps its room, so its resume is never refused (ADR 0027).
+        // A SUSPENDED sandbox holds no VM but keeps its room, so its resume is never refused (ADR 0029).
         List<SandboxRecord> holding = sandboxes.stream().filter(r -> r.state().reservesRoom()).toList();
         int pooled = daemon.manager.warmPoolStatus().map(p -> p.ready() + p.booting()).orElse(0);
         long pooledMemoryMib = daemon.manager.warmPoolStatus().map(p -> (long) pooled * p.memoryMib()).orElse(0L);

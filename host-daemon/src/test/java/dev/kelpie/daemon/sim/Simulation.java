@@ -193,7 +193,7 @@ final class Simulation {
             spec.setTtlMs(SANDBOX_TTL_MS);
         }
         if (idleActions.nextInt(3) == 0) {
-            // Suspended or paused as time passes, resumed by a Resume (ADR 0027).
+            // Suspended or paused as time passes, resumed by a Resume (ADR 0029).
             spec.setIdleTimeoutMs(SANDBOX_IDLE_TIMEOUT_MS).setIdleAction(idleActions.nextInt(3) == 0
                     ? dev.kelpie.api.v1.IdleAction.IDLE_ACTION_PAUSE : dev.kelpie.api.v1.IdleAction.IDLE_ACTION_SNAPSHOT);
         }

@@ -16,7 +16,7 @@ import java.util.List;
  * ({@code vda}), the writable disk as the second ({@code vdb}), always a virtio-rng (without one, early
  * {@code getrandom()} can block for a long time), a virtio-balloon with free-page reporting (the guest kernel hands
  * pages it freed back to the host, so a sandbox that once used much memory does not hold it for the rest of its life;
- * ADR 0027), and the agent's virtio-serial port {@code kelpie.agent} backed by a Unix socket that the daemon connects
+ * ADR 0029), and the agent's virtio-serial port {@code kelpie.agent} backed by a Unix socket that the daemon connects
  * to. The console and QMP go to files and sockets, never to the daemon's pipes,
  * so the VM survives the daemon.
  *
