@@ -175,6 +175,21 @@ public class KelpieBench {
         }
     }
 
+    /** Create → first `true` exited, {@code runs} times, each sandbox deleted after; in ms. */
+    static List<Double> coldCreateToFirstExec(SandboxesGrpc.SandboxesBlockingStub stub, dev.kelpie.api.v1.SandboxSpec spec,
+            int runs) {
+        List<Double> times = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            long t0 = System.nanoTime();
+            String id = stub.create(dev.kelpie.api.v1.CreateSandboxRequest.newBuilder().setSpec(spec).build())
+                    .getSandbox().getId();
+            exec(stub, id, "true");
+            times.add(ms(t0));
+            stub.delete(dev.kelpie.api.v1.DeleteSandboxRequest.newBuilder().setId(id).build());
+        }
+        return times;
+    }
+
     static double ms(long startNanos) {
         return (System.nanoTime() - startNanos) / 1e6;
     }

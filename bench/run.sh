@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
+# then idle actions (IdleBench.java): pause and suspend → resume on the next exec,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
 # then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory.
@@ -29,7 +30,7 @@ cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$dae
 trap cleanup EXIT
 KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "$root/host-daemon/bin/kelpied" \
   -Dkelpie.images.dirs="$image" -Dkelpie.qemu.accelerator=tcg -Dkelpie.probe.boot-timeout=2s \
-  -Dkelpie.sandboxes.warm-pool-size=1 >"$scratch/daemon.log" 2>&1 &
+  -Dkelpie.sandboxes.warm-pool-size=1 -Dkelpie.sandboxes.reap-interval=1s >"$scratch/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
 [ -S "$scratch/k.sock" ] || { echo "kelpied did not start:"; cat "$scratch/daemon.log"; exit 1; } >&2
@@ -42,6 +43,10 @@ echo >&2
 echo "teleport:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"
+echo >&2
+echo "idle actions:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/IdleBench.java" "$scratch/k.sock"
 echo >&2
 echo "soak (leaks):" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \

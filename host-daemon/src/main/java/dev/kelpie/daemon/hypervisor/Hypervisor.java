@@ -39,6 +39,14 @@ public interface Hypervisor {
         return Optional.of("the " + name() + " backend has no guest networking");
     }
 
+    /**
+     * Why this backend cannot pause a VM and save its state (which a sandbox's idle action pause or snapshot needs), or
+     * empty when it can. Asked at create, so that a sandbox is never given an idle action it cannot take.
+     */
+    default Optional<String> pauseUnsupportedReason() {
+        return Optional.empty();
+    }
+
     /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
     VmPlatform platform(String arch);
 
