@@ -119,8 +119,13 @@ public final class LayerUnpacker {
                 createdHere.add(target);
                 directories.add(new Deferred(target, entry));
             } else if (entry.isSymbolicLink()) {
+                String linkName = entry.getLinkName();
+                if (linkName.isEmpty() || linkName.indexOf('\0') >= 0) {
+                    throw new HostileLayerException(image + ": layer " + layer + ": symlink '" + entry.getName()
+                            + "' has an empty target or one with a NUL byte");
+                }
                 deleteTree(target);
-                Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
+                Files.createSymbolicLink(target, Path.of(linkName));
                 createdHere.add(target);
                 own(target, entry);
             } else if (entry.isLink()) {
@@ -284,7 +289,7 @@ public final class LayerUnpacker {
             byte[] buffer = new byte[COPY_BUFFER_BYTES];
             long written = 0;
             int n;
-            while ((n = in.read(buffer)) >= 0) {
+            while ((n = read(in, buffer, entryName)) >= 0) {
                 written += n;
                 if (written > size) {
                     throw new HostileLayerException(image + ": " + entryName + " holds more than the " + size
@@ -292,6 +297,16 @@ public final class LayerUnpacker {
                 }
                 out.write(buffer, 0, n);
             }
+        }
+    }
+
+    /** Reads the entry's data; a tar that breaks off is a damaged layer, not a failing disk. */
+    private int read(InputStream in, byte[] buffer, String entryName) {
+        try {
+            return in.read(buffer);
+        } catch (IOException e) {
+            throw new DamagedImageException(image + ": the data of " + entryName + " cannot be read from its layer: "
+                    + e.getMessage());
         }
     }
 
