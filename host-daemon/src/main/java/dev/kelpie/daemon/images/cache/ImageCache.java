@@ -43,6 +43,7 @@ import org.jboss.logging.Logger;
  *   ROOT/downloads/HEX.partial     resumable downloads of archives, named by their expected sha256
  *   ROOT/staging/RANDOM/           archives being unpacked
  *   ROOT/oci/HEX.json              an OCI image by its manifest's sha256: the blobs of its manifest, config, layers
+ *   ROOT/oci/HEX.ext4              its bootable root, built from the layers (a cache: rebuilt when missing)
  * </pre>
  *
  * An image exists once its index file does. Blobs are renamed into place before the index is written atomically, so
@@ -242,6 +243,11 @@ public final class ImageCache {
         return oci.resolve(requireHex(manifestSha256) + ".json");
     }
 
+    /** The ext4 root built from the OCI image whose manifest's sha256 is {@code manifestSha256}, present or not. */
+    public Path ociRoot(String manifestSha256) {
+        return oci.resolve(requireHex(manifestSha256) + ".ext4");
+    }
+
     /** The entries of cached OCI images. */
     public List<Path> ociEntries() {
         try (Stream<Path> files = Files.isDirectory(oci) ? Files.find(oci, 1, ImageCache::isIndexEntry)
@@ -297,7 +303,10 @@ public final class ImageCache {
             if (!Files.deleteIfExists(ociEntry(manifestSha256))) {
                 throw new ImageNotFoundException("OCI image sha256:" + manifestSha256 + " is not in the cache");
             }
-            return collectUnreferencedBlobs();
+            Path builtRoot = ociRoot(manifestSha256);
+            long rootBytes = Files.exists(builtRoot) ? Files.size(builtRoot) : 0;
+            Files.deleteIfExists(builtRoot);
+            return rootBytes + collectUnreferencedBlobs();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove OCI image sha256:" + manifestSha256 + ": " + e.getMessage(),
                     e);
