@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kelpie.daemon.images.DamagedImageException;
+import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.images.cache.ImageCache;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -72,6 +73,23 @@ public final class OciImageStore {
             throw new IllegalStateException("cannot write an OCI image entry: " + e.getMessage(), e);
         }
         return merged;
+    }
+
+    /**
+     * The cached image {@code nameOrDigest} names: a manifest digest ({@code sha256:HEX}) or a reference it was
+     * pulled as (normalized as pulls normalize it, so {@code busybox} finds {@code docker.io/library/busybox:latest}).
+     *
+     * @throws ImageNotFoundException when no cached image matches
+     */
+    public OciImage resolve(String nameOrDigest) {
+        if (nameOrDigest.matches("sha256:[0-9a-f]{64}")) {
+            return find(nameOrDigest.substring("sha256:".length())).orElseThrow(() -> new ImageNotFoundException(
+                    "OCI image " + nameOrDigest + " is not in the cache"));
+        }
+        String reference = OciReference.parse(nameOrDigest).toString();
+        return list().stream().filter(i -> i.references().contains(reference)).findFirst()
+                .orElseThrow(() -> new ImageNotFoundException("no cached OCI image was pulled as " + reference
+                        + "; pull it first"));
     }
 
     /** @return bytes freed */
