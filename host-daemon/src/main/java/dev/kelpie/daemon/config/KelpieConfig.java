@@ -151,7 +151,7 @@ public interface KelpieConfig {
         /** Where images are pulled from, by name ({@code kelpie.images.sources.NAME.type=github|s3|local}). */
         Map<String, Source> sources();
 
-        /** OCI images from registries (ADR 0027-oci-images). */
+        /** OCI images from registries (ADR 0029-oci-images). */
         Oci oci();
     }
 

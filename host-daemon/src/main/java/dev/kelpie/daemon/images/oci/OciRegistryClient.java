@@ -23,7 +23,7 @@ import land.oras.auth.UsernamePasswordProvider;
 import land.oras.exception.OrasException;
 
 /**
- * Speaks the OCI distribution API through the ORAS Java SDK (ADR 0027-oci-images): the library answers the
+ * Speaks the OCI distribution API through the ORAS Java SDK (ADR 0029-oci-images): the library answers the
  * {@code WWW-Authenticate} challenges (bearer tokens, basic credentials) and serves manifests; blobs are read through
  * its HTTP client with a {@code Range} header so that a broken layer download resumes.
  */
