@@ -36,6 +36,7 @@ import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /** gRPC adapter for {@code kelpie.v1.Images}: the cache, pulls into it, and local image directories. */
@@ -92,51 +93,34 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
             }
         };
         try {
+            CompletableFuture<Image> pulled;
             if (!request.getOciImage().isEmpty()) {
-                pullOci(request, out, call, writeLock, progress);
-                return;
+                if (!request.getVersion().isEmpty() || !request.getArch().isEmpty() || !request.getSource().isEmpty()) {
+                    throw new InvalidRequestException("oci_image is pulled from its registry for this host's "
+                            + "platform; leave version, arch and source empty");
+                }
+                pulled = oci(ociPuller).pull(request.getOciImage(), progress).thenApply(ImagesGrpcService::toProto);
+            } else {
+                boolean anyArch = !request.getArch().isEmpty() && !request.getArch().equals(hostArch);
+                pulled = catalog.puller().pull(request.getVersion(), arch(request.getArch()), request.getSource(),
+                        anyArch, progress).thenApply(image -> toProto(image, sandboxes.imageUsage()));
             }
-            boolean anyArch = !request.getArch().isEmpty() && !request.getArch().equals(hostArch);
-            catalog.puller().pull(request.getVersion(), arch(request.getArch()), request.getSource(), anyArch, progress)
-                    .whenComplete((image, failure) -> {
-                        synchronized (writeLock) {
-                            if (call.isCancelled()) {
-                                return;
-                            }
-                            if (failure != null) {
-                                out.onError(GrpcErrors.toStatus(failure));
-                            } else {
-                                out.onNext(PullImageResponse.newBuilder()
-                                        .setImage(toProto(image, sandboxes.imageUsage())).build());
-                                out.onCompleted();
-                            }
-                        }
-                    });
+            pulled.whenComplete((image, failure) -> {
+                synchronized (writeLock) {
+                    if (call.isCancelled()) {
+                        return;
+                    }
+                    if (failure != null) {
+                        out.onError(GrpcErrors.toStatus(failure));
+                    } else {
+                        out.onNext(PullImageResponse.newBuilder().setImage(image).build());
+                        out.onCompleted();
+                    }
+                }
+            });
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
-    }
-
-    private void pullOci(PullImageRequest request, StreamObserver<PullImageResponse> out,
-            ServerCallStreamObserver<PullImageResponse> call, Object writeLock,
-            Consumer<dev.kelpie.daemon.images.pull.PullProgress> progress) {
-        if (!request.getVersion().isEmpty() || !request.getArch().isEmpty() || !request.getSource().isEmpty()) {
-            throw new InvalidRequestException("oci_image is pulled from its registry for this host's platform; "
-                    + "leave version, arch and source empty");
-        }
-        oci(ociPuller).pull(request.getOciImage(), progress).whenComplete((image, failure) -> {
-            synchronized (writeLock) {
-                if (call.isCancelled()) {
-                    return;
-                }
-                if (failure != null) {
-                    out.onError(GrpcErrors.toStatus(failure));
-                } else {
-                    out.onNext(PullImageResponse.newBuilder().setImage(toProto(image)).build());
-                    out.onCompleted();
-                }
-            }
-        });
     }
 
     private static <T> T oci(Optional<T> part) {

@@ -9,6 +9,7 @@ import dev.kelpie.daemon.images.pull.ImagePullException;
 import dev.kelpie.daemon.images.pull.ImagePullException.Reason;
 import dev.kelpie.daemon.images.pull.PullProgress;
 import dev.kelpie.daemon.images.pull.ResumableDownload;
+import dev.kelpie.daemon.images.pull.SharedPulls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -21,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
@@ -44,10 +44,9 @@ public final class OciPuller {
     private final OciImageStore store;
     private final ResumableDownload download;
     private final ObjectMapper json;
-    private final Executor executor;
     private final Clock clock;
     private final OciPlatform host;
-    private final Map<String, SharedPull> running = new ConcurrentHashMap<>();
+    private final SharedPulls<OciImage> running;
     private final Map<String, CompletableFuture<Void>> blobDownloads = new ConcurrentHashMap<>();
 
     public OciPuller(OciRegistryClient client, OciImageStore store, ResumableDownload download, ObjectMapper json,
@@ -56,7 +55,7 @@ public final class OciPuller {
         this.store = store;
         this.download = download;
         this.json = json;
-        this.executor = executor;
+        this.running = new SharedPulls<>(executor);
         this.clock = clock;
         this.host = host;
     }
@@ -69,24 +68,7 @@ public final class OciPuller {
      */
     public CompletableFuture<OciImage> pull(String reference, Consumer<PullProgress> progress) {
         OciReference ref = OciReference.parse(reference);
-        String key = ref.toString();
-        SharedPull pull = running.computeIfAbsent(key, k -> {
-            SharedPull started = new SharedPull();
-            executor.execute(() -> {
-                try {
-                    OciImage image = pullNow(ref, started::report);
-                    running.remove(k, started);
-                    started.result.complete(image);
-                } catch (Throwable e) {
-                    running.remove(k, started);
-                    started.result.completeExceptionally(e);
-                }
-            });
-            return started;
-        });
-        pull.listeners.add(progress);
-        pull.result.whenComplete((r, e) -> pull.listeners.remove(progress));
-        return pull.result;
+        return running.join(ref.toString(), progress, reporter -> pullNow(ref, reporter));
     }
 
     private OciImage pullNow(OciReference ref, Consumer<PullProgress> progress) throws IOException {
@@ -212,20 +194,4 @@ public final class OciPuller {
     }
 
     private record Resolved(String sha256, byte[] bytes, OciManifest manifest) {}
-
-    /** One running pull and everyone waiting on it. */
-    private static final class SharedPull {
-        final CompletableFuture<OciImage> result = new CompletableFuture<>();
-        final List<Consumer<PullProgress>> listeners = new CopyOnWriteArrayList<>();
-
-        void report(PullProgress progress) {
-            for (Consumer<PullProgress> listener : listeners) {
-                try {
-                    listener.accept(progress);
-                } catch (RuntimeException e) {
-                    LOG.debugf("a pull progress listener failed: %s", e.getMessage());
-                }
-            }
-        }
-    }
 }

@@ -22,7 +22,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * Builds small images and pushes them with the distribution API itself (monolithic blob uploads, manifest PUTs), so a
  * test controls every byte: compression, platforms, whiteouts, a layer for another arch.
  */
-final class TestImagePusher {
+public final class TestImagePusher {
 
     static final String MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
     static final String INDEX_TYPE = "application/vnd.oci.image.index.v1+json";
@@ -33,19 +33,19 @@ final class TestImagePusher {
     private final ObjectMapper json = new ObjectMapper();
 
     /** @param tokenFor a bearer token with push rights for a repository, or null for an open registry */
-    TestImagePusher(String host, Function<String, String> tokenFor) {
+    public TestImagePusher(String host, Function<String, String> tokenFor) {
         this.host = host;
         this.tokenFor = tokenFor;
     }
 
     /** A layer: a tar, compressed as its media type says. */
-    record Layer(String mediaType, byte[] bytes, byte[] tar) {}
+    public record Layer(String mediaType, byte[] bytes, byte[] tar) {}
 
-    interface TarWriter {
+    public interface TarWriter {
         void write(TarArchiveOutputStream tar) throws IOException;
     }
 
-    static byte[] tar(TarWriter writer) throws IOException {
+    public static byte[] tar(TarWriter writer) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
@@ -55,7 +55,7 @@ final class TestImagePusher {
         return out.toByteArray();
     }
 
-    static void file(TarArchiveOutputStream tar, String name, int mode, String content) throws IOException {
+    public static void file(TarArchiveOutputStream tar, String name, int mode, String content) throws IOException {
         byte[] bytes = content.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         TarArchiveEntry e = new TarArchiveEntry(name);
         e.setMode(mode);
@@ -65,7 +65,7 @@ final class TestImagePusher {
         tar.closeArchiveEntry();
     }
 
-    static Layer gzip(byte[] tar) throws IOException {
+    public static Layer gzip(byte[] tar) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
             gz.write(tar);
@@ -73,12 +73,12 @@ final class TestImagePusher {
         return new Layer("application/vnd.oci.image.layer.v1.tar+gzip", out.toByteArray(), tar);
     }
 
-    static Layer zstd(byte[] tar) {
+    public static Layer zstd(byte[] tar) {
         return new Layer("application/vnd.oci.image.layer.v1.tar+zstd", Zstd.compress(tar), tar);
     }
 
     /** Pushes a single-platform image; returns its manifest's bytes. */
-    byte[] pushImage(String repository, String tag, String architecture, List<String> env, String workingDir,
+    public byte[] pushImage(String repository, String tag, String architecture, List<String> env, String workingDir,
             List<Layer> layers) throws Exception {
         ObjectNode config = json.createObjectNode().put("architecture", architecture).put("os", "linux");
         ObjectNode c = config.putObject("config");
@@ -163,7 +163,7 @@ final class TestImagePusher {
         node.put("mediaType", mediaType).put("digest", "sha256:" + sha256).put("size", size);
     }
 
-    static String sha256(byte[] data) {
+    public static String sha256(byte[] data) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
         } catch (java.security.NoSuchAlgorithmException e) {

@@ -15,9 +15,9 @@ import java.util.concurrent.TimeUnit;
  * Debian's {@code docker-registry} (the CNCF distribution server) on a loopback port, storing under a test's
  * directory; with a token section, it sends bearer challenges pointing at the test's token endpoint.
  */
-final class TestRegistry implements AutoCloseable {
+public final class TestRegistry implements AutoCloseable {
 
-    static final Path BINARY = Path.of("/usr/bin/docker-registry");
+    public static final Path BINARY = Path.of("/usr/bin/docker-registry");
     private static final Duration START_DEADLINE = Duration.ofSeconds(30);
 
     private final Process process;
@@ -31,7 +31,7 @@ final class TestRegistry implements AutoCloseable {
     }
 
     /** @param auth YAML of an {@code auth:} section, or empty for an open registry */
-    static TestRegistry start(Path dir, String auth) throws IOException, InterruptedException {
+    public static TestRegistry start(Path dir, String auth) throws IOException, InterruptedException {
         int port;
         try (ServerSocket probe = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = probe.getLocalPort();
@@ -80,12 +80,12 @@ final class TestRegistry implements AutoCloseable {
         throw new IllegalStateException("docker-registry did not answer within " + START_DEADLINE);
     }
 
-    String host() {
+    public String host() {
         return "127.0.0.1:" + port;
     }
 
     /** The file the registry serves a blob from (the filesystem driver's layout). */
-    Path blobData(String sha256) {
+    public Path blobData(String sha256) {
         return storage.resolve("docker/registry/v2/blobs/sha256").resolve(sha256.substring(0, 2)).resolve(sha256)
                 .resolve("data");
     }
