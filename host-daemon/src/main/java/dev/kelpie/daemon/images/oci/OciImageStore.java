@@ -58,21 +58,33 @@ public final class OciImageStore {
     }
 
     /**
-     * Publishes {@code image}, adopting its verified downloads as blobs; a reference pulled again is added to the
-     * entry of the digest it names now.
+     * Publishes {@code image}, adopting its verified downloads as blobs. A reference names one cached image: the one
+     * it was last pulled as, so a tag that moved is taken off the entry of the digest it named before.
      */
-    public OciImage install(OciImage image, Map<String, Path> downloads) {
+    public synchronized OciImage install(OciImage image, Map<String, Path> downloads) {
         Set<String> references = new LinkedHashSet<>(image.references());
         find(image.manifestSha256()).ifPresent(old -> references.addAll(old.references()));
         OciImage merged = new OciImage(image.manifestSha256(), image.manifestSizeBytes(), image.repository(),
                 List.copyOf(references), image.config(), image.configBlob(), image.layers(), image.cachedAtUnixMs());
+        write(merged, downloads);
+        for (OciImage other : list()) {
+            if (!other.manifestSha256().equals(image.manifestSha256())
+                    && other.references().stream().anyMatch(image.references()::contains)) {
+                write(new OciImage(other.manifestSha256(), other.manifestSizeBytes(), other.repository(),
+                        other.references().stream().filter(r -> !image.references().contains(r)).toList(),
+                        other.config(), other.configBlob(), other.layers(), other.cachedAtUnixMs()), Map.of());
+            }
+        }
+        return merged;
+    }
+
+    private void write(OciImage image, Map<String, Path> downloads) {
         try {
             cache.installOci(image.manifestSha256(), downloads, json.writerWithDefaultPrettyPrinter()
-                    .writeValueAsBytes(entry(merged)));
+                    .writeValueAsBytes(entry(image)));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException("cannot write an OCI image entry: " + e.getMessage(), e);
         }
-        return merged;
     }
 
     /**

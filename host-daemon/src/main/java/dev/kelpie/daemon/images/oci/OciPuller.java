@@ -75,41 +75,47 @@ public final class OciPuller {
         progress.accept(new PullProgress("resolving", ref.toString(), 0, 0, 0));
         Resolved resolved = resolve(ref);
         var cached = store.find(resolved.sha256);
-        if (cached.isPresent() && cached.get().references().contains(ref.toString())) {
-            return cached.get();
+        if (cached.isPresent()) {
+            OciImage c = cached.get(); // this reference may have named another digest until now
+            return store.install(new OciImage(c.manifestSha256(), c.manifestSizeBytes(), c.repository(),
+                    List.of(ref.toString()), c.config(), c.configBlob(), c.layers(), clock.millis()), Map.of());
         }
-        ImageCache cache = store.cache();
-        Map<String, Path> downloads = new LinkedHashMap<>();
-        Path manifestFile = cache.partialDownload(resolved.sha256);
-        Files.write(manifestFile, resolved.bytes);
-        downloads.put(resolved.sha256, manifestFile);
         OciManifest manifest = resolved.manifest;
         if (manifest.config().sizeBytes() > MAX_CONFIG_BYTES) {
             throw new ImagePullException(Reason.DAMAGED, ref + ": the image config is " + manifest.config().sizeBytes()
                     + " bytes; no real one is over " + MAX_CONFIG_BYTES);
         }
-        fetchBlob(ref, manifest.config(), progress).ifPresent(p -> downloads.put(manifest.config().sha256(), p));
-        Path configFile = downloads.getOrDefault(manifest.config().sha256(), cache.blob(manifest.config().sha256()));
-        OciImageConfig config = OciImageConfig.parse(OciManifest.read(Files.readAllBytes(configFile), json,
-                ref + "'s image config"));
-        if (!host.runs(config.platform())) {
-            discardPartials(downloads);
-            throw new IncompatibleImageException(ref + " is an image for " + config.platform() + "; this host runs "
-                    + host);
-        }
+        ImageCache cache = store.cache();
+        Map<String, Path> downloads = new LinkedHashMap<>();
+        // Not the shared partial name: another pull of a reference to the same digest may be writing that.
+        Path manifestFile = cache.partialDownload(resolved.sha256).resolveSibling(resolved.sha256 + "."
+                + java.util.UUID.randomUUID() + ".manifest");
+        Files.write(manifestFile, resolved.bytes);
+        downloads.put(resolved.sha256, manifestFile);
         try {
+            fetchBlob(ref, manifest.config(), progress).ifPresent(p -> downloads.put(manifest.config().sha256(), p));
+            Path configFile = downloads.getOrDefault(manifest.config().sha256(),
+                    cache.blob(manifest.config().sha256()));
+            OciImageConfig config = OciImageConfig.parse(OciManifest.read(Files.readAllBytes(configFile), json,
+                    ref + "'s image config"));
+            if (!host.runs(config.platform())) {
+                throw new IncompatibleImageException(ref + " is an image for " + config.platform()
+                        + "; this host runs " + host);
+            }
             for (OciDescriptor layer : manifest.layers()) {
                 fetchBlob(ref, layer, progress).ifPresent(p -> downloads.put(layer.sha256(), p));
             }
-        } catch (ImagePullException e) {
-            if (e.reason() != Reason.UNAVAILABLE) {
+            progress.accept(new PullProgress("installing", ref.toString(), 0, 0, 0));
+            return store.install(new OciImage(resolved.sha256, resolved.bytes.length, ref.repositoryName(),
+                    List.of(ref.toString()), config, manifest.config(), manifest.layers(), clock.millis()), downloads);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ImagePullException p && p.reason() == Reason.UNAVAILABLE) {
+                Files.deleteIfExists(manifestFile); // the blobs' partial files stay: the next pull resumes them
+            } else {
                 discardPartials(downloads); // fetching the same bytes again cannot help
             }
             throw e;
         }
-        progress.accept(new PullProgress("installing", ref.toString(), 0, 0, 0));
-        return store.install(new OciImage(resolved.sha256, resolved.bytes.length, ref.repositoryName(),
-                List.of(ref.toString()), config, manifest.config(), manifest.layers(), clock.millis()), downloads);
     }
 
     /** Resolves a tag or digest to the manifest for this host, checking every manifest against its digest. */

@@ -303,4 +303,52 @@ class OciPullerTest {
         assertInstanceOf(KelpieException.class, assertThrows(RuntimeException.class,
                 () -> store.remove(TestImagePusher.sha256(second))));
     }
+
+    @Test
+    void aTagThatMovedNamesTheImageItWasLastPulledAs() throws Exception {
+        byte[] first = openPusher.pushImage("moving/app", "stable", "amd64", List.of("V=1"), "/", layers("v1"));
+        OciPuller puller = insecurePuller(open.host());
+        String tag = open.host() + "/moving/app:stable";
+        await(puller.pull(tag, p -> {}));
+        byte[] second = openPusher.pushImage("moving/app", "stable", "amd64", List.of("V=2"), "/", layers("v2"));
+
+        assertEquals(TestImagePusher.sha256(second), await(puller.pull(tag, p -> {})).manifestSha256());
+        assertEquals(List.of("V=2"), store.resolve(tag).config().env());
+        assertEquals(List.of(), store.find(TestImagePusher.sha256(first)).orElseThrow().references(),
+                "the tag left the image it named before");
+
+        openPusher.pushManifest("moving/app", "stable", TestImagePusher.MANIFEST_TYPE, first);
+        assertEquals(TestImagePusher.sha256(first), await(puller.pull(tag, p -> {})).manifestSha256(),
+                "moving back needs no download, only the entry");
+        assertEquals(TestImagePusher.sha256(first), store.resolve(tag).manifestSha256());
+        try (Stream<Path> d = Files.list(cache.root().resolve("downloads"))) {
+            assertEquals(List.of(), d.toList());
+        }
+    }
+
+    @Test
+    void aPartialLayerDownloadIsResumedFromWhereItBroke() throws Exception {
+        Layer big = TestImagePusher.gzip(TestImagePusher.tar(t -> TestImagePusher.file(t, "big", 0644,
+                new java.util.Random(7).ints(400_000, 'a', 'z' + 1).collect(StringBuilder::new,
+                        StringBuilder::appendCodePoint, StringBuilder::append).toString())));
+        openPusher.pushImage("resume/app", "1", "amd64", List.of(), "/", List.of(big));
+        String sha = TestImagePusher.sha256(big.bytes());
+        int half = big.bytes().length / 2;
+
+        // What a broken transfer left: the first half, right. The pull asks for the rest only.
+        Files.write(cache.partialDownload(sha), java.util.Arrays.copyOf(big.bytes(), half));
+        await(insecurePuller(open.host()).pull(open.host() + "/resume/app:1", p -> {}));
+        assertEquals(big.bytes().length, Files.size(cache.blob(sha)));
+
+        // The same with a first half that is wrong: only resuming from it can produce other bytes, and they are
+        // refused and deleted.
+        store.remove(store.resolve(open.host() + "/resume/app:1").manifestSha256());
+        byte[] wrong = java.util.Arrays.copyOf(big.bytes(), half);
+        wrong[10] ^= 1;
+        Files.write(cache.partialDownload(sha), wrong);
+        var e = assertThrows(ImagePullException.class,
+                () -> await(insecurePuller(open.host()).pull(open.host() + "/resume/app:1", p -> {})));
+        assertEquals(Reason.DAMAGED, e.reason());
+        assertNothingLeft();
+    }
 }

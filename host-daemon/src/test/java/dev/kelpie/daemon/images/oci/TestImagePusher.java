@@ -24,7 +24,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  */
 public final class TestImagePusher {
 
-    static final String MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
+    public static final String MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
     static final String INDEX_TYPE = "application/vnd.oci.image.index.v1+json";
 
     private final String host;
@@ -136,7 +136,7 @@ public final class TestImagePusher {
         return sha256;
     }
 
-    void pushManifest(String repository, String reference, String mediaType, byte[] bytes) throws Exception {
+    public void pushManifest(String repository, String reference, String mediaType, byte[] bytes) throws Exception {
         HttpResponse<Void> put = send(repository, HttpRequest.newBuilder(uri("/v2/" + repository + "/manifests/"
                 + reference)).header("Content-Type", mediaType).PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)));
         require(put, 201, "pushing a manifest");
