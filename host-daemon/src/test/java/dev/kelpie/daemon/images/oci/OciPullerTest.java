@@ -351,4 +351,29 @@ class OciPullerTest {
         assertEquals(Reason.DAMAGED, e.reason());
         assertNothingLeft();
     }
+
+    @Test
+    void httpsIsCheckedAgainstTheSystemsCasPlusConfiguredOnes() throws Exception {
+        byte[] manifest = openPusher.pushImage("tls/served", "1", "amd64", List.of(), "/", layers("over-tls"));
+        Path dir = Files.createDirectories(tmp.resolve("tls"));
+        Path cert = dir.resolve("registry.pem");
+        Path key = dir.resolve("registry.key");
+        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                key.toString(), "-out", cert.toString(), "-subj", "/CN=127.0.0.1", "-days", "1", "-addext",
+                "subjectAltName=IP:127.0.0.1").redirectErrorStream(true).redirectOutput(dir.resolve("openssl.log")
+                .toFile()).start();
+        assertTrue(openssl.waitFor(60, TimeUnit.SECONDS) && openssl.exitValue() == 0,
+                Files.readString(dir.resolve("openssl.log")));
+        String tlsYaml = "  tls:\n    certificate: " + cert + "\n    key: " + key;
+        try (TestRegistry tls = TestRegistry.start(dir, open.storage(), "", tlsYaml)) {
+            String ref = tls.host() + "/tls/served:1";
+            var untrusted = assertThrows(ImagePullException.class,
+                    () -> await(puller(OciRegistrySettings.anonymous()).pull(ref, p -> {})));
+            assertEquals(Reason.UNAVAILABLE, untrusted.reason(), untrusted.getMessage());
+            assertNothingLeft();
+
+            OciPuller trusting = puller(new OciRegistrySettings(Set.of(), Map.of(), Optional.empty(), List.of(cert)));
+            assertEquals(TestImagePusher.sha256(manifest), await(trusting.pull(ref, p -> {})).manifestSha256());
+        }
+    }
 }

@@ -32,11 +32,20 @@ public final class TestRegistry implements AutoCloseable {
 
     /** @param auth YAML of an {@code auth:} section, or empty for an open registry */
     public static TestRegistry start(Path dir, String auth) throws IOException, InterruptedException {
+        return start(dir, Files.createDirectories(dir.resolve("storage")), auth, "");
+    }
+
+    /**
+     * A registry serving {@code storage} (another registry's, to serve the same images over TLS).
+     *
+     * @param tls YAML under {@code http:} (indented two spaces), or empty for plain HTTP
+     */
+    static TestRegistry start(Path dir, Path storage, String auth, String tls) throws IOException,
+            InterruptedException {
         int port;
         try (ServerSocket probe = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = probe.getLocalPort();
         }
-        Path storage = Files.createDirectories(dir.resolve("storage"));
         Path config = dir.resolve("config.yml");
         Files.writeString(config, """
                 version: 0.1
@@ -50,7 +59,8 @@ public final class TestRegistry implements AutoCloseable {
                 http:
                   addr: 127.0.0.1:%d
                 %s
-                """.formatted(storage, port, auth));
+                %s
+                """.formatted(storage, port, tls, auth));
         Process process = new ProcessBuilder(BINARY.toString(), "serve", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("registry.log").toFile()).start();
         TestRegistry registry = new TestRegistry(process, port, storage);
@@ -66,11 +76,10 @@ public final class TestRegistry implements AutoCloseable {
                 throw new IllegalStateException("docker-registry exited: " + Files.readString(dir.resolve("registry.log")));
             }
             try {
-                int status = http.send(HttpRequest.newBuilder(URI.create("http://" + host() + "/v2/")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode();
-                if (status == 200 || status == 401) {
-                    return;
-                }
+                // Any answer will do: a TLS registry answers plain HTTP with 400.
+                http.send(HttpRequest.newBuilder(URI.create("http://" + host() + "/v2/")).build(),
+                        HttpResponse.BodyHandlers.discarding());
+                return;
             } catch (IOException notYet) {
                 // not listening yet
             }
@@ -78,6 +87,10 @@ public final class TestRegistry implements AutoCloseable {
         }
         close();
         throw new IllegalStateException("docker-registry did not answer within " + START_DEADLINE);
+    }
+
+    public Path storage() {
+        return storage;
     }
 
     public String host() {
