@@ -39,6 +39,25 @@ final class ImagesCommand {
 
         @Option(names = "--arch", description = "guest architecture (default: the host's)")
         String arch = "";
+
+        @Option(names = "--oci", description = "VERSION is an OCI image: a reference ([registry/]repository[:tag]"
+                + "[@sha256:digest]; no registry means docker.io), or for inspect and rm also its sha256:digest")
+        boolean oci;
+
+        PullImageRequest.Builder pullRequest() {
+            return oci ? PullImageRequest.newBuilder().setOciImage(version)
+                    : PullImageRequest.newBuilder().setVersion(version).setArch(arch);
+        }
+
+        InspectImageRequest inspectRequest() {
+            return oci ? InspectImageRequest.newBuilder().setOciImage(version).build()
+                    : InspectImageRequest.newBuilder().setVersion(version).setArch(arch).build();
+        }
+
+        RemoveImageRequest removeRequest() {
+            return oci ? RemoveImageRequest.newBuilder().setOciImage(version).build()
+                    : RemoveImageRequest.newBuilder().setVersion(version).setArch(arch).build();
+        }
     }
 
     @Command(name = "ls", aliases = "list", description = "List cached images and local image directories.")
@@ -51,9 +70,13 @@ final class ImagesCommand {
             var images = parent.images().list(ListImagesRequest.getDefaultInstance()).getImagesList();
             System.out.printf("%-26s %-8s %-10s %10s %6s  %s%n", "VERSION", "ARCH", "AGENT", "SIZE", "IN USE", "SOURCE");
             for (Image i : images) {
-                System.out.printf("%-26s %-8s %-10s %10s %6d  %s%n", i.getVersion(), i.getArch(), i.getAgentVersion(),
-                        i.getSizeBytes() == 0 ? "-" : ProgressBar.bytes(i.getSizeBytes()), i.getInUseCount(),
-                        i.getSource());
+                // An OCI image has no version: its name is what it was pulled as, its source its repository.
+                boolean oci = i.hasOci();
+                String name = !oci ? i.getVersion() : i.getOci().getReferencesCount() > 0
+                        ? i.getOci().getReferences(0) : i.getOci().getManifestDigest();
+                System.out.printf("%-26s %-8s %-10s %10s %6d  %s%n", name, i.getArch(),
+                        oci ? "-" : i.getAgentVersion(), i.getSizeBytes() == 0 ? "-" : ProgressBar.bytes(i.getSizeBytes()),
+                        i.getInUseCount(), oci ? "oci " + i.getOci().getManifestDigest() : i.getSource());
             }
             return 0;
         }
@@ -69,8 +92,7 @@ final class ImagesCommand {
 
         @Override
         public Integer call() {
-            Iterator<PullImageResponse> responses = parent.images().pull(PullImageRequest.newBuilder()
-                    .setVersion(version).setArch(arch).setSource(source).build());
+            Iterator<PullImageResponse> responses = parent.images().pull(pullRequest().setSource(source).build());
             ProgressBar bar = new ProgressBar(System.err, !quiet && System.console() != null);
             while (responses.hasNext()) {
                 PullImageResponse r = responses.next();
@@ -79,8 +101,8 @@ final class ImagesCommand {
                 } else if (r.hasImage()) {
                     bar.finish();
                     Image i = r.getImage();
-                    System.out.printf("%s/%s cached (%s, from %s)%n", i.getVersion(), i.getArch(),
-                            ProgressBar.bytes(i.getSizeBytes()), i.getSource());
+                    System.out.printf("%s/%s cached (%s, from %s)%n", i.hasOci() ? i.getOci().getManifestDigest()
+                            : i.getVersion(), i.getArch(), ProgressBar.bytes(i.getSizeBytes()), i.getSource());
                 }
             }
             return 0;
@@ -91,8 +113,7 @@ final class ImagesCommand {
     static final class Inspect extends OneImage implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
-            Image i = parent.images().inspect(InspectImageRequest.newBuilder().setVersion(version).setArch(arch)
-                    .build()).getImage();
+            Image i = parent.images().inspect(inspectRequest()).getImage();
             System.out.println(com.google.protobuf.util.JsonFormat.printer().print(i));
             return 0;
         }
@@ -102,8 +123,7 @@ final class ImagesCommand {
     static final class Rm extends OneImage implements Callable<Integer> {
         @Override
         public Integer call() {
-            long freed = parent.images().remove(RemoveImageRequest.newBuilder().setVersion(version).setArch(arch)
-                    .build()).getFreedBytes();
+            long freed = parent.images().remove(removeRequest()).getFreedBytes();
             System.out.printf("removed %s (%s freed)%n", version, ProgressBar.bytes(freed));
             return 0;
         }

@@ -7,6 +7,7 @@ import dev.kelpie.api.v1.InspectImageRequest;
 import dev.kelpie.api.v1.InspectImageResponse;
 import dev.kelpie.api.v1.ListImagesRequest;
 import dev.kelpie.api.v1.ListImagesResponse;
+import dev.kelpie.api.v1.OciImageInfo;
 import dev.kelpie.api.v1.PruneImagesRequest;
 import dev.kelpie.api.v1.PruneImagesResponse;
 import dev.kelpie.api.v1.PullImageRequest;
@@ -20,13 +21,22 @@ import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageNotFoundException;
+import dev.kelpie.daemon.errors.InvalidRequestException;
+import dev.kelpie.daemon.images.IncompatibleImageException;
 import dev.kelpie.daemon.images.cache.CachedImage;
+import dev.kelpie.daemon.images.oci.OciArch;
+import dev.kelpie.daemon.images.oci.OciImage;
+import dev.kelpie.daemon.images.oci.OciImageConfig;
+import dev.kelpie.daemon.images.oci.OciImageStore;
+import dev.kelpie.daemon.images.oci.OciPuller;
 import dev.kelpie.daemon.images.cache.VerifyResult;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /** gRPC adapter for {@code kelpie.v1.Images}: the cache, pulls into it, and local image directories. */
@@ -34,11 +44,21 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
 
     private final ImageCatalog catalog;
     private final SandboxManager sandboxes;
+    private final Optional<OciImageStore> ociStore;
+    private final Optional<OciPuller> ociPuller;
     private final String hostArch = HostPlatform.current().arch();
 
+    /** Without OCI images: requests naming one fail with FAILED_PRECONDITION. */
     public ImagesGrpcService(ImageCatalog catalog, SandboxManager sandboxes) {
+        this(catalog, sandboxes, null, null);
+    }
+
+    public ImagesGrpcService(ImageCatalog catalog, SandboxManager sandboxes, OciImageStore ociStore,
+            OciPuller ociPuller) {
         this.catalog = catalog;
         this.sandboxes = sandboxes;
+        this.ociStore = Optional.ofNullable(ociStore);
+        this.ociPuller = Optional.ofNullable(ociPuller);
     }
 
     @Override
@@ -53,6 +73,7 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
                     response.addImages(toProto(local, usage));
                 }
             }
+            ociStore.ifPresent(store -> store.list().forEach(i -> response.addImages(toProto(i))));
             return response.build();
         });
     }
@@ -72,29 +93,47 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
             }
         };
         try {
-            boolean anyArch = !request.getArch().isEmpty() && !request.getArch().equals(hostArch);
-            catalog.puller().pull(request.getVersion(), arch(request.getArch()), request.getSource(), anyArch, progress)
-                    .whenComplete((image, failure) -> {
-                        synchronized (writeLock) {
-                            if (call.isCancelled()) {
-                                return;
-                            }
-                            if (failure != null) {
-                                out.onError(GrpcErrors.toStatus(failure));
-                            } else {
-                                out.onNext(PullImageResponse.newBuilder()
-                                        .setImage(toProto(image, sandboxes.imageUsage())).build());
-                                out.onCompleted();
-                            }
-                        }
-                    });
+            CompletableFuture<Image> pulled;
+            if (!request.getOciImage().isEmpty()) {
+                if (!request.getVersion().isEmpty() || !request.getArch().isEmpty() || !request.getSource().isEmpty()) {
+                    throw new InvalidRequestException("oci_image is pulled from its registry for this host's "
+                            + "platform; leave version, arch and source empty");
+                }
+                pulled = oci(ociPuller).pull(request.getOciImage(), progress).thenApply(ImagesGrpcService::toProto);
+            } else {
+                boolean anyArch = !request.getArch().isEmpty() && !request.getArch().equals(hostArch);
+                pulled = catalog.puller().pull(request.getVersion(), arch(request.getArch()), request.getSource(),
+                        anyArch, progress).thenApply(image -> toProto(image, sandboxes.imageUsage()));
+            }
+            pulled.whenComplete((image, failure) -> {
+                synchronized (writeLock) {
+                    if (call.isCancelled()) {
+                        return;
+                    }
+                    if (failure != null) {
+                        out.onError(GrpcErrors.toStatus(failure));
+                    } else {
+                        out.onNext(PullImageResponse.newBuilder().setImage(image).build());
+                        out.onCompleted();
+                    }
+                }
+            });
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
     }
 
+    private static <T> T oci(Optional<T> part) {
+        return part.orElseThrow(() -> new IncompatibleImageException("this daemon does not serve OCI images"));
+    }
+
     @Override
     public void inspect(InspectImageRequest request, StreamObserver<InspectImageResponse> out) {
+        if (!request.getOciImage().isEmpty()) {
+            respond(out, () -> InspectImageResponse.newBuilder()
+                    .setImage(toProto(oci(ociStore).resolve(request.getOciImage()))).build());
+            return;
+        }
         respond(out, () -> {
             String arch = arch(request.getArch());
             Map<String, Integer> usage = sandboxes.imageUsage();
@@ -112,6 +151,14 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
 
     @Override
     public void remove(RemoveImageRequest request, StreamObserver<RemoveImageResponse> out) {
+        if (!request.getOciImage().isEmpty()) {
+            respond(out, () -> {
+                OciImageStore store = oci(ociStore);
+                return RemoveImageResponse.newBuilder().setFreedBytes(store.remove(
+                        store.resolve(request.getOciImage()).manifestSha256())).build();
+            });
+            return;
+        }
         respond(out, () -> RemoveImageResponse.newBuilder().setFreedBytes(catalog.cache().remove(request.getVersion(),
                 arch(request.getArch()), sandboxes.imageUsage().keySet())).build());
     }
@@ -155,6 +202,27 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
                 .setCachedAtUnixMs(image.cachedAtUnixMs()).setSizeBytes(image.sizeBytes());
         image.files().forEach(f -> b.addFiles(ImageFile.newBuilder().setName(f.name()).setSizeBytes(f.sizeBytes())
                 .setSha256(f.sha256())));
+        return b.build();
+    }
+
+    private static Image toProto(OciImage image) {
+        OciImageConfig c = image.config();
+        Image.Builder b = Image.newBuilder().setArch(OciArch.kelpieArch(c.platform().architecture()))
+                .setSource(image.repository()).setCachedAtUnixMs(image.cachedAtUnixMs())
+                .setSizeBytes(image.layerBytes() + image.configBlob().sizeBytes() + image.manifestSizeBytes())
+                .setOci(OciImageInfo.newBuilder().setManifestDigest(image.manifestDigest())
+                        .setRepository(image.repository()).addAllReferences(image.references()).addAllEnv(c.env())
+                        .setWorkingDir(c.workingDir()).setUser(c.user()).addAllEntrypoint(c.entrypoint())
+                        .addAllCmd(c.cmd()).setPlatform(c.platform().toString()).setLayerBytes(image.layerBytes()));
+        b.addFiles(ImageFile.newBuilder().setName("manifest").setSizeBytes(image.manifestSizeBytes())
+                .setSha256(image.manifestSha256()));
+        b.addFiles(ImageFile.newBuilder().setName("config").setSizeBytes(image.configBlob().sizeBytes())
+                .setSha256(image.configBlob().sha256()));
+        for (int i = 0; i < image.layers().size(); i++) {
+            var layer = image.layers().get(i);
+            b.addFiles(ImageFile.newBuilder().setName("layer-" + i).setSizeBytes(layer.sizeBytes())
+                    .setSha256(layer.sha256()));
+        }
         return b.build();
     }
 

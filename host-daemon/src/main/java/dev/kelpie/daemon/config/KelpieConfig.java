@@ -150,6 +150,35 @@ public interface KelpieConfig {
 
         /** Where images are pulled from, by name ({@code kelpie.images.sources.NAME.type=github|s3|local}). */
         Map<String, Source> sources();
+
+        /** OCI images from registries (ADR 0030). */
+        Oci oci();
+    }
+
+    /** How the daemon pulls OCI images and builds their roots. */
+    interface Oci {
+        /** Registry hosts ({@code host[:port]}) spoken to in plain HTTP; every other registry needs HTTPS. */
+        Optional<List<String>> insecureRegistries();
+
+        /** Basic credentials per registry host ({@code kelpie.images.oci.credentials."HOST".username/password}). */
+        Map<String, RegistryCredentials> credentials();
+
+        /** A Docker-style {@code config.json} whose {@code auths} give credentials for hosts not configured above. */
+        Optional<Path> dockerConfig();
+
+        /** PEM files of CAs trusted for registries beside the system's trust store. */
+        Optional<List<Path>> caFiles();
+
+        /** The largest root an OCI image may unpack to; checked while unpacking. Default 8 GiB. */
+        @WithDefault("8589934592")
+        long maxRootBytes();
+    }
+
+    /** A user name and password (or token) for one registry. */
+    interface RegistryCredentials {
+        String username();
+
+        String password();
     }
 
     /** One place images are pulled from. */

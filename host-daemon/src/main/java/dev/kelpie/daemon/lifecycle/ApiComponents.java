@@ -8,6 +8,8 @@ import dev.kelpie.daemon.api.server.DaemonServices;
 import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.images.ImageCatalog;
+import dev.kelpie.daemon.images.oci.OciImageStore;
+import dev.kelpie.daemon.images.oci.OciPuller;
 import dev.kelpie.daemon.metrics.SandboxMetrics;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.stats.SandboxStatsSampler;
@@ -28,10 +30,10 @@ public class ApiComponents {
     @Singleton
     DaemonServices daemonServices(SandboxManager sandboxes, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer, ImageCatalog images, PackageService packages, PackageStores stores, HostInfoService host,
-            KelpieConfig config, SandboxStatsSampler stats) {
+            KelpieConfig config, SandboxStatsSampler stats, OciImageStore ociImages, OciPuller ociPuller) {
         return new DaemonServices(List.of(new SandboxesGrpcService(sandboxes, metrics, snapshotter, restorer,
                 config.api().uploadIdleTimeout(), stats),
-                new ImagesGrpcService(images, sandboxes), new PackagesGrpcService(packages, config.api().uploadIdleTimeout()),
+                new ImagesGrpcService(images, sandboxes, ociImages, ociPuller), new PackagesGrpcService(packages, config.api().uploadIdleTimeout()),
                 new HostGrpcService(host, sandboxes, images, stores)));
     }
 }

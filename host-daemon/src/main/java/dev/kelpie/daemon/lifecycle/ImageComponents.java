@@ -7,10 +7,17 @@ import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.LocalImageDirectory;
 import dev.kelpie.daemon.images.cache.ImageCache;
+import dev.kelpie.daemon.images.oci.OciImageStore;
+import dev.kelpie.daemon.images.oci.OciPlatform;
+import dev.kelpie.daemon.images.oci.OciPuller;
+import dev.kelpie.daemon.images.oci.OciRegistryClient;
+import dev.kelpie.daemon.images.oci.OciRegistrySettings;
+import dev.kelpie.daemon.images.oci.OciRootBuilder;
 import dev.kelpie.daemon.images.pull.GithubReleaseSource;
 import dev.kelpie.daemon.images.pull.ImagePuller;
 import dev.kelpie.daemon.images.pull.LocalReleaseSource;
 import dev.kelpie.daemon.images.pull.ReleaseSource;
+import dev.kelpie.daemon.images.pull.ResumableDownload;
 import dev.kelpie.daemon.images.pull.S3ReleaseSource;
 import dev.kelpie.daemon.images.trust.MinisignPublicKey;
 import dev.kelpie.daemon.images.trust.TrustedKeys;
@@ -34,6 +41,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -75,6 +84,43 @@ public class ImageComponents {
         KelpieConfig.Images images = config.images();
         return new ImagePuller(sources(images, json), trustedKeys(images), cache, compatibility(), json,
                 Executors.newVirtualThreadPerTaskExecutor(), pullWatchdog, images.stallTimeout(), PROGRESS_INTERVAL);
+    }
+
+    @Produces
+    @Singleton
+    OciImageStore ociImageStore(ImageCache cache, ObjectMapper json) {
+        return new OciImageStore(cache, json);
+    }
+
+    @Produces
+    @Singleton
+    OciPuller ociPuller(KelpieConfig config, ObjectMapper json, OciImageStore store) {
+        KelpieConfig.Images images = config.images();
+        return new OciPuller(new OciRegistryClient(ociSettings(images.oci()), ociExecutor), store,
+                new ResumableDownload(pullWatchdog, images.stallTimeout(), PROGRESS_INTERVAL), json, ociExecutor,
+                Clock.systemUTC(), OciPlatform.forArch(HostPlatform.current().arch()));
+    }
+
+    @Produces
+    @Singleton
+    OciRootBuilder ociRootBuilder(KelpieConfig config, ImageCache cache) {
+        return new OciRootBuilder(cache, config.images().oci().maxRootBytes());
+    }
+
+    /** OCI pulls and the registry client's requests run on virtual threads. */
+    private final ExecutorService ociExecutor = Executors.newVirtualThreadPerTaskExecutor();
+
+    @PreDestroy
+    void stopOciExecutor() {
+        ociExecutor.shutdownNow();
+    }
+
+    static OciRegistrySettings ociSettings(KelpieConfig.Oci oci) {
+        Map<String, OciRegistrySettings.Credentials> credentials = new java.util.HashMap<>();
+        oci.credentials().forEach((host, c) -> credentials.put(host,
+                new OciRegistrySettings.Credentials(c.username(), c.password())));
+        return new OciRegistrySettings(Set.copyOf(oci.insecureRegistries().orElse(List.of())), credentials,
+                oci.dockerConfig(), oci.caFiles().orElse(List.of()));
     }
 
     /** Also the sandbox manager's {@code ImageSource}. */

@@ -42,6 +42,8 @@ import org.jboss.logging.Logger;
  *   ROOT/index/VERSION/ARCH.json   which blobs make up an image, where it came from, when
  *   ROOT/downloads/HEX.partial     resumable downloads of archives, named by their expected sha256
  *   ROOT/staging/RANDOM/           archives being unpacked
+ *   ROOT/oci/HEX.json              an OCI image by its manifest's sha256: the blobs of its manifest, config, layers
+ *   ROOT/oci/HEX.ext4              its bootable root, built from the layers (a cache: rebuilt when missing)
  * </pre>
  *
  * An image exists once its index file does. Blobs are renamed into place before the index is written atomically, so
@@ -60,6 +62,7 @@ public final class ImageCache {
     private final Path index;
     private final Path downloads;
     private final Path staging;
+    private final Path oci;
     private final ObjectMapper json;
     private final Clock clock;
 
@@ -69,6 +72,7 @@ public final class ImageCache {
         this.index = root.resolve("index");
         this.downloads = root.resolve("downloads");
         this.staging = root.resolve("staging");
+        this.oci = root.resolve("oci");
         this.json = json;
         this.clock = clock;
     }
@@ -83,7 +87,7 @@ public final class ImageCache {
      */
     public synchronized void open() {
         try {
-            for (Path dir : List.of(blobs, index, downloads, staging)) {
+            for (Path dir : List.of(blobs, index, downloads, staging, oci)) {
                 Files.createDirectories(dir);
             }
             try (Stream<Path> leftovers = Files.list(staging)) {
@@ -91,8 +95,8 @@ public final class ImageCache {
                     deleteTree(dir);
                 }
             }
-            try (Stream<Path> halfWritten = Files.find(index, 2,
-                    (p, a) -> a.isRegularFile() && p.getFileName().toString().endsWith(".tmp"))) {
+            try (Stream<Path> halfWritten = Stream.concat(Files.find(index, 2, ImageCache::isHalfWritten),
+                    Files.find(oci, 1, ImageCache::isHalfWritten))) {
                 for (Path file : halfWritten.toList()) {
                     Files.delete(file);
                 }
@@ -229,6 +233,86 @@ public final class ImageCache {
         return new PruneResult(removed, freedBytes);
     }
 
+    /** The blob holding the content whose sha256 is {@code sha256}, present or not. */
+    public Path blob(String sha256) {
+        return blobs.resolve(requireHex(sha256));
+    }
+
+    /** The entry of the OCI image whose manifest's sha256 is {@code manifestSha256}, present or not. */
+    public Path ociEntry(String manifestSha256) {
+        return oci.resolve(requireHex(manifestSha256) + ".json");
+    }
+
+    /** The ext4 root built from the OCI image whose manifest's sha256 is {@code manifestSha256}, present or not. */
+    public Path ociRoot(String manifestSha256) {
+        return oci.resolve(requireHex(manifestSha256) + ".ext4");
+    }
+
+    /** The entries of cached OCI images. */
+    public List<Path> ociEntries() {
+        try (Stream<Path> files = Files.isDirectory(oci) ? Files.find(oci, 1, ImageCache::isIndexEntry)
+                : Stream.empty()) {
+            return files.sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the image cache at " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Moves verified downloads into blobs and publishes an OCI image's entry (which lists them under {@code files},
+     * so that collection keeps them): after this returns the image is cached, before it the cache is as it was.
+     *
+     * @param downloads sha256 → a complete, verified file to adopt; blobs already present are kept and the file
+     *     deleted
+     * @param entry the entry's JSON; every blob it lists must be present or among {@code downloads}
+     */
+    public synchronized void installOci(String manifestSha256, Map<String, Path> downloads, byte[] entry) {
+        try {
+            for (var d : downloads.entrySet()) {
+                Path blob = blob(d.getKey());
+                if (Files.exists(blob)) {
+                    Files.deleteIfExists(d.getValue());
+                    continue;
+                }
+                d.getValue().toFile().setReadOnly();
+                Files.move(d.getValue(), blob, StandardCopyOption.ATOMIC_MOVE);
+            }
+            for (JsonNode f : json.readTree(entry).path("files")) {
+                if (!Files.exists(blob(f.path("sha256").asText()))) {
+                    throw new IOException("blob " + f.path("sha256").asText() + " vanished before the image was "
+                            + "published (removed by a concurrent prune); pulling again fetches it");
+                }
+            }
+            Path target = ociEntry(manifestSha256);
+            Path temp = target.resolveSibling("." + target.getFileName() + ".tmp");
+            Files.write(temp, entry);
+            moveAtomically(temp, target);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot install OCI image sha256:" + manifestSha256 + " into " + root
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes an OCI image's entry and the blobs nothing else references.
+     *
+     * @return bytes freed
+     */
+    public synchronized long removeOci(String manifestSha256) {
+        try {
+            if (!Files.deleteIfExists(ociEntry(manifestSha256))) {
+                throw new ImageNotFoundException("OCI image sha256:" + manifestSha256 + " is not in the cache");
+            }
+            Path builtRoot = ociRoot(manifestSha256);
+            long rootBytes = Files.exists(builtRoot) ? Files.size(builtRoot) : 0;
+            Files.deleteIfExists(builtRoot);
+            return rootBytes + collectUnreferencedBlobs();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove OCI image sha256:" + manifestSha256 + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
     /** What a prune removed: image keys, and the bytes of the blobs no remaining image shares. */
     public record PruneResult(List<String> removed, long freedBytes) {}
 
@@ -310,7 +394,8 @@ public final class ImageCache {
 
     private long collectUnreferencedBlobs() throws IOException {
         Set<String> referenced = new HashSet<>();
-        try (Stream<Path> files = Files.find(index, 2, ImageCache::isIndexEntry)) {
+        try (Stream<Path> files = Stream.concat(Files.find(index, 2, ImageCache::isIndexEntry),
+                Files.isDirectory(oci) ? Files.find(oci, 1, ImageCache::isIndexEntry) : Stream.empty())) {
             for (Path file : files.toList()) {
                 for (JsonNode f : json.readTree(file.toFile()).path("files")) {
                     referenced.add(f.path("sha256").asText());
@@ -327,6 +412,10 @@ public final class ImageCache {
             }
         }
         return freed;
+    }
+
+    private static boolean isHalfWritten(Path file, java.nio.file.attribute.BasicFileAttributes attributes) {
+        return attributes.isRegularFile() && file.getFileName().toString().endsWith(".tmp");
     }
 
     /** Index entries, not the temporary files an interrupted write left beside them. */

@@ -25,8 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
@@ -52,8 +50,7 @@ public final class ImagePuller {
     private final ImageCompatibility compatibility;
     private final ResumableDownload download;
     private final ObjectMapper json;
-    private final Executor executor;
-    private final Map<String, SharedPull> running = new ConcurrentHashMap<>();
+    private final SharedPulls<CachedImage> running;
 
     public ImagePuller(List<ReleaseSource> sources, TrustedKeys trustedKeys, ImageCache cache,
             ImageCompatibility compatibility, ObjectMapper json, Executor executor, ScheduledExecutorService watchdog,
@@ -63,7 +60,7 @@ public final class ImagePuller {
         this.cache = cache;
         this.compatibility = compatibility;
         this.json = json;
-        this.executor = executor;
+        this.running = new SharedPulls<>(executor);
         this.download = new ResumableDownload(watchdog, stallTimeout, progressInterval);
     }
 
@@ -94,26 +91,8 @@ public final class ImagePuller {
         if (cached.isPresent()) {
             return CompletableFuture.completedFuture(cached.get());
         }
-        String key = CachedImage.key(version, arch);
-        SharedPull pull = running.computeIfAbsent(key, k -> {
-            SharedPull started = new SharedPull();
-            executor.execute(() -> {
-                // Leave the map before completing: a caller woken by the result may pull again at once, and must
-                // start a new pull rather than join this finished one.
-                try {
-                    CachedImage image = pullFromSources(version, arch, chosen, anyArch, started::report);
-                    running.remove(k, started);
-                    started.result.complete(image);
-                } catch (Throwable e) {
-                    running.remove(k, started);
-                    started.result.completeExceptionally(e);
-                }
-            });
-            return started;
-        });
-        pull.listeners.add(progress);
-        pull.result.whenComplete((r, e) -> pull.listeners.remove(progress));
-        return pull.result;
+        return running.join(CachedImage.key(version, arch), progress,
+                reporter -> pullFromSources(version, arch, chosen, anyArch, reporter));
     }
 
     private List<ReleaseSource> choose(String sourceName) {
@@ -254,22 +233,6 @@ public final class ImagePuller {
         } catch (IOException e) {
             throw new ImagePullException(Reason.UNAVAILABLE, "cannot read " + file + " from " + release.location()
                     + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** One running pull and everyone waiting on it. */
-    private static final class SharedPull {
-        final CompletableFuture<CachedImage> result = new CompletableFuture<>();
-        final List<Consumer<PullProgress>> listeners = new CopyOnWriteArrayList<>();
-
-        void report(PullProgress progress) {
-            for (Consumer<PullProgress> listener : listeners) {
-                try {
-                    listener.accept(progress);
-                } catch (RuntimeException e) {
-                    LOG.debugf("a pull progress listener failed: %s", e.getMessage());
-                }
-            }
         }
     }
 }

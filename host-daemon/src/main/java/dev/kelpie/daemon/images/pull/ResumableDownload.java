@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  * stalls keeps what arrived, and the next attempt asks only for the rest (a Range request); bytes that do not hash to
  * the signed value are deleted, never kept.
  */
-final class ResumableDownload {
+public final class ResumableDownload {
 
     private static final int BUFFER_BYTES = 256 * 1024;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
@@ -32,7 +32,7 @@ final class ResumableDownload {
     private final Duration stallTimeout;
     private final Duration progressInterval;
 
-    ResumableDownload(ScheduledExecutorService watchdog, Duration stallTimeout, Duration progressInterval) {
+    public ResumableDownload(ScheduledExecutorService watchdog, Duration stallTimeout, Duration progressInterval) {
         this.watchdog = watchdog;
         this.stallTimeout = stallTimeout;
         this.progressInterval = progressInterval;
@@ -45,6 +45,15 @@ final class ResumableDownload {
      */
     void fetch(Release release, String file, long expectedSizeBytes, String expectedSha256, Path partial,
             Consumer<PullProgress> progress) throws IOException {
+        fetch(release, file, expectedSizeBytes, expectedSha256, "the signed SHA256SUMS", partial, progress);
+    }
+
+    /**
+     * As {@link #fetch(Release, String, long, String, Path, Consumer)}, naming what vouches for the sha256 in the
+     * error (an OCI manifest vouches for its layers' digests).
+     */
+    public void fetch(Release release, String file, long expectedSizeBytes, String expectedSha256, String authority,
+            Path partial, Consumer<PullProgress> progress) throws IOException {
         long have = Files.exists(partial) ? Files.size(partial) : 0;
         if (expectedSizeBytes >= 0 && have > expectedSizeBytes) {
             Files.delete(partial);
@@ -56,7 +65,7 @@ final class ResumableDownload {
         }
         long received = have;
         if (expectedSizeBytes < 0 || have < expectedSizeBytes) {
-            received = transfer(release, file, expectedSizeBytes, partial, have, digest, progress);
+            received = transfer(release, file, expectedSizeBytes, authority, partial, have, digest, progress);
         }
         if (expectedSizeBytes >= 0 && received < expectedSizeBytes) {
             throw new ImagePullException(Reason.UNAVAILABLE, "the download of " + file + " from " + release.location()
@@ -66,12 +75,12 @@ final class ResumableDownload {
         if (!actual.equals(expectedSha256) || (expectedSizeBytes >= 0 && received != expectedSizeBytes)) {
             Files.deleteIfExists(partial);
             throw new ImagePullException(Reason.DAMAGED, file + " from " + release.location() + " has sha256 "
-                    + actual + " (" + received + " bytes) but the signed SHA256SUMS says " + expectedSha256);
+                    + actual + " (" + received + " bytes) but " + authority + " says " + expectedSha256);
         }
     }
 
-    private long transfer(Release release, String file, long expectedSizeBytes, Path partial, long offset,
-            MessageDigest digest, Consumer<PullProgress> progress) throws IOException {
+    private long transfer(Release release, String file, long expectedSizeBytes, String authority, Path partial,
+            long offset, MessageDigest digest, Consumer<PullProgress> progress) throws IOException {
         AtomicLong lastDataNanos = new AtomicLong(System.nanoTime());
         AtomicBoolean stalled = new AtomicBoolean();
         long received = offset;
@@ -100,7 +109,7 @@ final class ResumableDownload {
                 while ((n = in.read(buffer)) >= 0) {
                     if (expectedSizeBytes >= 0 && received + n > expectedSizeBytes) {
                         throw new ImagePullException(Reason.DAMAGED, file + " from " + release.location()
-                                + " is longer than the " + expectedSizeBytes + " bytes the release lists");
+                                + " is longer than the " + expectedSizeBytes + " bytes " + authority + " lists");
                     }
                     out.write(ByteBuffer.wrap(buffer, 0, n));
                     digest.update(buffer, 0, n);

@@ -1,0 +1,147 @@
+package dev.kelpie.daemon.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.api.v1.Image;
+import dev.kelpie.api.v1.ImagesGrpc;
+import dev.kelpie.api.v1.InspectImageRequest;
+import dev.kelpie.api.v1.PullImageRequest;
+import dev.kelpie.api.v1.PullImageResponse;
+import dev.kelpie.api.v1.RemoveImageRequest;
+import dev.kelpie.daemon.images.cache.ImageCache;
+import dev.kelpie.daemon.images.oci.OciImageStore;
+import dev.kelpie.daemon.images.oci.OciPlatform;
+import dev.kelpie.daemon.images.oci.OciPuller;
+import dev.kelpie.daemon.images.oci.OciRegistryClient;
+import dev.kelpie.daemon.images.oci.OciRegistrySettings;
+import dev.kelpie.daemon.images.oci.TestImagePusher;
+import dev.kelpie.daemon.images.oci.TestRegistry;
+import dev.kelpie.daemon.images.pull.ResumableDownload;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code Images.Pull}/{@code Inspect}/{@code Remove} with {@code oci_image}, over gRPC against the real service and
+ * Debian's docker-registry: the image as the API reports it, and each failure's status code.
+ */
+class ImagesGrpcOciTest {
+
+    private static final long DEADLINE_SECONDS = 60;
+
+    @TempDir
+    Path tmp;
+
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
+    private TestRegistry registry;
+    private TestImagePusher pusher;
+    private Server server;
+    private ManagedChannel channel;
+    private ImagesGrpc.ImagesBlockingStub images;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        assumeTrue(Files.isExecutable(TestRegistry.BINARY), TestRegistry.BINARY + " is not installed");
+        registry = TestRegistry.start(Files.createDirectories(tmp.resolve("registry")), "");
+        pusher = new TestImagePusher(registry.host(), null);
+        ObjectMapper json = new ObjectMapper();
+        ImageCache cache = new ImageCache(tmp.resolve("cache"), json, Clock.systemUTC());
+        cache.open();
+        OciImageStore store = new OciImageStore(cache, json);
+        OciPuller puller = new OciPuller(new OciRegistryClient(new OciRegistrySettings(Set.of(registry.host()),
+                Map.of(), Optional.empty(), List.of()), Executors.newVirtualThreadPerTaskExecutor()), store,
+                new ResumableDownload(watchdog, Duration.ofSeconds(10), Duration.ofMillis(10)), json,
+                Executors.newVirtualThreadPerTaskExecutor(), Clock.systemUTC(), OciPlatform.forArch("x86_64"));
+        String name = InProcessServerBuilder.generateName();
+        // Only the OCI requests are made: they touch neither our images' catalog nor the sandboxes.
+        server = InProcessServerBuilder.forName(name).directExecutor()
+                .addService(new ImagesGrpcService(null, null, store, puller)).build().start();
+        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+        images = ImagesGrpc.newBlockingStub(channel);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (channel != null) {
+            channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        }
+        if (registry != null) {
+            registry.close();
+        }
+        watchdog.shutdownNow();
+    }
+
+    private List<PullImageResponse> pull(String reference) {
+        List<PullImageResponse> responses = new ArrayList<>();
+        images.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
+                .pull(PullImageRequest.newBuilder().setOciImage(reference).build()).forEachRemaining(responses::add);
+        return responses;
+    }
+
+    private static Status.Code codeOf(Runnable call) {
+        return assertThrows(StatusRuntimeException.class, call::run).getStatus().getCode();
+    }
+
+    @Test
+    void pullReportsProgressThenTheImageWhichInspectAndRemoveFind() throws Exception {
+        byte[] manifest = pusher.pushImage("team/tool", "1.2", "amd64", List.of("GREETING=hi"), "/srv",
+                List.of(TestImagePusher.gzip(TestImagePusher.tar(t -> TestImagePusher.file(t, "srv/marker", 0644,
+                        "x".repeat(300_000))))));
+        String reference = registry.host() + "/team/tool:1.2";
+
+        List<PullImageResponse> responses = pull(reference);
+
+        assertTrue(responses.stream().anyMatch(PullImageResponse::hasProgress), "progress comes first");
+        Image image = responses.getLast().getImage();
+        String digest = "sha256:" + TestImagePusher.sha256(manifest);
+        assertEquals(digest, image.getOci().getManifestDigest());
+        assertEquals(List.of("GREETING=hi"), image.getOci().getEnvList());
+        assertEquals("/srv", image.getOci().getWorkingDir());
+        assertEquals("x86_64", image.getArch());
+        assertEquals(3, image.getFilesCount(), "manifest, config, one layer");
+
+        assertEquals(digest, images.inspect(InspectImageRequest.newBuilder().setOciImage(reference).build())
+                .getImage().getOci().getManifestDigest());
+        assertTrue(images.remove(RemoveImageRequest.newBuilder().setOciImage(digest).build()).getFreedBytes() > 0);
+        assertEquals(Status.Code.NOT_FOUND, codeOf(() -> images.inspect(InspectImageRequest.newBuilder()
+                .setOciImage(reference).build())));
+    }
+
+    @Test
+    void failuresHaveTheirStatusCodes() throws Exception {
+        pusher.pushImage("arm/only", "1", "arm64", List.of(), "/", List.of(TestImagePusher.gzip(TestImagePusher.tar(
+                t -> TestImagePusher.file(t, "a", 0644, "a")))));
+
+        assertEquals(Status.Code.FAILED_PRECONDITION, codeOf(() -> pull(registry.host() + "/arm/only:1")));
+        assertEquals(Status.Code.NOT_FOUND, codeOf(() -> pull(registry.host() + "/arm/only:missing")));
+        assertEquals(Status.Code.INVALID_ARGUMENT, codeOf(() -> pull("Not A Reference")));
+        assertEquals(Status.Code.INVALID_ARGUMENT, codeOf(() -> images.pull(PullImageRequest.newBuilder()
+                .setOciImage(registry.host() + "/arm/only:1").setVersion("1.0.0").build()).forEachRemaining(r -> {})));
+        assertFalse(Files.list(tmp.resolve("cache/oci")).findAny().isPresent(), "nothing was cached");
+    }
+}
