@@ -11,12 +11,21 @@ import java.util.Map;
  * @param idleTimeoutMs time without exec, file transfer or attach after which the sandbox is deleted; 0 for never
  * @param network as asked, host ports 0 included (the VM's record holds the ports picked); none in records of older
  *     daemons
+ * @param arch guest architecture; empty for the daemon's default (and in records of older daemons: the record's own
+ *     {@code arch} says what the VM runs)
  */
 public record SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
-        Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network) {
+        Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network, String arch) {
+
+    /** A sandbox of the daemon's default architecture. */
+    public SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
+            Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network) {
+        this(imageVersion, vcpuCount, memoryMib, diskSizeMib, env, labels, ttlMs, idleTimeoutMs, network, "");
+    }
 
     public SandboxConfig {
         network = network == null ? NetworkPolicy.NONE : network;
+        arch = arch == null ? "" : arch;
         env = Map.copyOf(env);
         labels = Map.copyOf(labels);
     }
