@@ -100,8 +100,8 @@ final class TeleportCommands {
                 + " it the new sandbox has no network; a package never opens the host's own addresses)")
         boolean acceptNetwork;
 
-        @Option(names = "--arch", description = "restore a checkpoint as a guest of this architecture, x86_64 or"
-                + " aarch64 (default: the daemon's; a vm package keeps its own)")
+        @Option(names = "--arch", description = "restore as a guest of this architecture, x86_64 or aarch64 (default:"
+                + " the daemon's; a vm package only as its own)")
         String arch = "";
 
         @Override

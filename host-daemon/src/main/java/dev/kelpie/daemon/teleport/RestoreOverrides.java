@@ -13,8 +13,8 @@ import java.util.Optional;
  *     {@code acceptPackagedNetwork}
  * @param acceptPackagedNetwork apply the package's own policy (without host-internal entries) when {@code network} is
  *     absent
- * @param arch the guest architecture to restore as; empty for the daemon's default (a checkpoint) or the package's own
- *     (a vm package, whose state never changes architecture)
+ * @param arch the guest architecture to restore as; empty for the daemon's default. A vm package restores only as its
+ *     own
  */
 public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
         Optional<NetworkPolicy> network, boolean acceptPackagedNetwork, String arch) {

@@ -79,7 +79,9 @@ public final class Restorer {
         PackageManifest manifest = reader.readManifest(store, packageId).manifest();
         String targetVersion = imageVersion.isEmpty() ? manifest.baseImage().version() : imageVersion;
         List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
-        String arch = targetArch(manifest, overrides);
+        // A vm package too: one of another arch is then refused by the gate, naming both, rather than restored
+        // emulated unasked.
+        String arch = sandboxes.guestArchs().resolve(overrides.arch(), "spec_overrides.arch");
         BootImage image = images.resolve(targetVersion, arch);
         VmPlatform platform = sandboxes.vmPlatform(arch);
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
@@ -104,17 +106,6 @@ public final class Restorer {
         } finally {
             FileTrees.deleteUnchecked(work);
         }
-    }
-
-    /**
-     * The caller's choice, else a checkpoint lands on the daemon's default arch (it carries files, which any arch
-     * reads) and a vm package on its own (its memory is one arch's machine code).
-     */
-    private String targetArch(PackageManifest manifest, RestoreOverrides overrides) {
-        if (overrides.arch().isEmpty() && manifest.kind() == PackageKind.VM) {
-            return manifest.baseImage().arch();
-        }
-        return sandboxes.guestArchs().resolve(overrides.arch(), "spec_overrides.arch");
     }
 
     private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)

@@ -42,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CrossArchTeleportIT {
 
     private static final String STORE = "shared";
+    private static final java.time.Duration CLI_TIMEOUT = java.time.Duration.ofSeconds(120);
     private static final Map<String, String> ENV = Map.of("GREETING", "from afar");
     private static final NetworkPolicy POLICY = NetworkPolicy.newBuilder().setMode(NetworkMode.NETWORK_MODE_EGRESS)
             .addAllow("example.com:443").build();
@@ -134,6 +135,20 @@ class CrossArchTeleportIT {
             }
             assertEquals(2, info.path("guestArchs").size(), info.toString());
         }
+        // The CLI asks for the other arch and says it is emulated, as kelpie info does.
+        Side nativeSide = sides.get(0);
+        KelpieCliRunner cli = new KelpieCliRunner(nativeSide.daemon().socket, work);
+        KelpieCliRunner.Result info = cli.run(CLI_TIMEOUT, "info");
+        assertTrue(info.stdout().contains("guest      " + otherArch), info.stdout());
+        assertTrue(info.stdout().lines().anyMatch(l -> l.contains(otherArch) && l.contains("emulated")), info.stdout());
+        KelpieCliRunner.Result created = cli.run(CLI_TIMEOUT, "sandbox", "create", "--arch", otherArch);
+        assertEquals(0, created.exitCode(), created.stderr());
+        String id = created.stdout().strip();
+        KelpieCliRunner.Result shown = cli.run(CLI_TIMEOUT, "sandbox", "show", id);
+        assertTrue(shown.stdout().contains("(" + otherArch + ", emulated)"), shown.stdout());
+        assertEquals(otherArch, nativeSide.client().sh(id, "uname -m").strip());
+        nativeSide.client().deleteAll();
+
         // A sandbox asking for an architecture its backend cannot run is refused before anything boots.
         Side libkrun = sides.get(2);
         StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
@@ -230,8 +245,10 @@ class CrossArchTeleportIT {
                         from.arch(), otherArchOf);
                 assertNothingLeft(to);
             }
+            // Asked as its own arch, so that the backend is what differs.
             assertRefused(() -> libkrun.client().sandboxes().restore(RestoreRequest.newBuilder().setPackageId(vm)
-                    .setStore(STORE).build()), "qemu", "libkrun");
+                    .setStore(STORE).setSpecOverrides(SandboxSpec.newBuilder().setArch(from.arch())).build()),
+                    "qemu", "libkrun");
             assertNothingLeft(libkrun);
         }
     }

@@ -595,6 +595,19 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aWarmPoolOfTheOtherArchServesOnlyCreatesOfThatArch() throws Exception {
+        manager.startWarmPool(1, "aarch64");
+        assertEquals("aarch64", manager.warmPoolStatus().orElseThrow().arch());
+        assertEquals("aarch64", hypervisor.specs.get(0).image().arch());
+
+        assertFalse(manager.create(ofArch("")).fromPool(), "a host-arch create boots its own VM");
+        SandboxRecord emulated = manager.create(ofArch("aarch64"));
+        assertTrue(emulated.fromPool());
+        assertEquals("aarch64", emulated.arch());
+        assertEquals(Map.of("1.2.3/aarch64", 2, "1.2.3/x86_64", 1), manager.imageUsage(), "the refilled pool counts too");
+    }
+
+    @Test
     void aPooledVmThatDiesIsReplacedAndNeverServesACreate() throws Exception {
         manager.startWarmPool(1, "");
         FakeHypervisor.FakeVm pooled = hypervisor.booted.get(0);
