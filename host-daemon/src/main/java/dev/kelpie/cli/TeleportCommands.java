@@ -100,9 +100,14 @@ final class TeleportCommands {
                 + " it the new sandbox has no network; a package never opens the host's own addresses)")
         boolean acceptNetwork;
 
+        @Option(names = "--arch", description = "restore as a guest of this architecture, x86_64 or aarch64 (default:"
+                + " the daemon's; a vm package only as its own)")
+        String arch = "";
+
         @Override
         public Integer call() {
-            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels, acceptNetwork);
+            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels, acceptNetwork,
+                    arch);
             response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             System.out.println(response.getSandbox().getId());
             return 0;
@@ -110,10 +115,10 @@ final class TeleportCommands {
     }
 
     static RestoreResponse restore(ManagedChannel channel, String packageId, String store, String imageVersion,
-            Map<String, String> labels, boolean acceptNetwork) {
+            Map<String, String> labels, boolean acceptNetwork, String arch) {
         return SandboxesGrpc.newBlockingStub(channel).restore(RestoreRequest.newBuilder().setPackageId(packageId)
                 .setStore(store).setImageVersion(imageVersion).setAcceptPackagedNetwork(acceptNetwork)
-                .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels)).build());
+                .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setArch(arch)).build());
     }
 
     @Command(name = "teleport", description = "Move a sandbox to another daemon: snapshot here, send the package,"
@@ -145,7 +150,7 @@ final class TeleportCommands {
                 try {
                     transfer(cli.channel(), packageId, snapshot.getPackage().getStore(), remote);
                     // The package was made from the caller's own sandbox a moment ago: its network moves with it.
-                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of(), true);
+                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of(), true, "");
                     restored.getWarningsList().forEach(w -> System.err.println("warning: " + w));
                     if (!keep) {
                         SandboxesGrpc.newBlockingStub(cli.channel())

@@ -285,6 +285,15 @@ public interface KelpieConfig {
         @WithDefault("0")
         int warmPoolSize();
 
+        /**
+         * Guest architecture ({@code x86_64} or {@code aarch64}) of a sandbox that asks for none, and of restored
+         * checkpoints; default the host's. The other architecture runs emulated (QEMU TCG).
+         */
+        Optional<String> defaultArch();
+
+        /** Guest architecture of the warm pool's VMs; default {@link #defaultArch()}. */
+        Optional<String> warmPoolArch();
+
         /** How often expired and idle sandboxes are looked for. */
         @WithDefault("5s")
         Duration reapInterval();

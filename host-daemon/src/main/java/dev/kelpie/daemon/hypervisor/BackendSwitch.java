@@ -45,6 +45,11 @@ public final class BackendSwitch implements Hypervisor {
         return current().pauseUnsupportedReason();
     }
 
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return current().archUnavailableReason(arch);
+    }
+
     /** A saved state is restored by the selected backend, whose {@link #platform} a package was checked against. */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {

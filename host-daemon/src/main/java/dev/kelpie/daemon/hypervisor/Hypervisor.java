@@ -47,6 +47,12 @@ public interface Hypervisor {
         return Optional.empty();
     }
 
+    /**
+     * Why this backend cannot run a guest of {@code arch} here (a {@link GuestArchs#SUPPORTED} name), or empty when
+     * it can. Asked before anything boots. A backend that runs only the host's architecture says so for the other.
+     */
+    Optional<String> archUnavailableReason(String arch);
+
     /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
     VmPlatform platform(String arch);
 

@@ -2,7 +2,6 @@ package dev.kelpie.daemon.lifecycle;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.config.KelpieConfig;
-import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.LocalImageDirectory;
@@ -132,7 +131,7 @@ public class ImageComponents {
     }
 
     private static ImageCompatibility compatibility() {
-        return new ImageCompatibility(HostPlatform.current().arch());
+        return new ImageCompatibility();
     }
 
     static List<ReleaseSource> sources(KelpieConfig.Images images, ObjectMapper json) {

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
@@ -59,7 +60,8 @@ final class SandboxLifecycle {
     SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
         SandboxConfig asked = withDefaults(requested);
         capacity.checkShape(asked);
-        BootImage image = images.resolve(asked.imageVersion(), settings.hostArch());
+        checkArch(hypervisor, asked.arch());
+        BootImage image = images.resolve(asked.imageVersion(), asked.arch());
         SandboxConfig config = DiskSizes.resolve(asked, image);
         checkNetwork(config.network());
         checkIdleAction(config);
@@ -191,10 +193,17 @@ final class SandboxLifecycle {
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction());
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), settings.archs().resolve(c.arch(), "spec.arch"));
     }
 
     /** A policy the backend cannot enforce is refused before anything boots. */
+    /** Before any image is looked for: a missing emulator is the answer, not a missing image. */
+    static void checkArch(Hypervisor hypervisor, String arch) {
+        hypervisor.archUnavailableReason(arch).ifPresent(reason -> {
+            throw new GuestArchUnavailableException(reason);
+        });
+    }
+
     private void checkNetwork(NetworkPolicy network) {
         if (network.needsDevice()) {
             hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {

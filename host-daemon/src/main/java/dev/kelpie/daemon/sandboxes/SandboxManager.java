@@ -1,6 +1,8 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.agent.AgentConnector;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
@@ -99,14 +101,24 @@ public final class SandboxManager implements AutoCloseable {
         return hypervisor.name();
     }
 
-    /** The platform new VMs run on here, which a saved VM state must match. */
-    public VmPlatform vmPlatform() {
-        return hypervisor.platform(settings.hostArch());
+    /** The platform new VMs of {@code arch} run on here, which a saved VM state must match. */
+    public VmPlatform vmPlatform(String arch) {
+        return hypervisor.platform(arch);
     }
 
-    /** The guest arch of new sandboxes. */
-    public String hostArch() {
-        return settings.hostArch();
+    /** The guest architectures: the host's and the default of new sandboxes. */
+    public GuestArchs guestArchs() {
+        return settings.archs();
+    }
+
+    /** Why the selected backend cannot run guests of {@code arch}, or empty when it can. */
+    public Optional<String> archUnavailableReason(String arch) {
+        return hypervisor.archUnavailableReason(arch);
+    }
+
+    /** @throws GuestArchUnavailableException when the selected backend cannot run guests of {@code arch} */
+    public void requireArch(String arch) {
+        SandboxLifecycle.checkArch(hypervisor, arch);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------
@@ -163,20 +175,23 @@ public final class SandboxManager implements AutoCloseable {
     // ---- warm pool -------------------------------------------------------------------------------------------
 
     /**
-     * Starts a warm pool of {@code size} VMs of the default shape on the newest image; 0 means none. Call after
+     * Starts a warm pool of {@code size} VMs of the default shape on the newest image of {@code arch} (empty for the
+     * default arch); 0 means none. Call after
      * {@link #recover()}. Pooled VMs count against the host's limits and make way for sandboxes.
      */
-    public void startWarmPool(int size) {
+    public void startWarmPool(int size, String arch) {
         if (size <= 0) {
             return;
         }
-        BootImage image = images.resolve("", settings.hostArch());
+        String poolArch = settings.archs().resolve(arch, "kelpie.sandboxes.warm-pool-arch");
+        SandboxLifecycle.checkArch(hypervisor, poolArch);
+        BootImage image = images.resolve("", poolArch);
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
                 settings.defaultMemoryMib(), image.diskTemplateSizeMib());
         capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), images.resolve(k.imageVersion(), k.arch()), k),
                 background);
-        LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
-                key.memoryMib());
+        LOG.infof("warm pool of %d VMs for image %s/%s%s (%d vCPU, %d MiB)", size, image.version(), image.arch(),
+                settings.archs().emulated(image.arch()) ? ", emulated" : "", key.vcpuCount(), key.memoryMib());
     }
 
     /** Tops the warm pool up after failed refills or when room came free. */
@@ -198,7 +213,7 @@ public final class SandboxManager implements AutoCloseable {
     public Map<String, Integer> imageUsage() {
         Map<String, Integer> usage = new HashMap<>();
         for (SandboxRecord r : registry.holdingVms()) {
-            usage.merge(r.imageVersion() + "/" + settings.hostArch(), 1, Integer::sum);
+            usage.merge(r.imageVersion() + "/" + r.arch(), 1, Integer::sum);
         }
         warmPoolStatus().ifPresent(p -> usage.merge(p.imageVersion() + "/" + p.arch(),
                 Math.max(1, p.ready() + p.booting()), Integer::sum));

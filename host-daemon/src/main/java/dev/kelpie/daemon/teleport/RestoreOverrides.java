@@ -13,14 +13,17 @@ import java.util.Optional;
  *     {@code acceptPackagedNetwork}
  * @param acceptPackagedNetwork apply the package's own policy (without host-internal entries) when {@code network} is
  *     absent
+ * @param arch the guest architecture to restore as; empty for the daemon's default. A vm package restores only as its
+ *     own
  */
 public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
-        Optional<NetworkPolicy> network, boolean acceptPackagedNetwork) {
+        Optional<NetworkPolicy> network, boolean acceptPackagedNetwork, String arch) {
 
-    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), false);
+    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), false, "");
 
     public RestoreOverrides {
         labels = Map.copyOf(labels);
+        arch = arch == null ? "" : arch;
         network = network == null ? Optional.empty() : network;
     }
 }

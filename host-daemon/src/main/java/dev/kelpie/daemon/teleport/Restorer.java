@@ -1,7 +1,7 @@
 package dev.kelpie.daemon.teleport;
 
-import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
@@ -17,6 +17,7 @@ import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
 import dev.kelpie.teleport.pkg.SourceSandbox;
+import dev.kelpie.teleport.pkg.WorkspacePrograms;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
 import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
@@ -46,6 +47,7 @@ import org.jboss.logging.Logger;
 public final class Restorer {
 
     private static final Logger LOG = Logger.getLogger(Restorer.class);
+    private static final int MAX_NAMED_PROGRAMS = 5;
 
     private final SandboxManager sandboxes;
     private final ImageSource images;
@@ -77,16 +79,25 @@ public final class Restorer {
         PackageManifest manifest = reader.readManifest(store, packageId).manifest();
         String targetVersion = imageVersion.isEmpty() ? manifest.baseImage().version() : imageVersion;
         List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
-        BootImage image = images.resolve(targetVersion, sandboxes.hostArch());
-        VmPlatform platform = sandboxes.vmPlatform();
+        // A vm package too: one of another arch is then refused by the gate, naming both, rather than restored
+        // emulated unasked.
+        String arch = sandboxes.guestArchs().resolve(overrides.arch(), "spec_overrides.arch");
+        BootImage image = images.resolve(targetVersion, arch);
+        VmPlatform platform = sandboxes.vmPlatform(arch);
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
+        // After the gate: a vm package from another backend is refused as such, with the way across (a checkpoint).
+        sandboxes.requireArch(arch);
         SandboxConfig config = config(manifest, image, overrides, warnings);
+        if (!arch.equals(manifest.baseImage().arch())) {
+            warnings.add("the package was taken on " + manifest.baseImage().arch() + " and is restored on " + arch
+                    + (sandboxes.guestArchs().emulated(arch) ? " (emulated here)" : ""));
+        }
         long generation = clock.millis();
         Path work = staging.newDirectory("restore-" + packageId);
         try {
             Launch launch = manifest.kind() == PackageKind.VM ? vmLaunch(store, manifest, platform, work, generation)
-                    : checkpointLaunch(store, manifest, work, generation);
+                    : checkpointLaunch(store, manifest, work, generation, image.arch(), warnings);
             SandboxRecord record = sandboxes.create(config, launch.fromPackage(packageId));
             warnings.forEach(w -> LOG.warnf("restore of package %s as sandbox %s: %s", packageId, record.id(), w));
             LOG.infof("package %s (%s) restored as sandbox %s on image %s", packageId, manifest.kind().wireName(),
@@ -131,12 +142,16 @@ public final class Restorer {
         }
     }
 
-    private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation)
-            throws IOException {
+    private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation,
+            String arch, List<String> warnings) throws IOException {
         Path tar = work.resolve("workspace.tar");
         reader.extract(store, manifest, BlobNames.WORKSPACE, tar);
+        String where = "package " + manifest.id() + " in store " + store.name();
         try (InputStream in = Files.newInputStream(tar)) {
-            WorkspaceTarCheck.check(in, "package " + manifest.id() + " in store " + store.name());
+            WorkspaceTarCheck.check(in, where);
+        }
+        try (InputStream in = Files.newInputStream(tar)) {
+            foreignPrograms(WorkspacePrograms.foreignTo(arch, in, where), arch).ifPresent(warnings::add);
         }
         return new Launch(Optional.empty(), agent -> {
             try {
@@ -147,6 +162,18 @@ public final class Restorer {
             }
             refresh(agent, generation);
         });
+    }
+
+    /** At most a few names: a workspace of built artifacts can hold thousands. */
+    private static Optional<String> foreignPrograms(List<WorkspacePrograms.ForeignProgram> found, String arch) {
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        String named = found.stream().limit(MAX_NAMED_PROGRAMS).map(p -> "/workspace/" + p.path() + " (" + p.arch() + ")")
+                .collect(java.util.stream.Collectors.joining(", "));
+        return Optional.of("the workspace holds " + found.size() + " program(s) built for another architecture than"
+                + " this " + arch + " guest, which will not run here until rebuilt: " + named
+                + (found.size() > MAX_NAMED_PROGRAMS ? ", …" : ""));
     }
 
     private void refresh(io.grpc.ManagedChannel agent, long generation) {
@@ -173,7 +200,7 @@ public final class Restorer {
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), diskSizeMib, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
-                network(manifest, o, warnings));
+                network(manifest, o, warnings), image.arch());
     }
 
     /**

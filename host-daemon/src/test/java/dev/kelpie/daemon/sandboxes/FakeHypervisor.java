@@ -55,6 +55,14 @@ public final class FakeHypervisor implements Hypervisor {
         return Optional.ofNullable(pauseUnsupported);
     }
 
+    /** Architectures this fake refuses to run, with the reason it gives. */
+    public final java.util.Map<String, String> archRefusals = new java.util.concurrent.ConcurrentHashMap<>();
+
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return Optional.ofNullable(archRefusals.get(arch));
+    }
+
     @Override
     public Optional<String> networkUnsupportedReason(boolean egress) {
         return networking ? Optional.empty() : Optional.of("the fake backend has no guest networking");

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.errors.InvalidRequestException;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.network.EgressGateway;
@@ -33,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SandboxManagerTest {
 
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
-    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+    private static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
 
     @TempDir
@@ -78,6 +81,31 @@ class SandboxManagerTest {
 
     private static SandboxConfig withNetwork(NetworkPolicy network) {
         return new SandboxConfig("", 0, 0, 0, Map.of("http_proxy", "http://mine:1"), Map.of(), 0, 0, network);
+    }
+
+    private static SandboxConfig ofArch(String arch) {
+        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null, IdleAction.DELETE, arch);
+    }
+
+    @Test
+    void aSandboxOfTheOtherArchBootsThatArchsImageAndOneTheBackendCannotRunIsRefusedBeforeAnythingBoots()
+            throws Exception {
+        SandboxRecord emulated = manager.create(ofArch("aarch64"));
+        assertEquals("aarch64", emulated.arch());
+        assertEquals("aarch64", emulated.config().arch());
+        assertEquals("aarch64", hypervisor.specs.get(0).image().arch());
+        SandboxRecord own = manager.create(ofArch(""));
+        assertEquals("x86_64", own.arch(), "the default is the host's");
+        assertEquals("x86_64", own.config().arch());
+
+        hypervisor.archRefusals.put("aarch64", "no qemu-system-aarch64 here");
+        GuestArchUnavailableException refused = assertThrows(GuestArchUnavailableException.class,
+                () -> manager.create(ofArch("aarch64")));
+        assertEquals("no qemu-system-aarch64 here", refused.getMessage());
+        InvalidRequestException unknown = assertThrows(InvalidRequestException.class, () -> manager.create(ofArch("sparc")));
+        assertTrue(unknown.getMessage().contains("spec.arch 'sparc'"), unknown.getMessage());
+        assertEquals(2, hypervisor.specs.size(), "nothing else booted");
+        assertEquals(2, manager.list(Map.of()).size());
     }
 
     @Test
@@ -341,7 +369,7 @@ class SandboxManagerTest {
 
     @Test
     void pooledVmsCountAgainstTheLimitsAndMakeWayForASandbox() throws Exception {
-        manager.startWarmPool(2); // 2 pooled VMs of 256 MiB; the host has room for 3 VMs and 1024 MiB
+        manager.startWarmPool(2, ""); // 2 pooled VMs of 256 MiB; the host has room for 3 VMs and 1024 MiB
         SandboxRecord big = manager.create(config(512)); // 3 VMs, 1024 MiB: the host is full
         assertEquals(2, manager.warmPoolStatus().orElseThrow().ready());
 
@@ -432,7 +460,7 @@ class SandboxManagerTest {
 
     @Test
     void aPooledVmWithTheTemplatesDiskServesNoCreateAskingForAnother() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
 
         SandboxRecord bigger = manager.create(disk(0, 2048));
 
@@ -558,7 +586,7 @@ class SandboxManagerTest {
 
     @Test
     void theWarmPoolServesACreateAndRefills() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
         assertEquals(1, manager.warmPoolStatus().orElseThrow().ready());
 
         SandboxRecord r = manager.create(config(0));
@@ -574,8 +602,21 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aWarmPoolOfTheOtherArchServesOnlyCreatesOfThatArch() throws Exception {
+        manager.startWarmPool(1, "aarch64");
+        assertEquals("aarch64", manager.warmPoolStatus().orElseThrow().arch());
+        assertEquals("aarch64", hypervisor.specs.get(0).image().arch());
+
+        assertFalse(manager.create(ofArch("")).fromPool(), "a host-arch create boots its own VM");
+        SandboxRecord emulated = manager.create(ofArch("aarch64"));
+        assertTrue(emulated.fromPool());
+        assertEquals("aarch64", emulated.arch());
+        assertEquals(Map.of("1.2.3/aarch64", 2, "1.2.3/x86_64", 1), manager.imageUsage(), "the refilled pool counts too");
+    }
+
+    @Test
     void aPooledVmThatDiesIsReplacedAndNeverServesACreate() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
         FakeHypervisor.FakeVm pooled = hypervisor.booted.get(0);
 
         pooled.crash();
@@ -624,7 +665,7 @@ class SandboxManagerTest {
     // ---- idle actions (ADR 0029) -------------------------------------------------------------------------------
 
     private static SandboxConfig idle(IdleAction action, long timeoutMs) {
-        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action);
+        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action, "");
     }
 
     private Path suspendedState(String id) {

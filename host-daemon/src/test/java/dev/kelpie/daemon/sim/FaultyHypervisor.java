@@ -59,6 +59,11 @@ final class FaultyHypervisor implements Hypervisor {
     }
 
     @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return Optional.empty();
+    }
+
+    @Override
     public VmPlatform platform(String arch) {
         return world.vms.platform(arch);
     }

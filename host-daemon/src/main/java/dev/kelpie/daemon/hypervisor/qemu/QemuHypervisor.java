@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.hypervisor.Executables;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
@@ -13,6 +14,7 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import dev.kelpie.daemon.network.HostPortUnavailableException;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
@@ -47,6 +49,7 @@ public final class QemuHypervisor implements Hypervisor {
     /** What qemu says when it cannot bind a {@code hostfwd} port. */
     private static final String HOSTFWD_FAILURE = "host forwarding rule";
 
+    private final String hostArch;
     private final Function<String, String> binaryForArch;
     private final Supplier<Accelerator> accelerator;
     private final ObjectMapper json;
@@ -54,11 +57,14 @@ public final class QemuHypervisor implements Hypervisor {
     private final Optional<EgressRelay> egressRelay = EgressRelay.onPath();
 
     /**
+     * @param hostArch the host's architecture: guests of another run under TCG whatever {@code accelerator} says
      * @param binaryForArch qemu-system binary for a guest arch
-     * @param accelerator the accelerator proven to boot a kernel here; asked at each boot, since probing ends
-     *     after startup
+     * @param accelerator the accelerator proven to boot a kernel of the host's arch here; asked at each boot, since
+     *     probing ends after startup
      */
-    public QemuHypervisor(Function<String, String> binaryForArch, Supplier<Accelerator> accelerator, ObjectMapper json) {
+    public QemuHypervisor(String hostArch, Function<String, String> binaryForArch, Supplier<Accelerator> accelerator,
+            ObjectMapper json) {
+        this.hostArch = hostArch;
         this.binaryForArch = binaryForArch;
         this.accelerator = accelerator;
         this.json = json;
@@ -78,6 +84,25 @@ public final class QemuHypervisor implements Hypervisor {
         return Optional.empty();
     }
 
+    /** Any architecture whose qemu-system binary is here; the host's own is proven by the startup probe. */
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        String binary = binaryForArch.apply(arch);
+        if (!arch.equals(hostArch) && Executables.find(binary).isEmpty()) {
+            return Optional.of(arch + " guests on this " + hostArch + " host need " + binary + " on the daemon's PATH"
+                    + " (apt install " + QemuMachine.forArch(arch).debianPackage() + ", brew install qemu)");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The host's arch gets the accelerator the probe proved; another arch cannot use KVM or HVF (they run only the
+     * host's CPU), so its CPU is emulated.
+     */
+    private Accelerator acceleratorFor(String arch) {
+        return arch.equals(hostArch) ? accelerator.get() : Accelerator.TCG;
+    }
+
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
         QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
@@ -87,7 +112,7 @@ public final class QemuHypervisor implements Hypervisor {
         } catch (IOException e) {
             throw new VmException("preparing " + files.dir() + " for qemu failed: " + e.getMessage(), e);
         }
-        return launch(spec, files, accelerator.get(), false);
+        return launch(spec, files, acceleratorFor(spec.image().arch()), false);
     }
 
     /**
@@ -97,7 +122,7 @@ public final class QemuHypervisor implements Hypervisor {
      */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
-        Accelerator accel = accelerator.get();
+        Accelerator accel = acceleratorFor(spec.image().arch());
         VmPlatform here = platform(spec.image().arch(), accel);
         if (!state.platform().equals(here)) {
             throw new VmException("the saved state " + state.memoryFile() + " needs " + describe(state.platform())
@@ -137,7 +162,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Override
     public VmPlatform platform(String arch) {
-        return platform(arch, accelerator.get());
+        return platform(arch, acceleratorFor(arch));
     }
 
     private VmPlatform platform(String arch, Accelerator accel) {

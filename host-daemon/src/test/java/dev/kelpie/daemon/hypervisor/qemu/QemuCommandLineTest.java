@@ -56,6 +56,12 @@ class QemuCommandLineTest {
         List<String> argv = QemuCommandLine.build("qemu-system-aarch64", s);
         assertEquals(List.of("qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), argv.subList(0, 7));
         assertTrue(argv.contains("root=/dev/vda ro console=ttyAMA0"), argv.toString());
+        // virt fills its virtio-mmio slots from the top: the device created last is vda, which must be the root.
+        int rw = argv.indexOf("virtio-blk-device,drive=rw");
+        int root = argv.indexOf("virtio-blk-device,drive=root");
+        assertTrue(rw >= 0 && root > rw, argv.toString());
+        List<String> x86 = QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG));
+        assertTrue(x86.indexOf("virtio-blk-device,drive=root") < x86.indexOf("virtio-blk-device,drive=rw"), x86.toString());
     }
 
     @Test
