@@ -2,6 +2,7 @@ package dev.kelpie.daemon.lifecycle;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kelpie.daemon.config.KelpieConfig;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.LocalImageDirectory;

@@ -87,7 +87,7 @@ final class VmLauncher {
                 Optional.empty());
         try {
             configureAgent(id, new SandboxConfig(key.imageVersion(), key.vcpuCount(), key.memoryMib(), key.diskSizeMib(),
-                    Map.of(), Map.of(), 0, 0, NetworkPolicy.NONE, key.arch()), vm.agent());
+                    Map.of(), Map.of(), 0, 0, NetworkPolicy.NONE, IdleAction.NONE, key.arch()), vm.agent());
         } catch (RuntimeException e) {
             vm.discard().run();
             throw e;

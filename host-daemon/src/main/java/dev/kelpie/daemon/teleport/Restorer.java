@@ -6,6 +6,7 @@ import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.sandboxes.IdleAction;
 import dev.kelpie.daemon.sandboxes.Launch;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -200,7 +201,7 @@ public final class Restorer {
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), diskSizeMib, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
-                network(manifest, o, warnings), image.arch());
+                network(manifest, o, warnings), IdleAction.DELETE, image.arch());
     }
 
     /**
