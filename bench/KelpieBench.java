@@ -175,6 +175,19 @@ public class KelpieBench {
         }
     }
 
+    /** Create → first {@code true} exited, {@code runs} times, each sandbox deleted after: the cold baseline. */
+    static List<Double> coldCreates(SandboxesGrpc.SandboxesBlockingStub sandboxes, SandboxSpec spec, int runs) {
+        List<Double> cold = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            long t0 = System.nanoTime();
+            String id = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
+            exec(sandboxes, id, "true");
+            cold.add(ms(t0));
+            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+        }
+        return cold;
+    }
+
     static double ms(long startNanos) {
         return (System.nanoTime() - startNanos) / 1e6;
     }

@@ -33,14 +33,7 @@ public class TeleportBench {
         var packages = PackagesGrpc.newBlockingStub(daemon);
         SandboxSpec spec = SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB).build();
 
-        List<Double> cold = new ArrayList<>();
-        for (int i = 0; i < RUNS; i++) {
-            long t0 = System.nanoTime();
-            String id = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
-            KelpieBench.exec(sandboxes, id, "true");
-            cold.add(KelpieBench.ms(t0));
-            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-        }
+        List<Double> cold = KelpieBench.coldCreates(sandboxes, spec, RUNS);
         System.out.println("| measurement | checkpoint | vm | cold boot |");
         System.out.println("|---|---|---|---|");
         double[] snapshotMs = new double[2];

@@ -2,6 +2,7 @@ package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.agent.AgentConnector;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
@@ -12,6 +13,7 @@ import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import dev.kelpie.daemon.network.NetworkSupport;
 import io.grpc.ManagedChannel;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -51,6 +53,7 @@ public final class SandboxManager implements AutoCloseable {
     private final SandboxRecovery recovery;
     private final SandboxReaper reaper;
     private final Executor background;
+    private final SandboxForks forks;
     private volatile boolean closed;
 
     /** A manager whose sandboxes cannot have egress. */
@@ -86,6 +89,7 @@ public final class SandboxManager implements AutoCloseable {
                 clock, ids, usage);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, background);
         this.reaper = new SandboxReaper(registry, lifecycle, clock);
+        this.forks = new SandboxForks(this, store, clock, new SecureRandom(), ids);
     }
 
     public SandboxEvents events() {
@@ -99,6 +103,19 @@ public final class SandboxManager implements AutoCloseable {
     /** The platform new VMs run on here, which a saved VM state must match. */
     public VmPlatform vmPlatform() {
         return hypervisor.platform(settings.hostArch());
+    }
+
+    /**
+     * A package's memory as this host froze it at an earlier restore (see {@link Hypervisor#frozenMemory}), with
+     * {@code disk} as the writable disk; empty when there is none.
+     */
+    public Optional<SavedVmState> frozenMemory(String memoryKey, java.nio.file.Path disk) {
+        return hypervisor.frozenMemory(memoryKey, disk, vmPlatform());
+    }
+
+    /** Drops a package's frozen memory once the package is gone; sandboxes restored from it keep it. */
+    public void forgetMemory(String memoryKey) {
+        hypervisor.forgetMemory(memoryKey);
     }
 
     /** The guest arch of new sandboxes. */
@@ -134,6 +151,18 @@ public final class SandboxManager implements AutoCloseable {
     /** Thaws the VM and steps the guest clock, which stood still while paused. */
     public SandboxRecord resume(String id) {
         return lifecycle.resume(id);
+    }
+
+    /**
+     * Copies a READY sandbox {@code count} times: each copy continues from one instant of the source (processes,
+     * memory, disk) and is returned READY, with its own clock, entropy, generation and hostname; the source runs on.
+     * Copies count against admission. All or nothing: a failure deletes the copies made.
+     *
+     * @param labels put on the copies beside the source's own
+     * @throws dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException when the backend cannot fork (libkrun)
+     */
+    public List<SandboxRecord> fork(String id, int count, Map<String, String> labels) throws InterruptedException {
+        return forks.fork(id, count, labels);
     }
 
     /**

@@ -69,6 +69,8 @@ final class SandboxRecovery {
                 launcher.removeRuntime(dirId);
             }
         }
+        // RAM files of VMs whose runtime directories are gone, and snapshots a fork left when the daemon died.
+        hypervisor.removeOrphanMemory(java.util.Set.copyOf(store.runtimeDirIds()));
     }
 
     /** A sandbox whose VM is gone: FAILED with the reason, which Get shows until it is deleted. */
