@@ -417,7 +417,8 @@ public final class SandboxManager implements AutoCloseable {
 
     /**
      * Closes agent sessions (ending their streams) and leaves every sandbox's VM running for the next daemon; warm
-     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved.
+     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved. RAM files that no runtime
+     * directory owns (package memory frozen by restores) are removed.
      */
     @Override
     public void close() {
@@ -430,5 +431,8 @@ public final class SandboxManager implements AutoCloseable {
             sandbox.agent.thenAccept(VmLauncher::closeQuietly);
         }
         networks.close();
+        // Package memory frozen during this run goes (the next start would sweep it, but its state directory may
+        // never see another daemon); the RAM of VMs that run on, and of a fork still under way, stays.
+        hypervisor.removeOrphanMemory(java.util.Set.copyOf(registry.store().runtimeDirIds()));
     }
 }
