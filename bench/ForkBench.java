@@ -1,4 +1,4 @@
-// Benchmark of Fork (ADR 0027): fork → first exec in the copy against cold create → first exec, and the memory of
+// Benchmark of Fork (ADR 0030): fork → first exec in the copy against cold create → first exec, and the memory of
 // 10 copies of a sandbox that touched most of its RAM: total PSS of the 11 qemu processes against 11 × the source's,
 // beside what the RAM directory holds (the frozen file's pages that no copy touched are in no process's PSS); and a vm
 // package's first restore on the host (which freezes its memory) against the next ones (which map it) and cold.
@@ -40,7 +40,7 @@ public class ForkBench {
         var sandboxes = SandboxesGrpc.newBlockingStub(daemon);
         SandboxSpec spec = SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB).setVcpuCount(1).build();
 
-        List<Double> cold = KelpieBench.coldCreates(sandboxes, spec, RUNS);
+        List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes, spec, RUNS);
         String source = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
         List<Double> forks = new ArrayList<>();
         for (int i = 0; i < RUNS; i++) {

@@ -175,17 +175,19 @@ public class KelpieBench {
         }
     }
 
-    /** Create → first {@code true} exited, {@code runs} times, each sandbox deleted after: the cold baseline. */
-    static List<Double> coldCreates(SandboxesGrpc.SandboxesBlockingStub sandboxes, SandboxSpec spec, int runs) {
-        List<Double> cold = new ArrayList<>();
+    /** Create → first `true` exited, {@code runs} times, each sandbox deleted after; in ms. */
+    static List<Double> coldCreateToFirstExec(SandboxesGrpc.SandboxesBlockingStub stub, dev.kelpie.api.v1.SandboxSpec spec,
+            int runs) {
+        List<Double> times = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
             long t0 = System.nanoTime();
-            String id = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
-            exec(sandboxes, id, "true");
-            cold.add(ms(t0));
-            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            String id = stub.create(dev.kelpie.api.v1.CreateSandboxRequest.newBuilder().setSpec(spec).build())
+                    .getSandbox().getId();
+            exec(stub, id, "true");
+            times.add(ms(t0));
+            stub.delete(dev.kelpie.api.v1.DeleteSandboxRequest.newBuilder().setId(id).build());
         }
-        return cold;
+        return times;
     }
 
     static double ms(long startNanos) {

@@ -33,7 +33,7 @@ public class TeleportBench {
         var packages = PackagesGrpc.newBlockingStub(daemon);
         SandboxSpec spec = SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB).build();
 
-        List<Double> cold = KelpieBench.coldCreates(sandboxes, spec, RUNS);
+        List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes, spec, RUNS);
         System.out.println("| measurement | checkpoint | vm | cold boot |");
         System.out.println("|---|---|---|---|");
         double[] snapshotMs = new double[2];

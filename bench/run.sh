@@ -2,6 +2,7 @@
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
 # then fork (ForkBench.java): fork → first exec against cold create, and the PSS of 10 copies against 11 × the source's,
+# then idle actions (IdleBench.java): pause and suspend → resume on the next exec,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
 # then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory.
@@ -30,7 +31,7 @@ cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$dae
 trap cleanup EXIT
 KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "$root/host-daemon/bin/kelpied" \
   -Dkelpie.images.dirs="$image" -Dkelpie.qemu.accelerator=tcg -Dkelpie.probe.boot-timeout=2s \
-  -Dkelpie.sandboxes.warm-pool-size=1 >"$scratch/daemon.log" 2>&1 &
+  -Dkelpie.sandboxes.warm-pool-size=1 -Dkelpie.sandboxes.reap-interval=1s >"$scratch/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
 [ -S "$scratch/k.sock" ] || { echo "kelpied did not start:"; cat "$scratch/daemon.log"; exit 1; } >&2
@@ -48,6 +49,10 @@ echo "fork:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/ForkBench.java" "$scratch/k.sock" "$scratch/state"
 echo >&2
+echo "idle actions:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/IdleBench.java" "$scratch/k.sock"
+echo >&2
 echo "soak (leaks):" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/SoakBench.java" "$scratch/k.sock" "$daemon_pid"
@@ -57,5 +62,11 @@ echo "egress proxy:" >&2
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/EgressBench.java" "$scratch/k.sock"
 echo >&2
 echo "libkrun VM runner (against the libkrun double):" >&2
-runner_cp="$root/vm-runner/target/test-classes:$(ls "$app"/lib/main/*.jar | grep -e kelpie-vm-runner -e jackson | tr '\n' ':')"
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$runner_cp" "$here/RunnerBench.java" "$scratch" "$java_home/bin/java"
+# The daemon's own command line for its runners (RunnerLauncher prints it): options and class path; with the app's AOT
+# cache (scripts/make-aot-caches.sh) as well, side by side, when there is one.
+mapfile -t runner < <("$java_home/bin/java" -cp "$classpath" dev.kelpie.daemon.hypervisor.libkrun.RunnerLauncher)
+runner_opts=("${runner[@]:1:${#runner[@]}-4}")
+runner_configs=("runner=${runner_opts[*]}")
+[ -f "$app/vm-runner.aot" ] && runner_configs+=("runner+aot=${runner_opts[*]} -XX:AOTCache=$app/vm-runner.aot")
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$root/vm-runner/target/test-classes:${runner[-2]}" \
+  -Drunner.classPath="${runner[-2]}" "$here/RunnerBench.java" "$scratch" "$java_home/bin/java" "${runner_configs[@]}"

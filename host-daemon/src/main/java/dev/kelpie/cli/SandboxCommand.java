@@ -3,6 +3,7 @@ package dev.kelpie.cli;
 import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.GetSandboxRequest;
+import dev.kelpie.api.v1.IdleAction;
 import dev.kelpie.api.v1.ListSandboxesRequest;
 import dev.kelpie.api.v1.NetworkMode;
 import dev.kelpie.api.v1.NetworkPolicy;
@@ -62,8 +63,16 @@ final class SandboxCommand {
         @Option(names = "--ttl", description = "lifetime, e.g. PT1H or 3600s (default: none)", converter = DurationConverter.class)
         Duration ttl = Duration.ZERO;
 
-        @Option(names = "--idle-timeout", description = "delete after this long without activity", converter = DurationConverter.class)
+        @Option(names = "--idle-timeout", description = "idle time after which --idle-action happens (default: none)",
+                converter = DurationConverter.class)
         Duration idleTimeout = Duration.ZERO;
+
+        @Option(names = "--idle-action", paramLabel = "ACTION", description = "once idle: delete (default), pause,"
+                + " snapshot (state to local files, VM process ends; the next exec resumes it) or none")
+        Idle idleAction = Idle.delete;
+
+        /** The idle actions as the CLI spells them. */
+        enum Idle { none, pause, snapshot, delete }
 
         @Option(names = "--net", paramLabel = "MODE", description = "none (default: loopback only) or egress"
                 + " (outbound TCP through the daemon's allowlisting proxy)")
@@ -90,6 +99,8 @@ final class SandboxCommand {
                     .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).setDiskSizeMib(diskSizeMib)
                     .putAllEnv(env)
                     .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())
+                    .setIdleAction(idleTimeout.isZero() && idleAction == Idle.delete ? IdleAction.IDLE_ACTION_UNSPECIFIED
+                            : IdleAction.valueOf("IDLE_ACTION_" + idleAction.name().toUpperCase(java.util.Locale.ROOT)))
                     .setNetwork(network)).build())
                     .getSandbox();
             System.out.println(s.getId());

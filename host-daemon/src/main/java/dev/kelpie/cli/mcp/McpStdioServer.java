@@ -12,7 +12,6 @@ import io.modelcontextprotocol.spec.McpSchema;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -31,17 +30,6 @@ public final class McpStdioServer {
 
     private McpStdioServer() {}
 
-    /** The tools of one session, in the order a client lists them. */
-    static List<KelpieTool> tools(McpJsonMapper json, McpSession session, McpLimits limits, DaemonStubs daemon) {
-        SandboxAdoption adoption = new SandboxAdoption(session, limits, daemon);
-        List<KelpieTool> tools = new ArrayList<>();
-        tools.addAll(new SandboxTools(session, limits, daemon, adoption).tools(json));
-        tools.addAll(new CommandTools(session, limits, new CommandRunner(daemon)).tools(json));
-        tools.addAll(new FileTools(session, limits, daemon).tools(json));
-        tools.addAll(new PackageTools(session, daemon, adoption).tools(json));
-        return tools;
-    }
-
     static McpJsonMapper json() {
         return new JacksonMcpJsonMapper(new ObjectMapper());
     }
@@ -55,13 +43,11 @@ public final class McpStdioServer {
     public static void serve(ManagedChannel channel, McpLimits limits, String version, InputStream in, OutputStream out,
             PrintStream log) throws InterruptedException {
         McpJsonMapper json = json();
-        McpSession session = new McpSession(limits.maxSandboxes());
-        DaemonStubs daemon = new DaemonStubs(channel);
-        List<SyncToolSpecification> specs = tools(json, session, limits, daemon).stream()
+        SessionTools session = new SessionTools(json, limits, new DaemonStubs(channel), log);
+        List<SyncToolSpecification> specs = session.tools().stream()
                 .map(t -> new SyncToolSpecification(t.tool(), (exchange, request) -> t.call(request.arguments())))
                 .toList();
-        SessionCleanup cleanup = new SessionCleanup(session, daemon, log);
-        Thread onShutdown = new Thread(cleanup::run, "kelpie-mcp-cleanup");
+        Thread onShutdown = new Thread(session::end, "kelpie-mcp-cleanup");
         Runtime.getRuntime().addShutdownHook(onShutdown);
 
         CountDownLatch inputEnded = new CountDownLatch(1);
@@ -72,7 +58,7 @@ public final class McpStdioServer {
         log.println("kelpie mcp: serving on stdio, session " + session.id() + " (label " + McpSession.SESSION_LABEL
                 + "=" + session.id() + ")");
         inputEnded.await();
-        cleanup.run();
+        session.end();
         server.close();
         try {
             Runtime.getRuntime().removeShutdownHook(onShutdown);

@@ -42,12 +42,14 @@ final class FileTransfers {
 
     void read(ReadFileRequest request, ServerCallStreamObserver<ReadFileResponse> out) {
         String id = request.getSandboxId();
+        CallActivity activity = new CallActivity(manager);
         var relay = new StreamRelay<dev.kelpie.agent.v1.ReadFileRequest, dev.kelpie.agent.v1.ReadFileResponse, ReadFileResponse>(
                 out, r -> Optional.of(ReadFileResponse.newBuilder().setData(r.getData()).setOffsetBytes(r.getOffsetBytes())
                         .setFileSizeBytes(r.getFileSizeBytes()).build()),
-                null, t -> AgentStreamErrors.explain(manager, id, t), () -> { });
+                null, t -> AgentStreamErrors.explain(manager, id, t), activity);
         try {
             requirePath(request.getPath());
+            activity.begin(id);
             var agentRequest = dev.kelpie.agent.v1.ReadFileRequest.newBuilder().setPath(request.getPath())
                     .setOffsetBytes(request.getOffsetBytes()).setLengthBytes(request.getLengthBytes()).build();
             relay.startWhen(manager.agentAsync(id),
@@ -89,10 +91,13 @@ final class FileTransfers {
         private boolean done;
         /** The client's silence timer while a message is asked for, null otherwise. */
         private ScheduledFuture<?> idle;
+        /** The sandbox's in-flight count, held from the start message to the upload's end. */
+        private final CallActivity activity = new CallActivity(manager);
 
         Upload(ServerCallStreamObserver<WriteFileResponse> out) {
             this.out = out;
             out.setOnCancelHandler(() -> {
+                activity.run();
                 synchronized (this) {
                     done = true;
                     if (session != null) {
@@ -147,6 +152,12 @@ final class FileTransfers {
                     finish(GrpcErrors.toStatus(e));
                     return;
                 }
+                try {
+                    activity.begin(sandboxId);
+                } catch (RuntimeException e) {
+                    finish(GrpcErrors.toStatus(e));
+                    return;
+                }
                 // Nothing waits here, on the call's callback thread: the upload goes on once the session is there,
                 // and the client's next message is asked for only then.
                 session = manager.agentAsync(sandboxId);
@@ -194,6 +205,7 @@ final class FileTransfers {
             // The client's stream broke (it cancelled): the cancel handler has cancelled the agent call.
             messageArrived();
             done = true;
+            activity.run();
         }
 
         @Override
@@ -264,11 +276,11 @@ final class FileTransfers {
             }
             done = true;
             messageArrived();
+            activity.run();
             if (error != null) {
                 out.onError(error);
                 return;
             }
-            manager.touch(sandboxId);
             out.onNext(WriteFileResponse.newBuilder().setSizeBytes(result.getSizeBytes()).setSha256(result.getSha256()).build());
             out.onCompleted();
         }

@@ -45,11 +45,12 @@ final class ProcessStreams {
     void exec(ExecRequest request, ServerCallStreamObserver<ExecResponse> out) {
         String id = request.getSandboxId();
         long requestNanos = System.nanoTime();
+        CallActivity activity = new CallActivity(manager);
         var relay = new StreamRelay<dev.kelpie.agent.v1.ExecRequest, dev.kelpie.agent.v1.ExecResponse, ExecResponse>(out,
                 r -> observed(r.getEvent(), requestNanos).map(e -> ExecResponse.newBuilder().setEvent(e).build()),
-                r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t),
-                () -> touchQuietly(id));
+                r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t), activity);
         try {
+            activity.begin(id);
             ExecStart start = ProcessMessages.toAgent(request.getCommand(), manager.guestEnv(id));
             relay.startWhen(manager.agentAsync(id), (channel, observer) -> {
                 StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel)
@@ -77,6 +78,7 @@ final class ProcessStreams {
                     throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "the first ExecInteractive message must be start");
                 }
                 String id = first.getStart().getSandboxId();
+                activity.begin(id);
                 ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand(), manager.guestEnv(id));
                 startWhenAgentIsThere(id, (channel, observer) -> {
                     var agentRequests = AgentGrpc.newStub(channel).exec(observer);
@@ -113,6 +115,7 @@ final class ProcessStreams {
                 }
                 var start = first.getStart();
                 String id = start.getSandboxId();
+                activity.begin(id);
                 startWhenAgentIsThere(id, (channel, observer) -> {
                     var agentRequests = AgentGrpc.newStub(channel).attach(observer);
                     agentRequests.onNext(dev.kelpie.agent.v1.AttachRequest.newBuilder().setStart(
@@ -135,17 +138,6 @@ final class ProcessStreams {
         };
     }
 
-    private void touchQuietly(String id) {
-        if (id == null) {
-            return;
-        }
-        try {
-            manager.touch(id);
-        } catch (RuntimeException e) {
-            // Deleted meanwhile: nothing to keep alive.
-        }
-    }
-
     /**
      * A bidi process stream: the first client message starts (or attaches to) the process, the rest are input,
      * forwarded with a running stdin offset so the agent can drop chunks it already has. Input is pulled one message at
@@ -156,6 +148,8 @@ final class ProcessStreams {
 
         /** Made while the service method runs: gRPC takes cancel and ready handlers only then. */
         final StreamRelay<Q, A, P> relay;
+        /** The sandbox's in-flight count, held from the start message to the stream's end. */
+        final CallActivity activity = new CallActivity(manager);
         /** The agent call's request stream, once started (under this session's lock). */
         private StreamObserver<Q> requests;
         private final ServerCallStreamObserver<P> out;
@@ -169,7 +163,7 @@ final class ProcessStreams {
         InteractiveSession(ServerCallStreamObserver<P> out, Function<A, Optional<P>> translate, Predicate<A> isFinal) {
             this.out = out;
             this.relay = new StreamRelay<>(out, translate, isFinal, t -> AgentStreamErrors.explain(manager, sandboxId, t),
-                    () -> touchQuietly(sandboxId));
+                    activity);
             relay.onUpstreamReady(this::agentReady);
             out.disableAutoRequest();
             out.request(1);

@@ -4,6 +4,7 @@ import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.daemon.sandboxes.IdleAction;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import dev.kelpie.daemon.network.NetworkMode;
@@ -36,7 +37,35 @@ final class SandboxMapper {
         return new SandboxConfig(spec.getImageVersion(), unsigned("spec.vcpu_count", spec.getVcpuCount()),
                 unsigned("spec.memory_mib", spec.getMemoryMib()), unsigned("spec.disk_size_mib", spec.getDiskSizeMib()),
                 spec.getEnvMap(), spec.getLabelsMap(), unsigned("spec.ttl_ms", spec.getTtlMs()),
-                unsigned("spec.idle_timeout_ms", spec.getIdleTimeoutMs()), toPolicy(spec.getNetwork()));
+                unsigned("spec.idle_timeout_ms", spec.getIdleTimeoutMs()), toPolicy(spec.getNetwork()),
+                toIdleAction(spec));
+    }
+
+    /** Unset means delete, what an idle timeout always did; an action other than none needs a timeout. */
+    static IdleAction toIdleAction(SandboxSpec spec) {
+        IdleAction action = switch (spec.getIdleAction()) {
+            case IDLE_ACTION_UNSPECIFIED, IDLE_ACTION_DELETE -> IdleAction.DELETE;
+            case IDLE_ACTION_NONE -> IdleAction.NONE;
+            case IDLE_ACTION_PAUSE -> IdleAction.PAUSE;
+            case IDLE_ACTION_SNAPSHOT -> IdleAction.SNAPSHOT;
+            case UNRECOGNIZED -> throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "spec.idle_action " + spec.getIdleActionValue()
+                    + " is not an idle action (none = 1, pause = 2, snapshot = 3, delete = 4)");
+        };
+        if (spec.getIdleAction() != dev.kelpie.api.v1.IdleAction.IDLE_ACTION_UNSPECIFIED
+                && action != IdleAction.NONE && spec.getIdleTimeoutMs() == 0) {
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "spec.idle_action " + action.name().toLowerCase()
+                    + " needs spec.idle_timeout_ms, the idle time after which it happens");
+        }
+        return action;
+    }
+
+    static dev.kelpie.api.v1.IdleAction toProto(IdleAction action) {
+        return switch (action) {
+            case NONE -> dev.kelpie.api.v1.IdleAction.IDLE_ACTION_NONE;
+            case PAUSE -> dev.kelpie.api.v1.IdleAction.IDLE_ACTION_PAUSE;
+            case SNAPSHOT -> dev.kelpie.api.v1.IdleAction.IDLE_ACTION_SNAPSHOT;
+            case DELETE -> dev.kelpie.api.v1.IdleAction.IDLE_ACTION_DELETE;
+        };
     }
 
     /**
@@ -124,7 +153,7 @@ final class SandboxMapper {
         SandboxSpec spec = SandboxSpec.newBuilder().setImageVersion(r.imageVersion()).setVcpuCount(c.vcpuCount())
                 .setMemoryMib(c.memoryMib()).setDiskSizeMib((int) c.diskSizeMib()).putAllEnv(c.env())
                 .putAllLabels(c.labels()).setTtlMs(c.ttlMs()).setIdleTimeoutMs(c.idleTimeoutMs()).setBackend(r.backend())
-                .setNetwork(toProto(c.network())).build();
+                .setNetwork(toProto(c.network())).setIdleAction(toProto(c.idleAction())).build();
         // The forwards that exist are those the VM's process holds; a sandbox without a VM has none.
         List<PortForward> established = r.vm() == null ? List.of() : r.vm().portForwards();
         return Sandbox.newBuilder().setId(r.id()).setSpec(spec).setState(toProto(r.state()))
@@ -149,6 +178,7 @@ final class SandboxMapper {
             case STOPPING -> SandboxState.SANDBOX_STATE_STOPPING;
             case STOPPED -> SandboxState.SANDBOX_STATE_STOPPED;
             case FAILED -> SandboxState.SANDBOX_STATE_FAILED;
+            case SUSPENDED -> SandboxState.SANDBOX_STATE_SUSPENDED;
         };
     }
 }

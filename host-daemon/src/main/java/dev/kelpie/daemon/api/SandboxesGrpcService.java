@@ -53,6 +53,7 @@ import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.sandboxes.SandboxNotFoundException;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
+import dev.kelpie.api.v1.Sandbox;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -78,6 +79,8 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
     private final StatsStreams stats;
 
     /** A service whose Stats reads nothing of the host (simulations: their VMs have no real process). */
+    private final SandboxStatsSampler sampler;
+
     public SandboxesGrpcService(SandboxManager manager, SandboxMetrics metrics, Snapshotter snapshotter,
             Restorer restorer, java.time.Duration uploadIdle) {
         this(manager, metrics, snapshotter, restorer, uploadIdle, new SandboxStatsSampler(manager,
@@ -92,6 +95,7 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
             Restorer restorer, java.time.Duration uploadIdle, SandboxStatsSampler sampler) {
         this.manager = manager;
         this.stats = new StatsStreams(sampler, manager.events());
+        this.sampler = sampler;
         this.metrics = metrics;
         this.snapshotter = snapshotter;
         this.restorer = restorer;
@@ -151,8 +155,12 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
 
     @Override
     public void get(GetSandboxRequest request, StreamObserver<GetSandboxResponse> out) {
-        unary(out, () -> GetSandboxResponse.newBuilder().setSandbox(SandboxMapper.toProto(manager.get(request.getId())))
-                .build());
+        unary(out, () -> {
+            SandboxRecord record = manager.get(request.getId());
+            Sandbox.Builder sandbox = SandboxMapper.toProto(record).toBuilder();
+            sampler.vmProcess(record).ifPresent(p -> sandbox.setVmMemory(StatsMapper.vmMemory(p)));
+            return GetSandboxResponse.newBuilder().setSandbox(sandbox).build();
+        });
     }
 
     @Override

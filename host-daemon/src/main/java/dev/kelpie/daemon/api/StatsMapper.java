@@ -14,6 +14,13 @@ final class StatsMapper {
 
     private StatsMapper() {}
 
+    /** A VM process's memory as Get reports it. */
+    static dev.kelpie.api.v1.VmMemory vmMemory(dev.kelpie.daemon.stats.ProcessSample p) {
+        dev.kelpie.api.v1.VmMemory.Builder m = dev.kelpie.api.v1.VmMemory.newBuilder().setRssBytes(p.rssBytes());
+        p.pssBytes().ifPresent(m::setPssBytes);
+        return m.build();
+    }
+
     /** @param cpuPercent the VM process's CPU rate since the stream's previous sample */
     static SandboxStats toProto(SandboxStatsSample s, double cpuPercent) {
         SandboxStats.Builder b = SandboxStats.newBuilder().setId(s.record().id())

@@ -40,6 +40,11 @@ public final class BackendSwitch implements Hypervisor {
         return current().networkUnsupportedReason(egress);
     }
 
+    @Override
+    public Optional<String> pauseUnsupportedReason() {
+        return current().pauseUnsupportedReason();
+    }
+
     /** A saved state is restored by the selected backend, whose {@link #platform} a package was checked against. */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
@@ -59,6 +64,11 @@ public final class BackendSwitch implements Hypervisor {
     @Override
     public void killLeftovers(Path runtimeDir) {
         backends.values().forEach(b -> b.killLeftovers(runtimeDir));
+    }
+
+    @Override
+    public void releaseMemory(String vmId) {
+        backends.values().forEach(b -> b.releaseMemory(vmId));
     }
 
     @Override

@@ -39,6 +39,14 @@ public interface Hypervisor {
         return Optional.of("the " + name() + " backend has no guest networking");
     }
 
+    /**
+     * Why this backend cannot pause a VM and save its state (which a sandbox's idle action pause or snapshot needs), or
+     * empty when it can. Asked at create, so that a sandbox is never given an idle action it cannot take.
+     */
+    default Optional<String> pauseUnsupportedReason() {
+        return Optional.empty();
+    }
+
     /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
     VmPlatform platform(String arch);
 
@@ -60,6 +68,12 @@ public interface Hypervisor {
      * that survive recovery): what a daemon killed between freezing a snapshot and its clones' launch left behind.
      */
     default void removeOrphanMemory(java.util.Set<String> vmIds) {}
+
+    /**
+     * Removes the RAM file of VM {@code vmId}, whose memory is saved elsewhere and whose process ends next (a
+     * suspend): the pages go once the process does, while its runtime directory stays.
+     */
+    default void releaseMemory(String vmId) {}
 
     /**
      * The frozen form of a full state whose memory is {@code memoryKey} (see {@link SavedVmState#memoryKey()}), when

@@ -41,7 +41,7 @@ final class Capacity {
     /** Under {@link #lock}: whether one more pooled VM fits beside the sandboxes and the pool. */
     private boolean fitsPooledVm(WarmPool.PoolKey key) {
         WarmPool p = pool;
-        return admission.shortfall(key.memoryMib(), registry.holdingVms(), p.vmCount(), p.memoryMib()).isEmpty();
+        return admission.shortfall(key.memoryMib(), registry.reservingRoom(), p.vmCount(), p.memoryMib()).isEmpty();
     }
 
     /**
@@ -88,13 +88,13 @@ final class Capacity {
     }
 
     private Optional<String> shortfall(SandboxConfig config, WarmPool p) {
-        return admission.shortfall(config.memoryMib(), registry.holdingVms(), p == null ? 0 : p.vmCount(),
+        return admission.shortfall(config.memoryMib(), registry.reservingRoom(), p == null ? 0 : p.vmCount(),
                 p == null ? 0 : p.memoryMib());
     }
 
     private boolean canFitWithoutWaitingVms(SandboxConfig config, WarmPool p) {
         int booting = p.vmCount() - p.status().ready();
-        return admission.shortfall(config.memoryMib(), registry.holdingVms(), booting,
+        return admission.shortfall(config.memoryMib(), registry.reservingRoom(), booting,
                 (long) booting * p.key().memoryMib()).isEmpty();
     }
 

@@ -3,6 +3,7 @@ package dev.kelpie.daemon.sandboxes;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import io.grpc.ManagedChannel;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -22,7 +23,16 @@ final class Sandbox {
     volatile long lastActivityMs;
     /** Its usage as last observed, kept apart from the record for the same reason; folded in whenever it is saved. */
     final UsageMeter usage;
-    final CompletableFuture<ManagedChannel> agent = new CompletableFuture<>();
+    /** Replaced (under the operations lock) when a SUSPENDED sandbox resumes in a new VM process. */
+    volatile CompletableFuture<ManagedChannel> agent = new CompletableFuture<>();
+    /**
+     * Calls and streams in flight that need the guest; the idle action never runs while there is one. Counted without
+     * a lock: a call counts itself before it looks at {@link #idling}, and the idle action sets {@code idling} before
+     * it looks at this, so one of the two always sees the other (ADR 0029).
+     */
+    final AtomicInteger calls = new AtomicInteger();
+    /** Set while the idle action pauses or suspends the sandbox; a call that sees it waits and resumes the sandbox. */
+    volatile boolean idling;
     /**
      * Held by operations that change what the VM is doing (pause, resume, delete, snapshot), so that a delete waits
      * for a snapshot in progress instead of pulling its VM away. Not the record's monitor: exec streams read the
@@ -38,6 +48,10 @@ final class Sandbox {
      * Delete interrupts it. Guarded by the monitor.
      */
     Thread cancellableCreator;
+    /** The thread resuming this sandbox from its idle action; a Delete interrupts it. Guarded by the monitor. */
+    Thread resumer;
+    /** A Delete has begun: a resume that has not started yet must not start. Guarded by the monitor. */
+    boolean deleteRequested;
 
     Sandbox(SandboxRecord record) {
         this.record = record;

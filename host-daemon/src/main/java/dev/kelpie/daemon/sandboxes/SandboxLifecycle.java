@@ -36,10 +36,12 @@ final class SandboxLifecycle {
     private final Clock clock;
     private final Supplier<String> ids;
     private final UsageAccounting usage;
+    private final IdleActions idle;
 
     SandboxLifecycle(Hypervisor hypervisor, ImageSource images, SandboxRegistry registry, Capacity capacity,
             VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids,
-            UsageAccounting usage) {
+            UsageAccounting usage, IdleActions idle) {
+        this.idle = idle;
         this.hypervisor = hypervisor;
         this.images = images;
         this.registry = registry;
@@ -60,6 +62,7 @@ final class SandboxLifecycle {
         BootImage image = images.resolve(asked.imageVersion(), settings.hostArch());
         SandboxConfig config = DiskSizes.resolve(asked, image);
         checkNetwork(config.network());
+        checkIdleAction(config);
         boolean resume = launch.resumeFrom().isPresent();
         // Pooled VMs have no network device, so a sandbox with one boots its own.
         WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null : poolKeyOf(image, config);
@@ -188,7 +191,7 @@ final class SandboxLifecycle {
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network());
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction());
     }
 
     /** A policy the backend cannot enforce is refused before anything boots. */
@@ -197,6 +200,25 @@ final class SandboxLifecycle {
             hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {
                 throw new VmOperationUnsupportedException("network policy (" + network.reachability() + "): " + reason);
             });
+        }
+    }
+
+    /**
+     * An idle action that pauses needs a backend that can pause (libkrun 1.x cannot); one that suspends also ends the
+     * VM process, and with it the host ports it published, which a resume could not promise to get back.
+     */
+    private void checkIdleAction(SandboxConfig config) {
+        IdleAction action = config.idleAction();
+        if (!action.resumesOnUse()) {
+            return;
+        }
+        String name = "idle_action " + action.name().toLowerCase();
+        hypervisor.pauseUnsupportedReason().ifPresent(reason -> {
+            throw new VmOperationUnsupportedException(name + ": " + reason);
+        });
+        if (action == IdleAction.SNAPSHOT && !config.network().forwards().isEmpty()) {
+            throw new VmOperationUnsupportedException(name + " ends the VM process and with it the published host ports"
+                    + ", which a resume could not promise to get back; use idle_action pause with port forwards");
         }
     }
 
@@ -220,9 +242,18 @@ final class SandboxLifecycle {
         }
     }
 
-    /** Thaws the VM and steps the guest clock, which stood still while paused. */
-    SandboxRecord resume(String id) {
+    /**
+     * Thaws the VM and steps the guest clock, which stood still while paused; a sandbox its idle action paused or
+     * suspended comes back as for a call that needs it.
+     */
+    SandboxRecord resume(String id) throws InterruptedException {
         Sandbox sandbox = registry.find(id);
+        if (IdleActions.needsResume(sandbox)) {
+            idle.resume(sandbox, launcher);
+            if (sandbox.record.state() == SandboxState.READY) {
+                return sandbox.current();
+            }
+        }
         SandboxRecord resumed;
         sandbox.operations.lock();
         try {
@@ -260,7 +291,21 @@ final class SandboxLifecycle {
     void delete(String id) throws InterruptedException {
         Sandbox sandbox = registry.find(id);
         boolean first;
-        sandbox.operations.lockInterruptibly();
+        synchronized (sandbox) {
+            // A resume from the idle action holds the operations lock for a VMM start: the Delete wins instead.
+            sandbox.deleteRequested = true;
+            if (sandbox.resumer != null) {
+                sandbox.resumer.interrupt();
+            }
+        }
+        try {
+            sandbox.operations.lockInterruptibly();
+        } catch (InterruptedException e) {
+            synchronized (sandbox) {
+                sandbox.deleteRequested = false; // this Delete never began: the sandbox may resume again
+            }
+            throw e;
+        }
         try {
             synchronized (sandbox) {
                 if (sandbox.gone.isDone()) {

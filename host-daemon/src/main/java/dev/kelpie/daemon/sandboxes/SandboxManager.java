@@ -52,6 +52,7 @@ public final class SandboxManager implements AutoCloseable {
     private final SandboxLifecycle lifecycle;
     private final SandboxRecovery recovery;
     private final SandboxReaper reaper;
+    private final IdleActions idle;
     private final Executor background;
     private final SandboxForks forks;
     private volatile boolean closed;
@@ -85,10 +86,12 @@ public final class SandboxManager implements AutoCloseable {
         this.capacity = new Capacity(limits, registry);
         this.launcher = new VmLauncher(hypervisor, agents, store, networks, settings);
         this.supervision = new VmSupervision(registry, launcher, networks);
+        VmSuspension suspension = new SavedStateSuspension(hypervisor, store, launcher);
+        this.idle = new IdleActions(registry, suspension, images, supervision, networks, clock);
         this.lifecycle = new SandboxLifecycle(hypervisor, images, registry, capacity, launcher, supervision, settings,
-                clock, ids, usage);
-        this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, background);
-        this.reaper = new SandboxReaper(registry, lifecycle, clock);
+                clock, ids, usage, idle);
+        this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);
+        this.reaper = new SandboxReaper(registry, lifecycle, idle, clock);
         this.forks = new SandboxForks(this, store, clock, new SecureRandom(), ids);
     }
 
@@ -148,8 +151,11 @@ public final class SandboxManager implements AutoCloseable {
         return lifecycle.pause(id);
     }
 
-    /** Thaws the VM and steps the guest clock, which stood still while paused. */
-    public SandboxRecord resume(String id) {
+    /**
+     * Thaws the VM and steps the guest clock, which stood still while paused; a sandbox its idle action suspended
+     * starts again from its local state.
+     */
+    public SandboxRecord resume(String id) throws InterruptedException {
         return lifecycle.resume(id);
     }
 
@@ -173,7 +179,7 @@ public final class SandboxManager implements AutoCloseable {
         lifecycle.delete(id);
     }
 
-    /** Deletes sandboxes past their TTL or idle timeout; returns the ids deleted. */
+    /** Deletes sandboxes past their TTL, applies idle actions (ADR 0029); returns the ids deleted. */
     public List<String> reapExpired() throws InterruptedException {
         return reaper.reap();
     }
@@ -287,6 +293,11 @@ public final class SandboxManager implements AutoCloseable {
      * @throws SandboxUnavailableException when its agent cannot be reached
      */
     public ManagedChannel agent(String id) throws InterruptedException {
+        Sandbox found = registry.find(id);
+        touch(found);
+        if (IdleActions.needsResume(found)) {
+            idle.resume(found, launcher);
+        }
         Sandbox sandbox = readyForAgentCall(id);
         try {
             return sandbox.agent.get(settings.agentReadyTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -304,6 +315,28 @@ public final class SandboxManager implements AutoCloseable {
      * dial fails or takes longer than the agent-ready timeout. Cancelling it gives up the wait and nothing else.
      */
     public CompletableFuture<ManagedChannel> agentAsync(String id) {
+        Sandbox found;
+        try {
+            found = registry.find(id);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        touch(found);
+        if (IdleActions.needsResume(found)) {
+            // A resume starts a VMM and waits for its agent: never on the caller's thread, a stream callback.
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    idle.resume(found, launcher);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SandboxUnavailableException("sandbox " + id + ": its resume was interrupted", e);
+                }
+            }, background).thenCompose(ignored -> readyAgentAsync(id));
+        }
+        return readyAgentAsync(id);
+    }
+
+    private CompletableFuture<ManagedChannel> readyAgentAsync(String id) {
         Sandbox sandbox;
         try {
             sandbox = readyForAgentCall(id);
@@ -351,9 +384,10 @@ public final class SandboxManager implements AutoCloseable {
      */
     public <T> T exclusively(String id, LiveSandbox.Operation<T> operation) throws InterruptedException {
         Sandbox sandbox = registry.find(id);
-        ManagedChannel channel = agent(id);
         sandbox.operations.lockInterruptibly();
         try {
+            // Under the lock, which the idle action needs too: once the sandbox is READY here it stays so.
+            ManagedChannel channel = agent(id);
             SandboxLifecycle.requireState(sandbox, SandboxState.READY, "snapshot");
             return operation.run(new LiveSandbox(sandbox.current(), sandbox.vm, channel));
         } finally {
@@ -408,6 +442,37 @@ public final class SandboxManager implements AutoCloseable {
     /** Records activity now, which postpones an idle timeout. */
     public void touch(String id) {
         touch(registry.find(id));
+    }
+
+    /**
+     * Counts a call or stream that needs the guest as in flight until {@link InFlight#close}: no idle action runs on
+     * the sandbox meanwhile (ADR 0029). Take it before asking for the agent session.
+     *
+     * @throws SandboxNotFoundException when the sandbox does not exist
+     */
+    public InFlight inFlight(String id) {
+        Sandbox sandbox = registry.find(id);
+        sandbox.calls.incrementAndGet();
+        touch(sandbox);
+        return new InFlight(sandbox);
+    }
+
+    /** A call in flight; closing it more than once counts once. */
+    public final class InFlight implements AutoCloseable {
+        private final Sandbox sandbox;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private InFlight(Sandbox sandbox) {
+            this.sandbox = sandbox;
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                touch(sandbox);
+                sandbox.calls.decrementAndGet();
+            }
+        }
     }
 
     private void touch(Sandbox sandbox) {

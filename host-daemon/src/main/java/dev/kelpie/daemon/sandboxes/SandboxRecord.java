@@ -11,10 +11,12 @@ import dev.kelpie.daemon.hypervisor.VmRecord;
  *     that did not record it)
  * @param usage what it used up to its last save (records of older daemons start counting at creation); the live
  *     figure is kept in memory between saves
+ * @param idled it is PAUSED or SUSPENDED by its idle action, not by a client: the next call that needs the guest
+ *     resumes it
  */
 public record SandboxRecord(String id, SandboxConfig config, SandboxState state, String failureReason, long createdAtMs,
         String backend, String arch, String imageVersion, boolean fromPool, VmRecord vm, long lastActivityMs,
-        String restoredFromPackageId, SandboxUsage usage) {
+        String restoredFromPackageId, SandboxUsage usage, boolean idled) {
 
     public SandboxRecord {
         restoredFromPackageId = restoredFromPackageId == null ? "" : restoredFromPackageId;
@@ -23,26 +25,40 @@ public record SandboxRecord(String id, SandboxConfig config, SandboxState state,
 
     SandboxRecord withState(SandboxState newState) {
         return new SandboxRecord(id, config, newState, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                vm, lastActivityMs, restoredFromPackageId, usage);
+                vm, lastActivityMs, restoredFromPackageId, usage, idled && newState != SandboxState.READY);
     }
 
     SandboxRecord failed(String reason) {
         return new SandboxRecord(id, config, SandboxState.FAILED, reason, createdAtMs, backend, arch, imageVersion,
-                fromPool, null, lastActivityMs, restoredFromPackageId, usage);
+                fromPool, null, lastActivityMs, restoredFromPackageId, usage, false);
     }
 
     SandboxRecord withVm(VmRecord newVm) {
         return new SandboxRecord(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                newVm, lastActivityMs, restoredFromPackageId, usage);
+                newVm, lastActivityMs, restoredFromPackageId, usage, idled);
     }
 
     SandboxRecord withActivity(long atMs) {
         return new SandboxRecord(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                vm, atMs, restoredFromPackageId, usage);
+                vm, atMs, restoredFromPackageId, usage, idled);
     }
 
     SandboxRecord withUsage(SandboxUsage newUsage) {
         return new SandboxRecord(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
-                vm, lastActivityMs, restoredFromPackageId, newUsage);
+                vm, lastActivityMs, restoredFromPackageId, newUsage, idled);
+    }
+
+    /** A record as the daemons before idle actions made it. */
+    public SandboxRecord(String id, SandboxConfig config, SandboxState state, String failureReason, long createdAtMs,
+            String backend, String arch, String imageVersion, boolean fromPool, VmRecord vm, long lastActivityMs,
+            String restoredFromPackageId, SandboxUsage usage) {
+        this(id, config, state, failureReason, createdAtMs, backend, arch, imageVersion, fromPool, vm, lastActivityMs,
+                restoredFromPackageId, usage, false);
+    }
+
+    /** PAUSED or SUSPENDED by the idle action (READY again clears the mark, see {@link #withState}). */
+    SandboxRecord idledInto(SandboxState newState) {
+        return new SandboxRecord(id, config, newState, failureReason, createdAtMs, backend, arch, imageVersion, fromPool,
+                newState == SandboxState.SUSPENDED ? null : vm, lastActivityMs, restoredFromPackageId, usage, true);
     }
 }

@@ -22,10 +22,12 @@ final class SandboxRecovery {
     private final VmLauncher launcher;
     private final VmSupervision supervision;
     private final SandboxNetworks networks;
+    private final VmSuspension suspension;
     private final Executor background;
 
     SandboxRecovery(Hypervisor hypervisor, SandboxRegistry registry, VmLauncher launcher, VmSupervision supervision,
-            SandboxNetworks networks, Executor background) {
+            SandboxNetworks networks, VmSuspension suspension, Executor background) {
+        this.suspension = suspension;
         this.hypervisor = hypervisor;
         this.registry = registry;
         this.launcher = launcher;
@@ -44,9 +46,15 @@ final class SandboxRecovery {
             }
             Sandbox sandbox = Sandbox.recovered(record);
             registry.adopt(sandbox);
+            if (record.state() == SandboxState.SUSPENDED) {
+                recoverSuspended(sandbox, record);
+                continue;
+            }
             if (!record.state().holdsVm()) {
                 continue;
             }
+            // A suspend that did not reach its record, or a resume that did: the VM serves, the state is stale.
+            suspension.discard(record.id());
             Optional<VmHandle> vm = record.vm() == null || record.state() == SandboxState.CREATING
                     ? Optional.empty() : hypervisor.adopt(record.vm());
             if (vm.isEmpty()) {
@@ -65,7 +73,7 @@ final class SandboxRecovery {
             LOG.infof("sandbox %s re-adopted: %s", record.id(), vm.get().describe());
         }
         for (String dirId : store.runtimeDirIds()) {
-            if (registry.lookup(dirId).map(s -> !s.record.state().holdsVm()).orElse(true)) {
+            if (registry.lookup(dirId).map(s -> !s.record.state().reservesRoom()).orElse(true)) {
                 launcher.removeRuntime(dirId);
             }
         }
@@ -73,12 +81,28 @@ final class SandboxRecovery {
         hypervisor.removeOrphanMemory(java.util.Set.copyOf(store.runtimeDirIds()));
     }
 
+    /**
+     * A SUSPENDED sandbox stays so, to be resumed by its next call: a VMM that a suspend had not ended yet, or that a
+     * resume had started, is killed (the record says the state on disk is what counts). Without a complete state it
+     * fails.
+     */
+    private void recoverSuspended(Sandbox sandbox, SandboxRecord record) {
+        hypervisor.killLeftovers(registry.store().runtimeDir(record.id()));
+        if (suspension.find(record.id()).isEmpty()) {
+            abandon(sandbox, record);
+            return;
+        }
+        LOG.infof("sandbox %s: suspended; it resumes on its next call", record.id());
+    }
+
     /** A sandbox whose VM is gone: FAILED with the reason, which Get shows until it is deleted. */
     private void abandon(Sandbox sandbox, SandboxRecord record) {
         launcher.removeRuntime(record.id());
-        String reason = record.state() == SandboxState.CREATING
-                ? "the daemon stopped while the sandbox was being created"
-                : "its VM ended while the daemon was down";
+        String reason = switch (record.state()) {
+            case CREATING -> "the daemon stopped while the sandbox was being created";
+            case SUSPENDED -> "its suspended state is missing or incomplete";
+            default -> "its VM ended while the daemon was down";
+        };
         registry.update(sandbox, r -> r.failed(reason));
         LOG.warnf("sandbox %s: %s", record.id(), reason);
     }

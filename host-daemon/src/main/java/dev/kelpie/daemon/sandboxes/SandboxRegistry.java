@@ -165,6 +165,11 @@ final class SandboxRegistry {
                 .toList();
     }
 
+    /** Sandboxes that count against the host's limits: a VM now, or one that resumes on the next call. */
+    Collection<SandboxRecord> reservingRoom() {
+        return sandboxes.values().stream().map(s -> s.record).filter(r -> r.state().reservesRoom()).toList();
+    }
+
     /** Sandboxes that hold a VM now. */
     Collection<SandboxRecord> holdingVms() {
         return sandboxes.values().stream().map(s -> s.record).filter(r -> r.state().holdsVm()).toList();

@@ -57,6 +57,15 @@ public final class SandboxStatsSampler {
                 disk, now.egress());
     }
 
+    /**
+     * What the VM process of {@code record} holds of the host's memory (RSS, and PSS where the host reports it), the
+     * same figures Stats reads; empty while it has no VM process.
+     */
+    public Optional<ProcessSample> vmProcess(dev.kelpie.daemon.sandboxes.SandboxRecord record) {
+        VmRecord vm = record.vm();
+        return vm == null || !record.state().holdsVm() ? Optional.empty() : host.process(vm.process());
+    }
+
     private static Optional<StatsResponse> guest(String id, ManagedChannel channel, long timeoutMs) {
         try {
             return Optional.of(AgentGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)

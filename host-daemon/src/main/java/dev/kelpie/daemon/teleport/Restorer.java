@@ -100,7 +100,7 @@ public final class Restorer {
     /**
      * The memory blob is unpacked and streamed into the guest only the first time on this host: that restore also
      * freezes it (content-addressed by the blob's sha256), and every later restore of it maps the frozen RAM and
-     * unpacks only the disk (ADR 0027).
+     * unpacks only the disk (ADR 0030).
      */
     private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)
             throws IOException {

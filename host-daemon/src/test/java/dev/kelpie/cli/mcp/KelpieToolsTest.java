@@ -21,7 +21,7 @@ class KelpieToolsTest {
     private final ManagedChannel nowhere = InProcessChannelBuilder.forName("no-daemon-" + System.nanoTime()).build();
     private final McpLimits limits = new McpLimits(1, 2, 1024, 4096, List.of("pypi.org"), Duration.ofMinutes(5), 1000);
     private final McpSession session = new McpSession(limits.maxSandboxes());
-    private final Map<String, KelpieTool> tools = McpStdioServer.tools(McpStdioServer.json(), session, limits,
+    private final Map<String, KelpieTool> tools = SessionTools.tools(McpStdioServer.json(), session, limits,
             new DaemonStubs(nowhere)).stream().collect(Collectors.toMap(KelpieTool::name, t -> t));
 
     @AfterEach

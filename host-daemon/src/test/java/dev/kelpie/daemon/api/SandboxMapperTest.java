@@ -31,4 +31,28 @@ class SandboxMapperTest {
         }
         assertEquals(2, SandboxMapper.toConfig(SandboxSpec.newBuilder().setVcpuCount(2).build(), "qemu").vcpuCount());
     }
+
+    @Test
+    void anIdleActionNeedsAnIdleTimeoutAndUnsetMeansDeleteAsBefore() {
+        SandboxSpec withoutTimeout = SandboxSpec.newBuilder().setIdleAction(dev.kelpie.api.v1.IdleAction.IDLE_ACTION_SNAPSHOT)
+                .build();
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> SandboxMapper.toConfig(withoutTimeout, "qemu"));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        assertEquals("spec.idle_action snapshot needs spec.idle_timeout_ms, the idle time after which it happens",
+                e.getStatus().getDescription());
+        StatusRuntimeException unknown = assertThrows(StatusRuntimeException.class, () -> SandboxMapper.toConfig(
+                SandboxSpec.newBuilder().setIdleTimeoutMs(1000).setIdleActionValue(9).build(), "qemu"));
+        assertEquals(Status.Code.INVALID_ARGUMENT, unknown.getStatus().getCode());
+
+        assertEquals(dev.kelpie.daemon.sandboxes.IdleAction.DELETE, SandboxMapper.toConfig(
+                SandboxSpec.newBuilder().setIdleTimeoutMs(1000).build(), "qemu").idleAction());
+        assertEquals(dev.kelpie.daemon.sandboxes.IdleAction.NONE, SandboxMapper.toConfig(SandboxSpec.newBuilder()
+                .setIdleAction(dev.kelpie.api.v1.IdleAction.IDLE_ACTION_NONE).build(), "qemu").idleAction());
+        var pause = SandboxMapper.toConfig(SandboxSpec.newBuilder().setIdleTimeoutMs(1000)
+                .setIdleAction(dev.kelpie.api.v1.IdleAction.IDLE_ACTION_PAUSE).build(), "qemu");
+        assertEquals(dev.kelpie.api.v1.IdleAction.IDLE_ACTION_PAUSE, SandboxMapper.toProto(new dev.kelpie.daemon.sandboxes
+                .SandboxRecord("sb1", pause, dev.kelpie.daemon.sandboxes.SandboxState.SUSPENDED, "", 0, "qemu", "x86_64",
+                "1.0", false, null, 0, "", null)).getSpec().getIdleAction());
+    }
 }

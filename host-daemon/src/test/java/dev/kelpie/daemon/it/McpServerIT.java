@@ -14,12 +14,16 @@ import dev.kelpie.daemon.agent.UnixSocketChannels;
 import io.grpc.ManagedChannel;
 import io.modelcontextprotocol.client.McpClient;
 import io.modelcontextprotocol.client.McpSyncClient;
+import io.modelcontextprotocol.client.transport.HttpClientStreamableHttpTransport;
 import io.modelcontextprotocol.client.transport.ServerParameters;
 import io.modelcontextprotocol.client.transport.StdioClientTransport;
 import io.modelcontextprotocol.json.jackson2.JacksonMcpJsonMapper;
 import io.modelcontextprotocol.spec.McpSchema;
 import io.modelcontextprotocol.spec.McpSchema.CallToolResult;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -284,6 +288,146 @@ class McpServerIT {
         assertEquals(lines.get("created"), lines.get("deleted"), stdout);
         assertTrue(stdout.contains("closed"), stdout);
         assertTrue(sandboxes().list(ListSandboxesRequest.getDefaultInstance()).getSandboxesList().isEmpty());
+    }
+
+    /** {@code kelpie mcp --http 0} as a child process, with its URL read from its stderr. */
+    private record HttpServer(Process process, URI endpoint, Path stderr) implements AutoCloseable {
+        static HttpServer start(Path work, Duration idleTimeout) throws IOException {
+            List<String> cmd = new ArrayList<>(List.of(KELPIE.toString(), "--socket", daemon.socket.toString(), "mcp",
+                    "--http", "0", "--http-idle-timeout", idleTimeout.toSeconds() + "s"));
+            cmd.addAll(LIMITS);
+            Path err = Files.createTempFile(work, "mcp-http", ".err");
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().put("KELPIE_APP_DIR", APP_DIR.toString());
+            Process p = pb.start();
+            java.util.regex.Pattern url = java.util.regex.Pattern.compile("serving Streamable HTTP at (http://\\S+)");
+            String[] found = new String[1];
+            Await.until("kelpie mcp --http to listen", Duration.ofSeconds(60), () -> {
+                var m = url.matcher(readQuietly(err));
+                return !p.isAlive() || (m.find() && (found[0] = m.group(1)) != null);
+            }, () -> readQuietly(err));
+            if (found[0] == null) {
+                throw new AssertionError("kelpie mcp --http exited:\n" + readQuietly(err));
+            }
+            return new HttpServer(p, URI.create(found[0]), err);
+        }
+
+        String log() {
+            return readQuietly(stderr);
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return read(file);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    private static String labelOf(String sandboxId) {
+        return sandboxes().get(GetSandboxRequest.newBuilder().setId(sandboxId).build()).getSandbox().getSpec()
+                .getLabelsMap().get("kelpie.mcp/session");
+    }
+
+    /**
+     * Streamable HTTP on loopback: the Java SDK's HTTP client drives a session, a second session (a bare client that
+     * walks away) cannot reach the first's sandbox, foreign Origin and Host headers are refused, the Java client's
+     * close (DELETE) deletes its sandboxes, the walked-away session's are deleted once it has been idle and its id
+     * gets 404, and SIGTERM ends the sessions still open.
+     */
+    @Test
+    void overHttpEachSessionHasItsOwnSandboxesWhichGoWhenItEnds() throws Exception {
+        Duration idle = Duration.ofSeconds(5);
+        try (HttpServer server = HttpServer.start(work, idle)) {
+            RawMcpHttp raw = new RawMcpHttp(server.endpoint());
+
+            // DNS-rebinding protection: a foreign Origin (403) or Host (421) gets nowhere, not even a session
+            HttpResponse<String> foreignOrigin = raw.post(null, RawMcpHttp.INITIALIZE,
+                    Map.of("Origin", "http://evil.example"));
+            assertEquals(403, foreignOrigin.statusCode(), foreignOrigin.body());
+            assertTrue(foreignOrigin.headers().firstValue("Mcp-Session-Id").isEmpty());
+            assertEquals(421, raw.statusWithHost("evil.example:" + server.endpoint().getPort()));
+            assertEquals(200, raw.post(null, RawMcpHttp.INITIALIZE, Map.of("Origin", "http://localhost:"
+                    + server.endpoint().getPort())).statusCode());
+
+            // a bare session creates a sandbox, then walks away without DELETE
+            String walkedAway = raw.initialize();
+            JsonNode created = RawMcpHttp.answer(raw.post(walkedAway, RawMcpHttp.toolCall(2, "create_sandbox", "{}"),
+                    Map.of()));
+            assertFalse(created.path("result").path("isError").asBoolean(), created.toString());
+            String abandoned = created.path("result").path("structuredContent").path("sandbox_id").asText();
+            String abandonedLabel = labelOf(abandoned);
+
+            // the Java SDK's client over HTTP: its own sandbox, and not the other session's
+            var transport = HttpClientStreamableHttpTransport.builder(server.endpoint().resolve("/").toString())
+                    .endpoint(server.endpoint().getPath()).jsonMapper(new JacksonMcpJsonMapper(new ObjectMapper()))
+                    .build();
+            McpSyncClient client = McpClient.sync(transport).requestTimeout(Await.scaled(CALL_TIMEOUT))
+                    .initializationTimeout(Await.scaled(Duration.ofSeconds(60))).build();
+            clients.add(client);
+            client.initialize();
+            assertEquals(9, client.listTools().tools().size());
+            String id = (String) structured(ok(client, "create_sandbox", Map.of())).get("sandbox_id");
+            assertEquals("hi\n", structured(ok(client, "run_command", Map.of("sandbox_id", id,
+                    "command", List.of("echo", "hi")))).get("stdout"));
+            CallToolResult notMine = call(client, "run_command", Map.of("sandbox_id", abandoned,
+                    "command", List.of("true")));
+            assertTrue(notMine.isError() && text(notMine).startsWith("NOT_FOUND: "), text(notMine));
+            String label = labelOf(id);
+            assertFalse(label.equals(abandonedLabel));
+            client.closeGracefully();
+            Await.until("the closed HTTP session's sandbox to be deleted", CLEANUP_TIMEOUT,
+                    () -> sessionSandboxes(label).isEmpty(), server::log);
+
+            // the session nobody ended goes once idle, and its id is refused from then on
+            Await.until("the idle session's sandbox to be deleted", CLEANUP_TIMEOUT.plus(idle),
+                    () -> sessionSandboxes(abandonedLabel).isEmpty(), server::log);
+            assertEquals(404, raw.post(walkedAway, RawMcpHttp.toolCall(3, "list_sandboxes", "{}"), Map.of())
+                    .statusCode());
+
+            // SIGTERM ends the sessions still open
+            String open = raw.initialize();
+            JsonNode last = RawMcpHttp.answer(raw.post(open, RawMcpHttp.toolCall(2, "create_sandbox", "{}"),
+                    Map.of()));
+            String lastLabel = labelOf(last.path("result").path("structuredContent").path("sandbox_id").asText());
+            server.process().destroy();
+            assertTrue(server.process().waitFor(Await.scaled(CLEANUP_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS),
+                    server.log());
+            assertEquals(List.of(), sessionSandboxes(lastLabel), server.log());
+        }
+    }
+
+    /** The TypeScript SDK's StreamableHTTPClientTransport; its terminateSession (DELETE) deletes the sandbox. */
+    @Test
+    void theTypeScriptSdkClientOverHttpCreatesRunsAndEndsItsSession() throws Exception {
+        Path script = TOOLS_DIR.resolve("mcp-client-check.mjs");
+        Assumptions.assumeTrue(Files.isDirectory(TOOLS_DIR.resolve("node_modules/@modelcontextprotocol/sdk")),
+                "the MCP TypeScript SDK is not installed (scripts/dev setup: npm ci in tools/)");
+        try (HttpServer server = HttpServer.start(work, Duration.ofMinutes(30))) {
+            Path out = Files.createTempFile(work, "node-http", ".out");
+            Path err = Files.createTempFile(work, "node-http", ".err");
+            Process node = new ProcessBuilder("node", script.toString(), server.endpoint().toString())
+                    .redirectOutput(out.toFile()).redirectError(err.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+            if (!node.waitFor(Await.scaled(CALL_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS)) {
+                node.destroyForcibly();
+                throw new AssertionError("the node client did not finish:\n" + read(out) + read(err));
+            }
+            String stdout = read(out);
+            assertEquals(0, node.exitValue(), stdout + "\n" + read(err) + "\n" + server.log());
+            assertTrue(stdout.contains("stdout: hello from node"), stdout);
+            assertTrue(stdout.contains("terminated: ") && stdout.contains("closed"), stdout);
+            // the DELETE is answered once the session's sandboxes are gone
+            assertTrue(sandboxes().list(ListSandboxesRequest.getDefaultInstance()).getSandboxesList().isEmpty(),
+                    server.log());
+        }
     }
 
     private static String read(Path file) throws IOException {

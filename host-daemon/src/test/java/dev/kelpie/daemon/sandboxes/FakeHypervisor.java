@@ -47,6 +47,14 @@ public final class FakeHypervisor implements Hypervisor {
         return "fake";
     }
 
+    /** Why VMs cannot be paused (as on libkrun); null: they can. */
+    public volatile String pauseUnsupported;
+
+    @Override
+    public Optional<String> pauseUnsupportedReason() {
+        return Optional.ofNullable(pauseUnsupported);
+    }
+
     @Override
     public Optional<String> networkUnsupportedReason(boolean egress) {
         return networking ? Optional.empty() : Optional.of("the fake backend has no guest networking");

@@ -360,6 +360,13 @@ class SandboxManagerTest {
         assertFalse(SandboxState.FAILED.canBecome(SandboxState.READY));
         assertFalse(SandboxState.STOPPED.canBecome(SandboxState.STOPPED));
         assertFalse(SandboxState.PAUSED.canBecome(SandboxState.CREATING));
+        assertTrue(SandboxState.READY.canBecome(SandboxState.SUSPENDED));
+        assertTrue(SandboxState.SUSPENDED.canBecome(SandboxState.READY));
+        assertTrue(SandboxState.SUSPENDED.canBecome(SandboxState.STOPPING));
+        assertFalse(SandboxState.SUSPENDED.canBecome(SandboxState.PAUSED));
+        assertFalse(SandboxState.PAUSED.canBecome(SandboxState.SUSPENDED), "only a running guest is suspended");
+        assertFalse(SandboxState.SUSPENDED.holdsVm());
+        assertTrue(SandboxState.SUSPENDED.reservesRoom(), "its resume is never refused for want of room");
     }
 
     @Test
@@ -661,5 +668,166 @@ class SandboxManagerTest {
         assertFalse(hypervisor.booted.get(0).isAlive(), "a FAILED sandbox holds no VM");
         assertFalse(Files.exists(state.resolve("vms/" + r.id())));
         next.close();
+    }
+
+    // ---- idle actions (ADR 0029) -------------------------------------------------------------------------------
+
+    private static SandboxConfig idle(IdleAction action, long timeoutMs) {
+        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action);
+    }
+
+    private Path suspendedState(String id) {
+        return state.resolve("vms/" + id + "/" + SavedStateSuspension.STATE_DIR);
+    }
+
+    @Test
+    void anIdleSnapshotSandboxIsSuspendedAndTheNextCallResumesItOnce() throws Exception {
+        SandboxRecord r = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        FakeHypervisor.FakeVm first = hypervisor.booted.get(0);
+        clock.advance(Duration.ofSeconds(29));
+        manager.reapExpired();
+        assertEquals(SandboxState.READY, manager.get(r.id()).state());
+
+        clock.advance(Duration.ofSeconds(2));
+        assertEquals(List.of(), manager.reapExpired(), "suspended, not deleted");
+        SandboxRecord suspended = manager.get(r.id());
+        assertEquals(SandboxState.SUSPENDED, suspended.state());
+        assertTrue(suspended.idled());
+        assertEquals(null, suspended.vm());
+        assertFalse(first.isAlive(), "its VM process ended");
+        assertTrue(Files.isRegularFile(suspendedState(r.id()).resolve("memory")));
+        assertEquals(0, manager.runningCount(), "it holds no VM");
+
+        var racers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var a = racers.submit(() -> manager.agent(r.id()));
+            var b = racers.submit(() -> manager.agent(r.id()));
+            a.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            b.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            racers.shutdownNow();
+        }
+        assertEquals(1, hypervisor.restoredFrom.size(), "two callers resumed it once");
+        SandboxRecord back = manager.get(r.id());
+        assertEquals(SandboxState.READY, back.state());
+        assertFalse(back.idled());
+        assertTrue(back.vm() != null && hypervisor.booted.get(1).isAlive());
+        assertFalse(Files.exists(suspendedState(r.id())), "the state is discarded once it runs again");
+        assertEquals(List.of(SandboxState.CREATING, SandboxState.READY, SandboxState.SUSPENDED, SandboxState.READY),
+                events.stream().filter(e -> e.sandbox().id().equals(r.id()))
+                        .map(e -> e.sandbox().state()).toList());
+    }
+
+    @Test
+    void aCallOrStreamInFlightKeepsASandboxFromItsIdleAction() throws Exception {
+        SandboxRecord r = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        SandboxManager.InFlight attach = manager.inFlight(r.id());
+        clock.advance(Duration.ofMinutes(5));
+        manager.reapExpired();
+        assertEquals(SandboxState.READY, manager.get(r.id()).state(), "an attached stream is activity");
+
+        attach.close();
+        attach.close();
+        clock.advance(Duration.ofSeconds(29));
+        manager.reapExpired();
+        assertEquals(SandboxState.READY, manager.get(r.id()).state(), "idleness counts from the stream's end");
+        clock.advance(Duration.ofSeconds(2));
+        manager.reapExpired();
+        assertEquals(SandboxState.SUSPENDED, manager.get(r.id()).state());
+    }
+
+    @Test
+    void aSuspendedSandboxStaysSuspendedOverARestartAndABusyOneIsNotTakenForIdle() throws Exception {
+        SandboxRecord idleOne = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        SandboxRecord busy = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        SandboxManager.InFlight exec = manager.inFlight(busy.id());
+        clock.advance(Duration.ofSeconds(31));
+        manager.reapExpired();
+        assertEquals(SandboxState.SUSPENDED, manager.get(idleOne.id()).state());
+        assertEquals(SandboxState.READY, manager.get(busy.id()).state());
+        manager.close(); // the daemon stops while the exec runs: its stream ends with it
+
+        SandboxManager next = newManager();
+        next.recover();
+        assertEquals(SandboxState.SUSPENDED, next.get(idleOne.id()).state());
+        assertTrue(hypervisor.leftoversKilled.contains(state.resolve("vms/" + idleOne.id())),
+                "a VMM a suspend or resume left behind is ended");
+        next.reapExpired();
+        assertEquals(SandboxState.READY, next.get(busy.id()).state(), "busy until the restart: idle only from there");
+        clock.advance(Duration.ofSeconds(31));
+        next.reapExpired();
+        assertEquals(SandboxState.SUSPENDED, next.get(busy.id()).state());
+
+        next.agent(idleOne.id());
+        assertEquals(SandboxState.READY, next.get(idleOne.id()).state());
+        next.delete(busy.id());
+        assertFalse(Files.exists(state.resolve("vms/" + busy.id())), "deleting a suspended sandbox removes its state");
+        next.close();
+    }
+
+    @Test
+    void aSuspendedSandboxWithoutItsStateFailsOnRecoveryWithTheReason() throws Exception {
+        SandboxRecord r = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        clock.advance(Duration.ofSeconds(31));
+        manager.reapExpired();
+        manager.close();
+        Files.delete(suspendedState(r.id()).resolve("memory"));
+
+        SandboxManager next = newManager();
+        next.recover();
+        SandboxRecord failed = next.get(r.id());
+        assertEquals(SandboxState.FAILED, failed.state());
+        assertTrue(failed.failureReason().contains("suspended state is missing"), failed.failureReason());
+        next.close();
+    }
+
+    @Test
+    void aDeleteDuringAResumeWinsAndLeavesNothing() throws Exception {
+        SandboxRecord r = manager.create(idle(IdleAction.SNAPSHOT, 30_000));
+        clock.advance(Duration.ofSeconds(31));
+        manager.reapExpired();
+        hypervisor.bootGate = new java.util.concurrent.CountDownLatch(1);
+        var exec = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return manager.agent(r.id());
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        hypervisor.bootWaiting.get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+        manager.delete(r.id());
+
+        var failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> exec.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(failure.getCause() instanceof SandboxDeletedException, String.valueOf(failure.getCause()));
+        assertThrows(SandboxNotFoundException.class, () -> manager.get(r.id()));
+        assertFalse(Files.exists(state.resolve("vms/" + r.id())));
+        assertTrue(hypervisor.booted.stream().noneMatch(FakeHypervisor.FakeVm::isAlive), "no VM left");
+    }
+
+    @Test
+    void pauseOnIdleResumesOnTheNextCallButAClientsPauseDoesNot() throws Exception {
+        SandboxRecord idled = manager.create(idle(IdleAction.PAUSE, 30_000));
+        SandboxRecord paused = manager.create(idle(IdleAction.PAUSE, 30_000));
+        manager.pause(paused.id());
+        clock.advance(Duration.ofSeconds(31));
+        manager.reapExpired();
+        assertEquals(SandboxState.PAUSED, manager.get(idled.id()).state());
+        assertTrue(hypervisor.booted.get(0).paused);
+
+        manager.agent(idled.id());
+        assertEquals(SandboxState.READY, manager.get(idled.id()).state());
+        assertFalse(hypervisor.booted.get(0).paused);
+        assertThrows(SandboxStateException.class, () -> manager.agent(paused.id()), "a client's pause is the client's");
+    }
+
+    @Test
+    void anIdleActionTheBackendCannotTakeIsRefusedAtCreate() {
+        hypervisor.pauseUnsupported = "libkrun 1.x cannot pause";
+        var e = assertThrows(VmOperationUnsupportedException.class, () -> manager.create(idle(IdleAction.SNAPSHOT, 1000)));
+        assertTrue(e.getMessage().contains("idle_action snapshot: libkrun 1.x cannot pause"), e.getMessage());
+        assertEquals(List.of(), hypervisor.specs, "nothing booted");
+        assertEquals(List.of(), manager.list(Map.of()));
     }
 }

@@ -55,6 +55,7 @@ final class Invariants {
         deletedSandboxesStayDeleted(sandboxes);
         thePoolCountsAgainstTheLimits(sandboxes);
         noOrphanVm(sandboxes);
+        suspendedMeansStateOnDiskAndNoVm(sandboxes);
         readyMeansALiveAgent(sandboxes);
         everyExecEndsOnce(execs);
         onlyWholePackages();
@@ -88,7 +89,8 @@ final class Invariants {
 
     /** Sandboxes and warm-pool VMs together stay within the host's sandbox count and memory budget. */
     private void thePoolCountsAgainstTheLimits(List<SandboxRecord> sandboxes) {
-        List<SandboxRecord> holding = sandboxes.stream().filter(r -> r.state().holdsVm()).toList();
+        // A SUSPENDED sandbox holds no VM but keeps its room, so its resume is never refused (ADR 0029).
+        List<SandboxRecord> holding = sandboxes.stream().filter(r -> r.state().reservesRoom()).toList();
         int pooled = daemon.manager.warmPoolStatus().map(p -> p.ready() + p.booting()).orElse(0);
         long pooledMemoryMib = daemon.manager.warmPoolStatus().map(p -> (long) pooled * p.memoryMib()).orElse(0L);
         long memoryMib = holding.stream().mapToLong(r -> r.config().memoryMib()).sum() + pooledMemoryMib;
@@ -115,10 +117,31 @@ final class Invariants {
         require(unclaimed.size() == pooled, "orphan VM: " + unclaimed + " run for no sandbox, and the warm pool holds "
                 + pooled);
         Set<String> aliveIds = alive.stream().map(vm -> vm.record().vmId()).collect(Collectors.toSet());
+        Set<String> suspended = sandboxes.stream().filter(r -> r.state() == SandboxState.SUSPENDED)
+                .map(SandboxRecord::id).collect(Collectors.toSet());
         for (String dir : runtimeDirs()) {
-            require(aliveIds.contains(dir), "runtime directory " + dir + " is left without a running VM");
+            require(aliveIds.contains(dir) || suspended.contains(dir), "runtime directory " + dir
+                    + " is left without a running VM or a suspended sandbox");
         }
         forksKeepTheirMemory(aliveIds);
+    }
+
+    /**
+     * A SUSPENDED sandbox's VM process is gone and its whole saved state is on disk, for the next call to resume; a
+     * sandbox that runs has no saved state left (once no operation is running).
+     */
+    private void suspendedMeansStateOnDiskAndNoVm(List<SandboxRecord> sandboxes) {
+        for (SandboxRecord r : sandboxes) {
+            Path state = world.stateDir.resolve("vms").resolve(r.id()).resolve("suspended");
+            if (r.state() == SandboxState.SUSPENDED) {
+                require(r.vm() == null && world.vms.booted.stream().noneMatch(vm -> vm.isAlive()
+                        && vm.record().vmId().equals(r.id())), "sandbox " + r.id() + " is SUSPENDED but a VM of it runs");
+                require(Files.isRegularFile(state.resolve("memory")) && Files.isRegularFile(state.resolve("disk")),
+                        "sandbox " + r.id() + " is SUSPENDED without its saved state");
+            } else if (r.state() == SandboxState.READY && daemon.background.idle()) {
+                require(!Files.exists(state), "sandbox " + r.id() + " runs again but its suspended state is left");
+            }
+        }
     }
 
     /**

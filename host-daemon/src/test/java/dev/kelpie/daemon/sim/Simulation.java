@@ -62,11 +62,17 @@ final class Simulation {
     private static final List<String> CREATE_VERSIONS = List.of("", SimReleases.BASE, "1.2.4", "1.3.0");
     private static final long EXEC_TIMEOUT_MS = 5_000;
     private static final long SANDBOX_TTL_MS = 30_000;
+    private static final long SANDBOX_IDLE_TIMEOUT_MS = 15_000;
     private static final int MAX_BACKGROUND_TASKS = 100;
     private static final int UPLOAD_CHUNK_BYTES = 4096;
 
     private final SimWorld world;
     private final Random random;
+    /**
+     * Draws the idle actions of new sandboxes apart from {@link #random}, so that every seed's other steps stay what
+     * they were before sandboxes had idle actions.
+     */
+    private final Random idleActions;
     private final int warmPoolSize;
     private final List<String> trace = new ArrayList<>();
     private final List<ClientExec> execs = new ArrayList<>();
@@ -77,6 +83,7 @@ final class Simulation {
     private Simulation(SimWorld world) {
         this.world = world;
         this.random = new Random(world.seed);
+        this.idleActions = new Random(~world.seed);
         this.warmPoolSize = random.nextInt(2);
         this.invariants = new Invariants(world);
     }
@@ -152,11 +159,11 @@ final class Simulation {
                 new Weighted(12, this::create, seams(List.of("vm.boot", "agent.dial", "release.", "vm.sweep"))),
                 new Weighted(10, this::exec, List.of()),
                 new Weighted(8, this::processExits, List.of()),
-                new Weighted(5, this::timePasses, seams(List.of("vm.stop"))),
+                new Weighted(5, this::timePasses, seams(List.of("vm.stop", "vm.pause", "vm.save"))),
                 new Weighted(4, this::agentDisconnects, List.of()),
                 new Weighted(4, this::vmCrashes, seams(List.of())),
                 new Weighted(4, this::pause, seams(List.of("vm.pause"))),
-                new Weighted(4, this::resume, seams(List.of())),
+                new Weighted(4, this::resume, seams(List.of("vm.restore", "vm.boot", "agent.dial"))),
                 new Weighted(7, this::delete, seams(List.of("vm.stop"))),
                 new Weighted(8, this::fork, seams(List.of("vm.save", "vm.restore", "vm.boot", "agent.dial"))),
                 new Weighted(12, this::snapshot, seams(List.of("vm.save", "store.publish", "store.published", "vm.stop"))),
@@ -186,6 +193,11 @@ final class Simulation {
         SandboxSpec.Builder spec = SandboxSpec.newBuilder().setImageVersion(version).putLabels("sim", "yes");
         if (random.nextInt(4) == 0) {
             spec.setTtlMs(SANDBOX_TTL_MS);
+        }
+        if (idleActions.nextInt(3) == 0) {
+            // Suspended or paused as time passes, resumed by a Resume (ADR 0029).
+            spec.setIdleTimeoutMs(SANDBOX_IDLE_TIMEOUT_MS).setIdleAction(idleActions.nextInt(3) == 0
+                    ? dev.kelpie.api.v1.IdleAction.IDLE_ACTION_PAUSE : dev.kelpie.api.v1.IdleAction.IDLE_ACTION_SNAPSHOT);
         }
         int before = sandboxes(r -> true).size();
         Result result = call(() -> daemon.api().create(CreateSandboxRequest.newBuilder().setSpec(spec).build())

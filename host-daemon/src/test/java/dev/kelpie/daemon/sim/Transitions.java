@@ -17,7 +17,9 @@ final class Transitions {
     private static final Map<SandboxState, Set<SandboxState>> ALLOWED = Map.of(
             SandboxState.CREATING, EnumSet.of(SandboxState.READY, SandboxState.FAILED, SandboxState.STOPPING,
                     SandboxState.STOPPED),
-            SandboxState.READY, EnumSet.of(SandboxState.PAUSED, SandboxState.STOPPING, SandboxState.FAILED),
+            SandboxState.READY, EnumSet.of(SandboxState.PAUSED, SandboxState.SUSPENDED, SandboxState.STOPPING,
+                    SandboxState.FAILED),
+            SandboxState.SUSPENDED, EnumSet.of(SandboxState.READY, SandboxState.STOPPING, SandboxState.FAILED),
             SandboxState.PAUSED, EnumSet.of(SandboxState.READY, SandboxState.STOPPING, SandboxState.FAILED),
             SandboxState.FAILED, EnumSet.of(SandboxState.STOPPING),
             SandboxState.STOPPING, EnumSet.of(SandboxState.STOPPED),

@@ -75,6 +75,12 @@ public final class LibkrunHypervisor implements Hypervisor {
     }
 
     @Override
+    public Optional<String> pauseUnsupportedReason() {
+        return Optional.of("libkrun 1.x has no control channel to stop a VM's vCPUs or save its state (sandbox on the"
+                + " libkrun backend); use idle_action delete or none, or run kelpied --backend=qemu");
+    }
+
+    @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
         if (spec.network().hasDevice()) {
             throw new VmOperationUnsupportedException(networkUnsupportedReason(spec.network().egressSocket() != null)

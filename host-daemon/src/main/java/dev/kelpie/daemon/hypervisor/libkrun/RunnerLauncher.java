@@ -9,10 +9,12 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URL;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -26,6 +28,9 @@ public final class RunnerLauncher {
 
     /** Enough for the runner: it reads one small JSON file and makes a few dozen downcalls. */
     static final String RUNNER_MAX_HEAP = "-Xmx32m";
+    /** Also what an AOT cache's archived objects need room for: a cache refuses a smaller one (the VM does not start). */
+    static final String RUNNER_INITIAL_HEAP = "-Xms4m";
+    static final String AOT_CACHE_FILE = "vm-runner.aot";
     /**
      * What the runner keeps of the daemon's environment: the loader paths (where an administrator pointed them at
      * libkrun), locale and time zone for messages, and the KRUN_* settings.
@@ -47,15 +52,55 @@ public final class RunnerLauncher {
 
     /** The runner's Java main from the jars this daemon loaded it from, on the daemon's own java. */
     public static RunnerLauncher javaRunner() {
+        return javaRunner(true);
+    }
+
+    /**
+     * @param withAotCache whether to use the app's {@value #AOT_CACHE_FILE} when there is one (not for the run that
+     *     trains it)
+     */
+    static RunnerLauncher javaRunner(boolean withAotCache) {
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String classPath = Stream.of(VmRunner.class, ObjectMapper.class, JsonFactory.class, JsonAutoDetect.class)
-                .map(RunnerLauncher::codeLocation).distinct().collect(Collectors.joining(File.pathSeparator));
+        String runnerJar = codeLocation(VmRunner.class);
+        String classPath = Stream.of(runnerJar, codeLocation(ObjectMapper.class), codeLocation(JsonFactory.class),
+                codeLocation(JsonAutoDetect.class)).distinct().collect(Collectors.joining(File.pathSeparator));
         // -Xrs: libkrun handles SIGINT itself, and SIGTERM must end the VM at once rather than run JVM shutdown hooks.
-        // The rest keeps an idle JVM small for the VM's whole life (bench/RunnerBench.java: about 58 MiB RSS, 41 MiB
-        // PSS, against 65/48 with defaults); no perf data file is left per runner in /tmp.
-        return new RunnerLauncher(List.of(java, "-Xrs", RUNNER_MAX_HEAP, "-Xms4m", "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=8m", "-XX:-UsePerfData",
-                "--enable-native-access=ALL-UNNAMED", "-cp", classPath, VmRunner.class.getName()));
+        // The rest keeps an idle JVM small for the VM's whole life (bench/RunnerBench.java): -Xint because the runner
+        // runs Java for well under a second and then idles inside krun_start_enter, so a JIT's threads, arenas and code
+        // cache (about 10 MiB) would never pay off; no perf data file is left per runner in /tmp.
+        List<String> command = new ArrayList<>(List.of(java, "-Xrs", RUNNER_MAX_HEAP, RUNNER_INITIAL_HEAP,
+                "-XX:+UseSerialGC", "-Xint", "-XX:-UsePerfData", "--enable-native-access=ALL-UNNAMED"));
+        if (withAotCache) {
+            aotCache(runnerJar).ifPresent(cache -> command.add("-XX:AOTCache=" + cache));
+        }
+        command.addAll(List.of("-cp", classPath, VmRunner.class.getName()));
+        return new RunnerLauncher(command);
+    }
+
+    /**
+     * The packaged app's AOT cache of the runner (JEP 483/514: classes loaded and linked ahead, about half the start):
+     * {@code APP_DIR/vm-runner.aot} beside {@code APP_DIR/lib/main/}, made by {@code scripts/make-aot-caches.sh} with
+     * the command line {@link #main} prints. None when the runner is not a packaged jar.
+     */
+    static Optional<Path> aotCache(String runnerCodeLocation) {
+        Path location = Path.of(runnerCodeLocation).toAbsolutePath();
+        // APP_DIR/lib/main/RUNNER.jar: three levels up
+        Path app = location.getParent() == null || location.getParent().getParent() == null ? null
+                : location.getParent().getParent().getParent();
+        if (!location.getFileName().toString().endsWith(".jar") || app == null) {
+            return Optional.empty();
+        }
+        Path cache = app.resolve(AOT_CACHE_FILE);
+        return Files.isRegularFile(cache) ? Optional.of(cache) : Optional.empty();
+    }
+
+    /**
+     * Prints the Java runner's command line without its AOT cache and without the config argument, one argument a
+     * line: {@code scripts/make-aot-caches.sh} trains the cache with exactly this command (the cache only holds for the
+     * class path and heap options it was made with).
+     */
+    public static void main(String[] args) {
+        javaRunner(false).command().forEach(System.out::println);
     }
 
     List<String> command() {

@@ -14,8 +14,10 @@ import java.util.List;
  *
  * <p>Devices are virtio-mmio (microvm on x86_64, virt on aarch64): the read-only root as the first block device
  * ({@code vda}), the writable disk as the second ({@code vdb}), always a virtio-rng (without one, early
- * {@code getrandom()} can block for a long time), and the agent's virtio-serial port {@code kelpie.agent} backed by a
- * Unix socket that the daemon connects to. The console and QMP go to files and sockets, never to the daemon's pipes,
+ * {@code getrandom()} can block for a long time), a virtio-balloon with free-page reporting (the guest kernel hands
+ * pages it freed back to the host, so a sandbox that once used much memory does not hold it for the rest of its life;
+ * ADR 0029), and the agent's virtio-serial port {@code kelpie.agent} backed by a Unix socket that the daemon connects
+ * to. The console and QMP go to files and sockets, never to the daemon's pipes,
  * so the VM survives the daemon.
  *
  * <p>A sandbox with a network policy gets a virtio-net device on qemu's user-mode stack with {@code restrict=on}: the
@@ -79,6 +81,8 @@ public final class QemuCommandLine {
         if (spec.network().hasDevice()) {
             argv.addAll(List.of("-netdev", userNetdev(spec), "-device", "virtio-net-device,netdev=" + NETDEV_ID));
         }
+        // Last: the devices before it keep the transports they had, which a saved VM's state refers to.
+        argv.addAll(List.of("-device", "virtio-balloon-device,free-page-reporting=on"));
         return List.copyOf(argv);
     }
 

@@ -353,6 +353,13 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     @Override
+    public void releaseMemory(String vmId) {
+        if (ram != null) {
+            ram.delete(vmId);
+        }
+    }
+
+    @Override
     public void removeOrphanMemory(Set<String> vmIds) {
         if (ram != null) {
             ram.sweep(vmIds);

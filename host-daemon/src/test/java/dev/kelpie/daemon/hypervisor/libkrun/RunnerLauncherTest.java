@@ -32,6 +32,20 @@ class RunnerLauncherTest {
     }
 
     @Test
+    void aPackagedRunnersAotCacheIsUsedWhenItIsThere(@org.junit.jupiter.api.io.TempDir Path app) throws Exception {
+        Path jar = Files.createDirectories(app.resolve("lib/main")).resolve("dev.kelpie.kelpie-vm-runner-1.jar");
+        Files.writeString(jar, "");
+        assertEquals(java.util.Optional.empty(), RunnerLauncher.aotCache(jar.toString()));
+        Files.writeString(app.resolve(RunnerLauncher.AOT_CACHE_FILE), "cache");
+        assertEquals(java.util.Optional.of(app.resolve(RunnerLauncher.AOT_CACHE_FILE)),
+                RunnerLauncher.aotCache(jar.toString()));
+        // a class directory (a source tree) has no cache
+        assertEquals(java.util.Optional.empty(), RunnerLauncher.aotCache(app.resolve("lib/main").toString()));
+        // the training command is the runner's without any cache
+        assertTrue(RunnerLauncher.javaRunner(false).command().stream().noneMatch(a -> a.startsWith("-XX:AOT")));
+    }
+
+    @Test
     void aNativeRunnerIsJustItsBinary() {
         assertEquals(List.of("/opt/kelpie/bin/kelpie-vm-runner"),
                 RunnerLauncher.nativeRunner(Path.of("/opt/kelpie/bin/kelpie-vm-runner")).command());

@@ -38,7 +38,8 @@ class QemuCommandLineTest {
                 "-device", "virtio-rng-device",
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=/run/kelpie/vm/sb1/agent.sock,server=on,wait=off",
-                "-device", "virtserialport,chardev=agent,name=kelpie.agent"),
+                "-device", "virtserialport,chardev=agent,name=kelpie.agent",
+                "-device", "virtio-balloon-device,free-page-reporting=on"),
                 QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG)));
     }
 
