@@ -146,16 +146,17 @@ public final class QemuHypervisor implements Hypervisor {
         }
         Path ramFile;
         try {
-            ramFile = mapped ? ram.linkTo(spec.vmId(), state.sharedRam().get()) : ownRam(spec);
+            ramFile = mapped ? ram.copyOf(spec.vmId(), state.sharedRam().get()) : ownRam(spec);
         } catch (IOException e) {
-            throw new VmException("linking the RAM of " + spec.vmId() + " in " + ram.dir() + " failed: "
+            throw new VmException("copying the RAM of " + spec.vmId() + " in " + ram.dir() + " failed: "
                     + e.getMessage(), e);
         }
-        QemuVm vm = launch(spec, files, accel, true, ramFile, !mapped);
+        // share=on either way: see QemuRamFiles.copyOf for why a clone does not map the snapshot privately.
+        QemuVm vm = launch(spec, files, accel, true, ramFile, true);
         try {
             QmpClient qmp = new QmpClient(files.qmpSocket(), json);
             if (mapped) {
-                // The stream has no RAM pages: the clone's memory is the mapped snapshot, copy-on-write.
+                // The stream has no RAM pages: the clone starts from its copy of the frozen snapshot.
                 qmp.execute("migrate-set-capabilities", Map.of("capabilities",
                         List.of(Map.of("capability", QemuMigration.IGNORE_SHARED, "state", true))));
             }

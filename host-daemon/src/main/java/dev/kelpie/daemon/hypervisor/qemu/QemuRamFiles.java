@@ -15,11 +15,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Guest RAM of qemu VMs as files, one directory per daemon. A VM maps {@code <vmId>.ram}: its own memory with
- * {@code share=on}, or, for a clone, a hard link to a frozen snapshot mapped {@code share=off} (copy-on-write, so
- * every clone shares the pages it has not written). The kernel's link count is the reference count, and it is kept by
- * the file system across a daemon crash: a frozen snapshot's pages live while any clone's link or mapping does,
- * whatever happens to the VM it was taken from.
+ * Guest RAM of qemu VMs as files, one directory per daemon. A VM maps {@code <vmId>.ram} with {@code share=on}: its
+ * own memory, which for a clone starts as a sparse copy of a frozen snapshot (see {@link #copyOf}). Every file is
+ * owned by one VM, one fork under way, or one package's frozen memory, so a sweep by name finds the orphans.
  */
 public final class QemuRamFiles {
 
@@ -76,10 +74,14 @@ public final class QemuRamFiles {
         return file;
     }
 
-    /** {@code vmId}'s RAM file as a new link to a frozen snapshot's: no byte is copied. */
-    Path linkTo(String vmId, Path frozen) throws IOException {
+    /**
+     * {@code vmId}'s RAM file as its own sparse copy of a frozen snapshot, which the VM then maps {@code share=on}.
+     * Not a link mapped {@code share=off}: QEMU 7.2 discards a page the guest's balloon reports free by punching a
+     * hole in the file even for a private mapping, which would zero that page under every other clone of the snapshot.
+     */
+    Path copyOf(String vmId, Path frozen) throws IOException, InterruptedException {
         Path file = fresh(vmId);
-        Files.createLink(file, frozen);
+        SparseFiles.copy(frozen, file);
         return file;
     }
 

@@ -22,7 +22,7 @@ class QemuRamFilesTest {
     Path dir;
 
     @Test
-    void aFrozenCopyKeepsTheTouchedPagesOnlyAndOutlivesItsNameThroughItsClonesLinks() throws Exception {
+    void aFrozenCopyKeepsTheTouchedPagesOnlyAndEachCloneHasItsOwnFile() throws Exception {
         QemuRamFiles ram = new QemuRamFiles(dir.resolve("ram"));
         Path source = ram.fresh("sb1");
         try (RandomAccessFile f = new RandomAccessFile(source.toFile(), "rw")) {
@@ -31,19 +31,19 @@ class QemuRamFilesTest {
             f.write(new byte[] {1, 2, 3});
         }
         Path frozen = ram.freeze("sb1", "fork-a");
-        Path clone = ram.linkTo("sb2", frozen);
+        Path clone = ram.copyOf("sb2", frozen);
 
         assertEquals(64L * MIB, Files.size(frozen));
         long allocatedKib = allocatedKib(frozen);
         assertTrue(allocatedKib < 1024, "only the touched page is copied: " + allocatedKib + " KiB allocated");
-        assertEquals(2, (int) Files.getAttribute(frozen, "unix:nlink"), "the clone's link counts");
+        assertEquals(1, (int) Files.getAttribute(frozen, "unix:nlink"), "a clone's discards cannot reach the snapshot");
         Files.delete(frozen);
         ram.delete("sb1");
         try (RandomAccessFile f = new RandomAccessFile(clone.toFile(), "r")) {
             byte[] read = new byte[3];
             f.seek(10L * MIB);
             f.readFully(read);
-            assertArrayEquals(new byte[] {1, 2, 3}, read, "the source and the snapshot's name are gone, the clone is not");
+            assertArrayEquals(new byte[] {1, 2, 3}, read, "the source and the snapshot are gone, the clone's memory is not");
         }
     }
 
