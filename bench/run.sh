@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
+# then fork (ForkBench.java): fork → first exec against cold create, and the PSS of 10 copies against 11 × the source's,
 # then idle actions (IdleBench.java): pause and suspend → resume on the next exec,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
@@ -46,6 +47,10 @@ echo >&2
 echo "teleport:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"
+echo >&2
+echo "fork:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/ForkBench.java" "$scratch/k.sock" "$scratch/state"
 echo >&2
 echo "idle actions:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \

@@ -123,6 +123,12 @@ final class SandboxMapper {
                 .setGuestPort(f.guestPort()).build()).toList();
     }
 
+    /** The labels a Fork puts on its copies, checked like a spec's. */
+    static java.util.Map<String, String> forkLabels(java.util.Map<String, String> labels) {
+        checkMap("labels", labels);
+        return labels;
+    }
+
     private static void checkMap(String field, java.util.Map<String, String> map) {
         if (map.size() > MAX_MAP_ENTRIES) {
             throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " has " + map.size() + " entries; at most "

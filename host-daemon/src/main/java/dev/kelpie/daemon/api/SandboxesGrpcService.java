@@ -1,6 +1,8 @@
 package dev.kelpie.daemon.api;
 
 import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.api.v1.ForkSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxResponse;
 import dev.kelpie.api.v1.RestoreRequest;
 import dev.kelpie.api.v1.RestoreResponse;
 import dev.kelpie.api.v1.SandboxSpec;
@@ -142,6 +144,13 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
                     .addAllWarnings(restored.warnings()).build();
         });
+    }
+
+    @Override
+    public void fork(ForkSandboxRequest request, StreamObserver<ForkSandboxResponse> out) {
+        unary(out, () -> ForkSandboxResponse.newBuilder().addAllSandboxes(manager.fork(request.getId(),
+                request.getCount() == 0 ? 1 : request.getCount(), SandboxMapper.forkLabels(request.getLabelsMap()))
+                .stream().map(SandboxMapper::toProto).toList()).build());
     }
 
     @Override

@@ -361,6 +361,13 @@ public interface KelpieConfig {
 
         /** Accelerator for sandbox VMs ({@code kvm}, {@code hvf}, {@code tcg}); default the best one the probe proved. */
         Optional<String> accelerator();
+
+        /**
+         * Where guest RAM lives as files (one per VM, and frozen snapshots that forks map); default a directory of
+         * this daemon's own in {@code /dev/shm} on Linux, {@code <state-dir>/ram} elsewhere. A tmpfs keeps guest
+         * memory off the disk; it must have room for every VM's memory.
+         */
+        Optional<Path> ramDir();
     }
 
     interface Libkrun {

@@ -71,6 +71,26 @@ public final class BackendSwitch implements Hypervisor {
         backends.values().forEach(b -> b.killLeftovers(runtimeDir));
     }
 
+    @Override
+    public void releaseMemory(String vmId) {
+        backends.values().forEach(b -> b.releaseMemory(vmId));
+    }
+
+    @Override
+    public void removeOrphanMemory(java.util.Set<String> vmIds) {
+        backends.values().forEach(b -> b.removeOrphanMemory(vmIds));
+    }
+
+    @Override
+    public Optional<SavedVmState> frozenMemory(String memoryKey, Path disk, VmPlatform platform) {
+        return current().frozenMemory(memoryKey, disk, platform);
+    }
+
+    @Override
+    public void forgetMemory(String memoryKey) {
+        backends.values().forEach(b -> b.forgetMemory(memoryKey));
+    }
+
     private Hypervisor current() {
         String name = selected.get().orElseThrow(() -> new VmException("no hypervisor backend works on this host (see kelpie info)"));
         Hypervisor backend = backends.get(name);

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
+import dev.kelpie.daemon.hypervisor.qemu.QemuRamFiles;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.EgressProxy;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
@@ -83,7 +84,8 @@ public class DaemonComponents {
                 VM_EXIT_VISIBLE_WITHIN);
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
         QemuHypervisor qemu = new QemuHypervisor(platform.arch(), arch -> qemuBinary(config, platform, arch),
-                qemuAccelerator(config, host), json);
+                qemuAccelerator(config, host), json, new QemuRamFiles(config.qemu().ramDir()
+                        .orElseGet(() -> QemuRamFiles.defaultDir(config.stateDir()))));
         KelpieConfig.Libkrun k = config.libkrun();
         LibkrunHypervisor libkrun = new LibkrunHypervisor(LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform),
                 config.libkrun().runner().map(RunnerLauncher::nativeRunner).orElseGet(RunnerLauncher::javaRunner),

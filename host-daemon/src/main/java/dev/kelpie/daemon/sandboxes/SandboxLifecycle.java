@@ -102,12 +102,12 @@ final class SandboxLifecycle {
             PooledVm vm = booted;
             sandbox.vm = vm.vm();
             registry.update(sandbox, r -> r.withVm(vm.vm().record()));
-            if (!resume) {
-                cancellable(sandbox, () -> {
-                    launcher.configureAgent(id, config, vm.agent());
-                    return null;
-                });
-            }
+            // A resumed guest still has its source's settings: its hostname (the source's id) must become its own,
+            // or two copies of one snapshot would answer to the same name.
+            cancellable(sandbox, () -> {
+                launcher.configureAgent(id, config, vm.agent(), !resume);
+                return null;
+            });
             launch.beforeReady().run(vm.agent());
             registry.update(sandbox, r -> r.withState(SandboxState.READY));
             sandbox.agent.complete(vm.agent());

@@ -4,6 +4,7 @@ import dev.kelpie.daemon.agent.AgentConnector;
 import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
 import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
@@ -14,6 +15,7 @@ import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import dev.kelpie.daemon.network.NetworkSupport;
 import io.grpc.ManagedChannel;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -54,6 +56,7 @@ public final class SandboxManager implements AutoCloseable {
     private final SandboxReaper reaper;
     private final IdleActions idle;
     private final Executor background;
+    private final SandboxForks forks;
     private volatile boolean closed;
 
     /** A manager whose sandboxes cannot have egress. */
@@ -91,6 +94,7 @@ public final class SandboxManager implements AutoCloseable {
                 clock, ids, usage, idle);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);
         this.reaper = new SandboxReaper(registry, lifecycle, idle, clock);
+        this.forks = new SandboxForks(this, store, clock, new SecureRandom(), ids);
     }
 
     public SandboxEvents events() {
@@ -119,6 +123,19 @@ public final class SandboxManager implements AutoCloseable {
     /** @throws GuestArchUnavailableException when the selected backend cannot run guests of {@code arch} */
     public void requireArch(String arch) {
         SandboxLifecycle.checkArch(hypervisor, arch);
+    }
+
+    /**
+     * A package's memory as this host froze it at an earlier restore (see {@link Hypervisor#frozenMemory}), with
+     * {@code disk} as the writable disk, for VMs on {@code platform}; empty when there is none.
+     */
+    public Optional<SavedVmState> frozenMemory(String memoryKey, java.nio.file.Path disk, VmPlatform platform) {
+        return hypervisor.frozenMemory(memoryKey, disk, platform);
+    }
+
+    /** Drops a package's frozen memory once the package is gone; sandboxes restored from it keep it. */
+    public void forgetMemory(String memoryKey) {
+        hypervisor.forgetMemory(memoryKey);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------
@@ -152,6 +169,18 @@ public final class SandboxManager implements AutoCloseable {
      */
     public SandboxRecord resume(String id) throws InterruptedException {
         return lifecycle.resume(id);
+    }
+
+    /**
+     * Copies a READY sandbox {@code count} times: each copy continues from one instant of the source (processes,
+     * memory, disk) and is returned READY, with its own clock, entropy, generation and hostname; the source runs on.
+     * Copies count against admission. All or nothing: a failure deletes the copies made.
+     *
+     * @param labels put on the copies beside the source's own
+     * @throws dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException when the backend cannot fork (libkrun)
+     */
+    public List<SandboxRecord> fork(String id, int count, Map<String, String> labels) throws InterruptedException {
+        return forks.fork(id, count, labels);
     }
 
     /**
@@ -468,7 +497,8 @@ public final class SandboxManager implements AutoCloseable {
 
     /**
      * Closes agent sessions (ending their streams) and leaves every sandbox's VM running for the next daemon; warm
-     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved.
+     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved. RAM files that no runtime
+     * directory owns (package memory frozen by restores) are removed.
      */
     @Override
     public void close() {
@@ -481,5 +511,8 @@ public final class SandboxManager implements AutoCloseable {
             sandbox.agent.thenAccept(VmLauncher::closeQuietly);
         }
         networks.close();
+        // Package memory frozen during this run goes (the next start would sweep it, but its state directory may
+        // never see another daemon); the RAM of VMs that run on, and of a fork still under way, stays.
+        hypervisor.removeOrphanMemory(java.util.Set.copyOf(registry.store().runtimeDirIds()));
     }
 }

@@ -109,10 +109,21 @@ public final class Restorer {
         }
     }
 
+    /**
+     * The memory blob is unpacked and streamed into the guest only the first time on this host: that restore also
+     * freezes it (content-addressed by the blob's sha256), and every later restore of it maps the frozen RAM and
+     * unpacks only the disk (ADR 0032).
+     */
     private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)
             throws IOException {
         Path memory = work.resolve("memory");
         Path disk = work.resolve("disk");
+        String memoryKey = manifest.blob(BlobNames.VM_MEMORY).map(dev.kelpie.teleport.pkg.BlobRef::sha256).orElse("");
+        Optional<SavedVmState> frozen = memoryKey.isEmpty() ? Optional.empty() : sandboxes.frozenMemory(memoryKey, disk, platform);
+        if (frozen.isPresent()) {
+            reader.extract(store, manifest, BlobNames.VM_DISK, disk);
+            return new Launch(frozen, agent -> refresh(agent, generation));
+        }
         // Both blobs decompress at once: restore latency is what a vm package is for, and hosts have cores.
         CompletableFuture<Void> memoryDone = new CompletableFuture<>();
         Thread.ofVirtual().name("restore-memory-" + manifest.id()).start(() -> {
@@ -128,7 +139,8 @@ public final class Restorer {
         } finally {
             awaitExtraction(memoryDone);
         }
-        return new Launch(Optional.of(new SavedVmState(memory, disk, platform)), agent -> refresh(agent, generation));
+        return new Launch(Optional.of(new SavedVmState(memory, disk, platform).withMemoryKey(memoryKey)),
+                agent -> refresh(agent, generation));
     }
 
     private static void awaitExtraction(CompletableFuture<Void> extraction) throws IOException {

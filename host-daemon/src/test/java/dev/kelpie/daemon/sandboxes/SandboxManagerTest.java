@@ -198,7 +198,7 @@ class SandboxManagerTest {
     }
 
     @Test
-    void aResumedSandboxSkipsConfigureAndRunsItsReadyStepBeforeReady() throws Exception {
+    void aResumedSandboxTakesItsOwnHostnameAndRunsItsReadyStepBeforeReady() throws Exception {
         List<SandboxState> statesDuringStep = new java.util.ArrayList<>();
         var saved = new dev.kelpie.daemon.hypervisor.SavedVmState(state.resolve("m"), state.resolve("d"),
                 hypervisor.platform("x86_64"));
@@ -207,7 +207,56 @@ class SandboxManagerTest {
 
         assertEquals(SandboxState.READY, r.state());
         assertEquals(List.of(SandboxState.CREATING), statesDuringStep, "nobody sees it READY before the step ran");
-        assertTrue(agents.configured.isEmpty(), "a resumed guest keeps the configuration it was saved with");
+        assertEquals(1, agents.configured.size());
+        assertEquals(r.id(), agents.configured.get(0).getHostname(), "not the source's name");
+        assertFalse(agents.configured.get(0).hasNetwork(), "a resumed guest's network is set up already");
+    }
+
+    @Test
+    void aForkMakesReadyCopiesOfOneFrozenInstantEachWithItsOwnDiskHostnameAndGeneration() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+
+        List<SandboxRecord> copies = manager.fork(source.id(), 2, Map.of("copy", "yes"));
+
+        assertEquals(2, copies.size());
+        for (SandboxRecord copy : copies) {
+            assertEquals(SandboxState.READY, copy.state());
+            assertEquals(Map.of("team", "a", "copy", "yes"), copy.config().labels());
+        }
+        assertEquals(2, hypervisor.restoredFrom.size());
+        var first = hypervisor.restoredFrom.get(0);
+        var second = hypervisor.restoredFrom.get(1);
+        assertTrue(first.sharedRam().isPresent(), "copies map the frozen RAM");
+        assertEquals(first.sharedRam(), second.sharedRam(), "one frozen instant for every copy");
+        assertFalse(first.diskFile().equals(second.diskFile()), "each copy writes its own disk");
+        assertFalse(agents.reseeded.get(copies.get(0).id()).getGeneration()
+                == agents.reseeded.get(copies.get(1).id()).getGeneration(), "generations differ");
+        assertEquals(List.of(source.id(), copies.get(0).id(), copies.get(1).id()),
+                agents.configured.stream().map(c -> c.getHostname()).toList());
+        assertEquals(SandboxState.READY, manager.get(source.id()).state(), "the source runs on");
+        assertFalse(Files.exists(first.sharedRam().get()), "the snapshot's files go once the copies run");
+        assertTrue(new DirectorySandboxStore(state, json).runtimeDirIds().stream().noneMatch(id -> id.startsWith("fork-")));
+    }
+
+    @Test
+    void aForkBeyondAdmissionMakesNoCopyAtAll() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+
+        assertThrows(AdmissionDeniedException.class, () -> manager.fork(source.id(), 3, Map.of()));
+
+        assertEquals(List.of(source.id()), manager.list(Map.of()).stream().map(SandboxRecord::id).toList(),
+                "the two copies admitted were deleted again");
+        assertEquals(List.of(source.id()), new DirectorySandboxStore(state, json).runtimeDirIds());
+    }
+
+    @Test
+    void aForkCountOutOfRangeOrOfAMissingSandboxIsRefused() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+        var e = assertThrows(dev.kelpie.daemon.errors.InvalidRequestException.class,
+                () -> manager.fork(source.id(), 17, Map.of()));
+        assertTrue(e.getMessage().contains("count must be 1 to 16, got 17"), e.getMessage());
+        assertThrows(SandboxNotFoundException.class, () -> manager.fork("nope", 1, Map.of()));
+        assertEquals(List.of(source.id()), new DirectorySandboxStore(state, json).runtimeDirIds());
     }
 
     @Test

@@ -148,6 +148,16 @@ final class FaultyHypervisor implements Hypervisor {
         }
 
         @Override
+        public SavedVmState saveLocalState(Path workDir) throws InterruptedException {
+            world.faults.mayHold("vm.save");
+            if (world.faults.at(life, "vm.save") == Faults.Kind.FAIL) {
+                throw new VmException("simulated: the VMM could not freeze its state");
+            }
+            requireAlive();
+            return vm.saveLocalState(workDir);
+        }
+
+        @Override
         public void stop(Duration grace) throws InterruptedException {
             world.faults.mayHold("vm.stop");
             world.faults.at(life, "vm.stop");

@@ -194,7 +194,7 @@ class TeleportFlowTest {
     }
 
     @Test
-    void vmRoundTripResumesTheSavedStateWithoutReconfiguring() throws Exception {
+    void vmRoundTripResumesTheSavedStateAndOnlyRenamesIt() throws Exception {
         SandboxRecord source = createWithWorkspace(new byte[0]);
         int configuredBefore = agents.configured.size();
 
@@ -205,7 +205,12 @@ class TeleportFlowTest {
         assertEquals(SandboxState.READY, restored.sandbox().state());
         assertEquals(1, hypervisor.restoredFrom.size());
         assertEquals("pkg-1", manager.get(restored.sandbox().id()).restoredFromPackageId());
-        assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
+        assertEquals(configuredBefore + 1, agents.configured.size());
+        var told = agents.configured.get(agents.configured.size() - 1);
+        assertEquals(restored.sandbox().id(), told.getHostname(), "the resumed guest takes its own name");
+        assertFalse(told.hasNetwork(), "its network is set up already");
+        assertFalse(hypervisor.restoredFrom.get(0).memoryKey().isEmpty(),
+                "the memory blob's hash names the state, so a backend can freeze it for the next restore");
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);
         assertThrows(InvalidRequestException.class, () -> restorer.restore("pkg-1", "", "",

@@ -28,4 +28,12 @@ public record QemuMachine(String binary, String machineType, String consoleDevic
         }
         return List.of();
     }
+
+    /**
+     * The id QEMU gives the machine's RAM backend when it makes one itself ({@code default_ram_id}); a migration
+     * stream names RAM blocks by it.
+     */
+    public String defaultRamId() {
+        return machineType.equals("virt") ? "mach-virt.ram" : machineType + ".ram";
+    }
 }

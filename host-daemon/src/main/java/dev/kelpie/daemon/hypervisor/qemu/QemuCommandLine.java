@@ -69,6 +69,13 @@ public final class QemuCommandLine {
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=" + spec.agentSocket() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME));
+        if (spec.ramFile() != null) {
+            // The backend takes the machine's default RAM id, so the migration stream names the same RAM block as a
+            // VM on anonymous memory: packages move between the two.
+            String ramId = machine.defaultRamId();
+            argv.addAll(List.of("-object", "memory-backend-file,id=" + ramId + ",size=" + spec.memoryMib() + "M,mem-path="
+                    + spec.ramFile() + ",share=" + (spec.ramShared() ? "on" : "off"), "-machine", "memory-backend=" + ramId));
+        }
         if (spec.network().hasDevice()) {
             argv.addAll(List.of("-netdev", userNetdev(spec), "-device", "virtio-net-device,netdev=" + NETDEV_ID));
         }

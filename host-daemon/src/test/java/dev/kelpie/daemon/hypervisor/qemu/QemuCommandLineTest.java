@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,6 +41,27 @@ class QemuCommandLineTest {
                 "-device", "virtserialport,chardev=agent,name=kelpie.agent",
                 "-device", "virtio-balloon-device,free-page-reporting=on"),
                 QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG)));
+    }
+
+    @Test
+    void guestRamFromAFileTakesTheMachinesDefaultRamIdSharedOrCopyOnWrite() {
+        for (boolean shared : List.of(true, false)) {
+            QemuVmSpec s = new QemuVmSpec("x86_64", Accelerator.TCG, 1, 256, Path.of("/img/vmlinux"), "root=/dev/vda ro",
+                    Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"),
+                    Path.of("/l"), VmNetwork.NONE, null, Path.of("/dev/shm/k/sb1.ram"), shared);
+            List<String> argv = QemuCommandLine.build("qemu-system-x86_64", s);
+            int at = argv.indexOf("-object");
+            // The default id keeps the migration stream's RAM block name: packages move between file and anonymous RAM.
+            assertEquals(List.of("-object", "memory-backend-file,id=microvm.ram,size=256M,mem-path=/dev/shm/k/sb1.ram,share="
+                    + (shared ? "on" : "off"), "-machine", "memory-backend=microvm.ram"), argv.subList(at, at + 4));
+            assertTrue(argv.containsAll(List.of("-m", "256")), "the size stays on -m too: " + argv);
+        }
+        QemuVmSpec arm = new QemuVmSpec("aarch64", Accelerator.TCG, 1, 256, Path.of("/img/Image"), "root=/dev/vda ro",
+                Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"),
+                VmNetwork.NONE, null, Path.of("/x.ram"), true);
+        assertTrue(QemuCommandLine.build("qemu-system-aarch64", arm).contains("memory-backend=mach-virt.ram"));
+        assertFalse(QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG)).contains("-object"),
+                "no RAM file, anonymous memory");
     }
 
     @Test
