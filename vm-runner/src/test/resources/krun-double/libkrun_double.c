@@ -48,6 +48,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The TCP stand-in for vsock (QEMU under TCG has no vhost-vsock): the guest's eth0, and the
+   address where host ports (CID 2) are reached. */
+#define STAND_IN_GUEST "10.0.2.15/24"
+#define STAND_IN_HOST "10.0.2.101"
+
 #if defined(__x86_64__)
 #define DEFAULT_QEMU "qemu-system-x86_64"
 #elif defined(__aarch64__)
@@ -847,8 +852,6 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
         argv_addf(a, "-initrd");
         argv_add(a, dup_or_null(ctx->initramfs));
     }
-    argv_addf(a, "-append");
-    argv_add(a, append);
 
     /* virtio-mmio devices, like libkrun's, so disks appear as vda, vdb, ... in this order. */
     for (int i = 0; i < ctx->ndisks; i++) {
@@ -886,8 +889,46 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
     if (name == NULL || *name == '\0') {
         name = "kelpie.agent";
     }
+    /* A virtio-serial port carries one connection, but a guest-connects (listen=false) mapping
+       carries any number: those become guestfwd rules of a user-mode network with restrict=on
+       (nothing else gets out), one socat per connection to the mapped socket, as libkrun
+       connects per guest connection. The agent learns the stand-in address from the command line. */
+    struct buf netdev = {0};
     for (int i = 0; i < ctx->nports; i++) {
         const struct vsock_port *p = &ctx->ports[i];
+        if (i == 0 || p->listen) {
+            continue;
+        }
+        if (netdev.len == 0) {
+            buf_puts(&netdev, "user,id=vsocknet,restrict=on,net=10.0.2.0/24");
+        }
+        char *path = qemu_escape(p->path);
+        char *rule = NULL;
+        if (asprintf(&rule, ",guestfwd=tcp:%s:%" PRIu32 "-cmd:socat STDIO UNIX-CONNECT:%s",
+                    STAND_IN_HOST, p->port, path) < 0) {
+            abort();
+        }
+        buf_puts(&netdev, rule);
+        free(rule);
+        free(path);
+    }
+    if (netdev.len > 0) {
+        argv_addf(a, "-netdev");
+        argv_add(a, netdev.data);
+        argv_addf(a, "-device");
+        argv_addf(a, "virtio-net-device,netdev=vsocknet");
+        char *more = NULL;
+        if (asprintf(&more, "%s kelpie.vsock.tcp=%s,%s", append, STAND_IN_GUEST, STAND_IN_HOST) < 0) {
+            abort();
+        }
+        free(append);
+        append = more;
+    }
+    for (int i = 0; i < ctx->nports; i++) {
+        const struct vsock_port *p = &ctx->ports[i];
+        if (i > 0 && !p->listen) {
+            continue;
+        }
         char *path = qemu_escape(p->path);
         argv_addf(a, "-chardev");
         argv_addf(a, "socket,id=vsock%" PRIu32 ",path=%s,%s", p->port, path,
@@ -901,6 +942,9 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
         }
         free(path);
     }
+    /* Last, once the vsock stand-in has added its word. */
+    argv_addf(a, "-append");
+    argv_add(a, append);
 }
 
 static void write_full(int fd, const void *data, size_t len) {

@@ -17,6 +17,11 @@ public final class GuestNetwork {
     /** Where the guest finds the egress proxy; the VMM hands each connection to the daemon's proxy socket. */
     public static final String PROXY_ADDRESS = "10.0.2.100";
     public static final int PROXY_PORT = 3128;
+    /**
+     * Without a network device (libkrun) the agent serves the proxy address on the guest's loopback and relays each
+     * connection to this host vsock port, which the VMM maps to the sandbox's egress socket.
+     */
+    public static final int EGRESS_VSOCK_PORT = 1025;
 
     private GuestNetwork() {}
 

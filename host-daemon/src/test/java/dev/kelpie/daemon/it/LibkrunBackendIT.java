@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.NetworkMode;
 import dev.kelpie.api.v1.NetworkPolicy;
+import dev.kelpie.api.v1.PortForward;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
@@ -40,6 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
  * checks only the double can answer (its call record, its injected failures).
  */
 class LibkrunBackendIT {
+
+    private static final String NO_PROXY_BYPASS = "no_proxy= NO_PROXY= ";
 
     @TempDir
     static Path work;
@@ -112,20 +116,67 @@ class LibkrunBackendIT {
             assertTrue(vmSnapshot.getStatus().getDescription().contains("take a checkpoint snapshot instead"), vmSnapshot.toString());
             assertEquals("still here\n", client.sh(id, "echo still here"), "a refused vm snapshot leaves the sandbox running");
 
-            // No allowlist can be enforced on libkrun yet (ADR 0022): a network policy is refused before anything boots.
-            StatusRuntimeException egress = assertThrows(StatusRuntimeException.class, () -> client.create(
-                    SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
-                            .setMode(NetworkMode.NETWORK_MODE_EGRESS)).build()));
-            assertEquals(Status.Code.FAILED_PRECONDITION, egress.getStatus().getCode(), egress.toString());
-            assertTrue(egress.getStatus().getDescription().contains("--backend=qemu"), egress.toString());
+            // Published ports are not relayed on libkrun yet (ADR 0022 addendum): refused before anything boots.
+            StatusRuntimeException forward = assertThrows(StatusRuntimeException.class, () -> client.create(
+                    SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder().setMode(NetworkMode.NETWORK_MODE_EGRESS)
+                            .addPortForwards(PortForward.newBuilder().setGuestPort(8000))).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, forward.getStatus().getCode(), forward.toString());
+            assertTrue(forward.getStatus().getDescription().contains("--backend=qemu"), forward.toString());
             assertEquals(1, client.list().size(), "nothing was created");
-            assertFalse(Probes.info(daemon).path("network").path("egress").asBoolean(), "Host.Info says so too");
+            JsonNode network = Probes.info(daemon).path("network");
+            assertTrue(network.path("egress").asBoolean(), "Host.Info offers egress: " + network);
+            assertFalse(network.path("portForwards").asBoolean(), "but no port forwards: " + network);
 
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
             assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)));
             assertFalse(Files.exists(vm), "the runtime directory is removed");
             assertEquals(Set.of(), processesNaming(vm), "neither the runner nor its VM outlives the delete");
         }
+    }
+
+    /**
+     * Egress on libkrun (ADR 0022 addendum): the guest's proxy address is the agent's relay, which carries each
+     * connection over vsock port 1025 to the sandbox's proxy socket; the daemon's allowlist decides as on QEMU. With
+     * the double, its QEMU realises the guest-connects mapping (a guestfwd per connection) and the agent relays over
+     * the TCP stand-in the double names on the command line.
+     */
+    @Test
+    void egressGoesThroughTheAgentsVsockRelayToTheAllowlistingProxy() throws Exception {
+        HttpServer allowed = serve("allowed-server");
+        HttpServer other = serve("other-server");
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            int port = allowed.getAddress().getPort();
+            Sandbox sandbox = client.create(SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
+                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)).build());
+            String id = sandbox.getId();
+            Path vm = runtimeDir(id);
+            if (usesTheDouble()) {
+                assertTrue(callsOf(runnerPid(id)).contains("krun_add_vsock_port2(0, 1025, \"" + vm.resolve("egress.sock")
+                        + "\", false) = 0"), "the egress mapping: " + callsOf(runnerPid(id)));
+            }
+            assertEquals("http://10.0.2.100:3128\n", client.sh(id, "echo $http_proxy"), "the same proxy URL as on qemu");
+            assertEquals("allowed-server\n", client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + port + "/"));
+            String refused = client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:"
+                    + other.getAddress().getPort() + "/ 2>&1; echo exit=$?");
+            assertTrue(refused.endsWith("exit=1\n") && !refused.contains("other-server"), "not on the allowlist: " + refused);
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            assertEquals(Set.of(), processesNaming(vm), "no runner, VM or relay outlives the delete");
+        } finally {
+            allowed.stop(0);
+            other.stop(0);
+        }
+    }
+
+    private static HttpServer serve(String body) throws java.io.IOException {
+        HttpServer server = HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/", exchange -> {
+            byte[] bytes = (body + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, bytes.length);
+            exchange.getResponseBody().write(bytes);
+            exchange.close();
+        });
+        server.start();
+        return server;
     }
 
     @Test

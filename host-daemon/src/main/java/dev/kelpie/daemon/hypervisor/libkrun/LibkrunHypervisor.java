@@ -13,7 +13,9 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.WritableDisk;
+import dev.kelpie.daemon.network.GuestNetwork;
 import dev.kelpie.runner.RunnerConfig;
 import dev.kelpie.runner.VmRunner;
 import java.io.IOException;
@@ -67,14 +69,22 @@ public final class LibkrunHypervisor implements Hypervisor {
     }
 
     /**
-     * libkrun's networking cannot enforce an allowlist (TSI hands the guest the host's sockets and needs libkrunfw's
-     * patched kernel; passt NATs everything), and the guest-side relay over vsock ports that would is not built yet
-     * (ADR 0022).
+     * libkrun's own networking cannot enforce an allowlist (TSI hands the guest the host's sockets; passt NATs
+     * everything), so egress goes through the agent's relay over a vsock port mapped to the sandbox's proxy socket
+     * (ADR 0022 addendum). Published ports are not relayed yet.
      */
     @Override
     public Optional<String> networkUnsupportedReason(boolean egress) {
-        return Optional.of("the libkrun backend gives sandboxes no network yet (only network mode none without"
-                + " published ports); run kelpied --backend=qemu for egress and port forwards");
+        if (egress) {
+            return Optional.empty();
+        }
+        return Optional.of("the libkrun backend does not publish guest ports yet (egress works);"
+                + " run kelpied --backend=qemu for port forwards");
+    }
+
+    @Override
+    public boolean networkOverVsock() {
+        return true;
     }
 
     /** libkrun runs the guest on the host's CPU through KVM or HVF: it has no emulator for another architecture. */
@@ -95,9 +105,8 @@ public final class LibkrunHypervisor implements Hypervisor {
 
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
-        if (spec.network().hasDevice()) {
-            throw new VmOperationUnsupportedException(networkUnsupportedReason(spec.network().egressSocket() != null)
-                    .orElseThrow());
+        if (!spec.network().forwards().isEmpty()) {
+            throw new VmOperationUnsupportedException(networkUnsupportedReason(false).orElseThrow());
         }
         LibkrunRuntimeFiles files = new LibkrunRuntimeFiles(spec.runtimeDir());
         Process runner;
@@ -137,7 +146,15 @@ public final class LibkrunHypervisor implements Hypervisor {
         return new RunnerConfig(settings.library(), settings.logLevel(), spec.image().arch(), spec.vcpuCount(),
                 spec.memoryMib(), spec.image().kernel(), LibkrunKernelCmdline.of(spec.image().kernelCmdline()),
                 spec.image().rootfs(), files.writableDisk(), AGENT_VSOCK_PORT, files.agentSocket(), files.consoleLog(),
-                List.of(), List.of(), settings.kvmDevice());
+                List.of(), List.of(), settings.kvmDevice(), vsockPorts(spec.network()));
+    }
+
+    /** The egress relay's port: each guest connection to it is handed to the sandbox's proxy socket. */
+    private static List<RunnerConfig.VsockPort> vsockPorts(VmNetwork network) {
+        if (network.egressSocket() == null) {
+            return List.of();
+        }
+        return List.of(new RunnerConfig.VsockPort(GuestNetwork.EGRESS_VSOCK_PORT, network.egressSocket(), false));
     }
 
     /** Waits until libkrun created the agent's socket (the VM is built and its guest booting), or the runner ended. */
