@@ -42,7 +42,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -810,6 +813,25 @@ static const char *disk_format_name(uint32_t format) {
     }
 }
 
+/* Relays the double starts beside QEMU for host-connects (listen=true) mappings: one socat per
+   mapping, listening on the mapped socket as libkrun would, into QEMU's hostfwd port. */
+static struct argv helpers[MAX_VSOCK];
+static int nhelpers;
+
+/* A free port on host loopback for a hostfwd rule (the double's own race with other binders is
+   acceptable in a test). */
+static int free_loopback_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof addr) != 0
+            || getsockname(fd, (struct sockaddr *) &addr, &len) != 0) {
+        abort();
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
 static void build_argv(const struct ctx *ctx, struct argv *a) {
     const char *qemu = getenv("KRUN_DOUBLE_QEMU");
     argv_add(a, dup_or_null(qemu != NULL && *qemu != '\0' ? qemu : DEFAULT_QEMU));
@@ -896,7 +918,7 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
     struct buf netdev = {0};
     for (int i = 0; i < ctx->nports; i++) {
         const struct vsock_port *p = &ctx->ports[i];
-        if (i == 0 || p->listen) {
+        if (i == 0) {
             continue;
         }
         if (netdev.len == 0) {
@@ -904,7 +926,17 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
         }
         char *path = qemu_escape(p->path);
         char *rule = NULL;
-        if (asprintf(&rule, ",guestfwd=tcp:%s:%" PRIu32 "-cmd:socat STDIO UNIX-CONNECT:%s",
+        if (p->listen) {
+            int host_port = free_loopback_port();
+            if (asprintf(&rule, ",hostfwd=tcp:127.0.0.1:%d-%.*s:%" PRIu32, host_port,
+                        (int) (strchr(STAND_IN_GUEST, '/') - STAND_IN_GUEST), STAND_IN_GUEST, p->port) < 0) {
+                abort();
+            }
+            struct argv *h = &helpers[nhelpers++];
+            argv_addf(h, "socat");
+            argv_addf(h, "UNIX-LISTEN:%s,fork", p->path);
+            argv_addf(h, "TCP:127.0.0.1:%d", host_port);
+        } else if (asprintf(&rule, ",guestfwd=tcp:%s:%" PRIu32 "-cmd:socat STDIO UNIX-CONNECT:%s",
                     STAND_IN_HOST, p->port, path) < 0) {
             abort();
         }
@@ -926,7 +958,7 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
     }
     for (int i = 0; i < ctx->nports; i++) {
         const struct vsock_port *p = &ctx->ports[i];
-        if (i > 0 && !p->listen) {
+        if (i > 0) {
             continue;
         }
         char *path = qemu_escape(p->path);
@@ -962,7 +994,24 @@ static void write_full(int fd, const void *data, size_t len) {
     }
 }
 
+/* Like QEMU, each helper dies with this process (PDEATHSIG from the thread that waits). */
+static void start_helpers(void) {
+    for (int i = 0; i < nhelpers; i++) {
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) {
+                _exit(1);
+            }
+            execvp(helpers[i].v[0], helpers[i].v);
+            _exit(127);
+        }
+    }
+}
+
 static _Noreturn void run_vmm(char **argv) {
+    start_helpers();
     struct buf line = {0};
     buf_puts(&line, "# exec");
     for (char **p = argv; *p != NULL; p++) {

@@ -22,6 +22,8 @@ public final class GuestNetwork {
      * connection to this host vsock port, which the VMM maps to the sandbox's egress socket.
      */
     public static final int EGRESS_VSOCK_PORT = 1025;
+    /** Without a network device, the i-th published port is this vsock port + i, which the agent relays to its guest port. */
+    public static final int FORWARD_VSOCK_PORT_BASE = 1026;
 
     private GuestNetwork() {}
 

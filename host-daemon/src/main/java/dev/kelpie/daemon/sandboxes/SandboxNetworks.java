@@ -114,6 +114,11 @@ final class SandboxNetworks implements AutoCloseable {
                     .setGuestAddress(GuestNetwork.PROXY_ADDRESS + ":" + GuestNetwork.PROXY_PORT)
                     .setVsockPort(GuestNetwork.EGRESS_VSOCK_PORT));
         }
+        for (int i = 0; i < network.forwards().size(); i++) {
+            config.addVsockRelays(VsockRelay.newBuilder().setDirection(VsockRelay.Direction.DIRECTION_FROM_HOST)
+                    .setGuestAddress("127.0.0.1:" + network.forwards().get(i).guestPort())
+                    .setVsockPort(GuestNetwork.FORWARD_VSOCK_PORT_BASE + i));
+        }
         return Optional.of(config.build());
     }
 

@@ -44,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LibkrunBackendIT {
 
     private static final String NO_PROXY_BYPASS = "no_proxy= NO_PROXY= ";
+    private static final int GUEST_HTTP_PORT = 8000;
 
     @TempDir
     static Path work;
@@ -116,16 +117,9 @@ class LibkrunBackendIT {
             assertTrue(vmSnapshot.getStatus().getDescription().contains("take a checkpoint snapshot instead"), vmSnapshot.toString());
             assertEquals("still here\n", client.sh(id, "echo still here"), "a refused vm snapshot leaves the sandbox running");
 
-            // Published ports are not relayed on libkrun yet (ADR 0022 addendum): refused before anything boots.
-            StatusRuntimeException forward = assertThrows(StatusRuntimeException.class, () -> client.create(
-                    SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder().setMode(NetworkMode.NETWORK_MODE_EGRESS)
-                            .addPortForwards(PortForward.newBuilder().setGuestPort(8000))).build()));
-            assertEquals(Status.Code.FAILED_PRECONDITION, forward.getStatus().getCode(), forward.toString());
-            assertTrue(forward.getStatus().getDescription().contains("--backend=qemu"), forward.toString());
-            assertEquals(1, client.list().size(), "nothing was created");
             JsonNode network = Probes.info(daemon).path("network");
-            assertTrue(network.path("egress").asBoolean(), "Host.Info offers egress: " + network);
-            assertFalse(network.path("portForwards").asBoolean(), "but no port forwards: " + network);
+            assertTrue(network.path("egress").asBoolean() && network.path("portForwards").asBoolean(),
+                    "Host.Info offers egress and port forwards on libkrun: " + network);
 
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
             assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)));
@@ -135,19 +129,21 @@ class LibkrunBackendIT {
     }
 
     /**
-     * Egress on libkrun (ADR 0022 addendum): the guest's proxy address is the agent's relay, which carries each
-     * connection over vsock port 1025 to the sandbox's proxy socket; the daemon's allowlist decides as on QEMU. With
-     * the double, its QEMU realises the guest-connects mapping (a guestfwd per connection) and the agent relays over
-     * the TCP stand-in the double names on the command line.
+     * The network on libkrun (ADR 0022 addendum). Egress: the guest's proxy address is the agent's relay, which carries
+     * each connection over vsock port 1025 to the sandbox's proxy socket; the daemon's allowlist decides as on QEMU. A
+     * published port: the daemon's loopback listener pipes into the socket libkrun serves for vsock port 1026, where
+     * the agent relays to the guest's port. With the double, its QEMU realises the mappings (guestfwd, and hostfwd
+     * behind a socat on the socket) and the agent relays over the TCP stand-in the double names on the command line.
      */
     @Test
-    void egressGoesThroughTheAgentsVsockRelayToTheAllowlistingProxy() throws Exception {
-        HttpServer allowed = serve("allowed-server");
-        HttpServer other = serve("other-server");
+    void egressAndAPublishedPortGoThroughTheAgentsVsockRelays() throws Exception {
+        HttpServer allowed = NetworkIT.serve("allowed-server");
+        HttpServer other = NetworkIT.serve("other-server");
         try (SandboxClient client = new SandboxClient(daemon.socket)) {
             int port = allowed.getAddress().getPort();
             Sandbox sandbox = client.create(SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
-                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)).build());
+                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)
+                    .addPortForwards(PortForward.newBuilder().setGuestPort(GUEST_HTTP_PORT))).build());
             String id = sandbox.getId();
             Path vm = runtimeDir(id);
             if (usesTheDouble()) {
@@ -159,24 +155,27 @@ class LibkrunBackendIT {
             String refused = client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:"
                     + other.getAddress().getPort() + "/ 2>&1; echo exit=$?");
             assertTrue(refused.endsWith("exit=1\n") && !refused.contains("other-server"), "not on the allowlist: " + refused);
+
+            int published = client.get(id).getPortForwards(0).getHostPort();
+            client.sh(id, "mkdir -p /tmp/www && echo guest-server > /tmp/www/index.html && httpd -p " + GUEST_HTTP_PORT
+                    + " -h /tmp/www");
+            NetworkIT.awaitHttp(published, "guest-server");
+
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-            assertEquals(Set.of(), processesNaming(vm), "no runner, VM or relay outlives the delete");
+            // The runner is gone when the delete returns; its QEMU and socat die with it (PDEATHSIG) a moment later.
+            Await.until("no runner, VM or relay to outlive the delete", Duration.ofSeconds(10),
+                    () -> processesNaming(vm).isEmpty());
+            Await.until("the published port to close with the VM", Duration.ofSeconds(10), () -> {
+                try (java.net.Socket probe = new java.net.Socket("127.0.0.1", published)) {
+                    return false;
+                } catch (java.io.IOException e) {
+                    return true;
+                }
+            });
         } finally {
             allowed.stop(0);
             other.stop(0);
         }
-    }
-
-    private static HttpServer serve(String body) throws java.io.IOException {
-        HttpServer server = HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/", exchange -> {
-            byte[] bytes = (body + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, bytes.length);
-            exchange.getResponseBody().write(bytes);
-            exchange.close();
-        });
-        server.start();
-        return server;
     }
 
     @Test
