@@ -182,8 +182,17 @@ class LibkrunBackendIT {
     void theRunnerLeadsItsOwnSessionAndItsVmOutlivesTheDaemon() throws Exception {
         String id;
         long runner;
+        HttpServer allowed = NetworkIT.serve("allowed-server");
+        int port = allowed.getAddress().getPort();
+        int published;
         try (SandboxClient client = new SandboxClient(daemon.socket)) {
-            id = client.create(SandboxSpec.getDefaultInstance()).getId();
+            // With a network: a re-adopting daemon serves the proxy and the published port's listener again.
+            id = client.create(SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
+                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)
+                    .addPortForwards(PortForward.newBuilder().setGuestPort(GUEST_HTTP_PORT))).build()).getId();
+            published = client.get(id).getPortForwards(0).getHostPort();
+            client.sh(id, "mkdir -p /tmp/www && echo adopted-server > /tmp/www/index.html && httpd -p " + GUEST_HTTP_PORT
+                    + " -h /tmp/www");
             runner = runnerPid(id);
             assertEquals(runner, sessionOf(runner), "in a session of its own, out of reach of the daemon's terminal");
         }
@@ -193,8 +202,14 @@ class LibkrunBackendIT {
             assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(id).getState(), "re-adopted: " + client.get(id));
             assertEquals(runner, runnerPid(id), "the same runner, not a new VM");
             assertEquals("adopted\n", client.sh(id, "echo adopted"));
+            NetworkIT.awaitHttp(published, "adopted-server");
+            assertEquals("allowed-server\n", client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + port + "/"));
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-            assertEquals(Set.of(), processesNaming(runtimeDir(id)), "neither the runner nor its VM outlives the delete");
+            Path vm = runtimeDir(id);
+            Await.until("neither the runner nor its VM and relays to outlive the delete", Duration.ofSeconds(10),
+                    () -> processesNaming(vm).isEmpty());
+        } finally {
+            allowed.stop(0);
         }
     }
 
