@@ -23,6 +23,8 @@ pub struct AgentConfig {
     /// Allowed to change machine-wide state: hostname, clock, network, power. On only inside the
     /// VM, so that tests on a host never step its clock.
     pub system_control: bool,
+    /// TCP in place of vsock for the relays, where the VMM has no vsock (`kelpie.vsock.tcp=`).
+    pub vsock_stand_in: Option<crate::relay::TcpStandIn>,
 }
 
 impl Default for AgentConfig {
@@ -39,6 +41,7 @@ impl Default for AgentConfig {
             retention: Retention::default(),
             init: false,
             system_control: false,
+            vsock_stand_in: None,
         }
     }
 }

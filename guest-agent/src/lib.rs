@@ -11,6 +11,7 @@ pub mod fs;
 pub mod grpc;
 pub mod init;
 pub mod process;
+pub mod relay;
 pub mod rpc;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -13,6 +13,8 @@ pub struct BootOptions {
     pub disk_fstype: Option<String>,
     /// `kelpie.overlay=0` keeps the root as the kernel mounted it (a writable developer image).
     pub no_overlay: bool,
+    /// `kelpie.vsock.tcp=10.0.2.15/24,10.0.2.101`: the VMM has no vsock; relays use TCP (see `relay`).
+    pub vsock_stand_in: Option<crate::relay::TcpStandIn>,
 }
 
 /// Parses the kernel command line; unknown and malformed words are ignored (logged by the caller).
@@ -36,6 +38,10 @@ pub fn parse(cmdline: &str) -> (BootOptions, Vec<String>) {
             "kelpie.disk" => options.disk = Some(value.to_string()).filter(|v| !v.is_empty()),
             "kelpie.disk.fstype" => options.disk_fstype = Some(value.to_string()).filter(|v| !v.is_empty()),
             "kelpie.overlay" => options.no_overlay = value == "0" || value == "off",
+            "kelpie.vsock.tcp" => match crate::relay::TcpStandIn::parse(value) {
+                Ok(stand_in) => options.vsock_stand_in = Some(stand_in),
+                Err(err) => problems.push(err),
+            },
             _ => {}
         }
     }

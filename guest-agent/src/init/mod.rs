@@ -59,6 +59,12 @@ pub fn boot(mut config: AgentConfig) -> AgentConfig {
     if config.user_cgroup.is_none() {
         config.user_cgroup = setup_user_cgroup(Path::new("/sys/fs/cgroup"));
     }
+    if let Some(stand_in) = &options.vsock_stand_in {
+        if let Err(err) = crate::relay::prepare_stand_in(stand_in) {
+            crate::log!("init: eth0 for the vsock stand-in: {}", err);
+        }
+    }
+    config.vsock_stand_in = options.vsock_stand_in.clone();
     if config.listen.is_empty() {
         config.listen = if options.listen.is_empty() { default_listeners() } else { options.listen };
     }

@@ -49,7 +49,11 @@ pub fn apply(network: Option<&NetworkConfig>) -> io::Result<()> {
         None => return Ok(()),
     };
     let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
-    if !network.address_cidr.is_empty() {
+    // Without an address the VM has no network device (libkrun: vsock relays only), so eth0 stays alone.
+    if network.address_cidr.is_empty() {
+        return Ok(());
+    }
+    {
         let (address, prefix) = parse_cidr(&network.address_cidr).map_err(invalid)?;
         sys::interface_ipv4(GUEST_INTERFACE, address, prefix)
             .map_err(|e| context(&format!("setting {} on {}", network.address_cidr, GUEST_INTERFACE), e))?;

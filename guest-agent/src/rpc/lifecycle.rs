@@ -101,13 +101,18 @@ pub async fn configure(agent: &Agent, req: ConfigureRequest) -> AgentResult<Conf
         std::fs::write(dir.join("memory.max"), memory).map_err(|e| AgentError::io("memory.max", e))?;
         std::fs::write(dir.join("pids.max"), pids).map_err(|e| AgentError::io("pids.max", e))?;
     }
-    if let Some(network) = &req.network {
-        crate::init::network::validate(network).map_err(|m| AgentError::invalid(format!("network: {}", m)))?;
-    }
+    let relays = match &req.network {
+        Some(network) => {
+            crate::init::network::validate(network).map_err(|m| AgentError::invalid(format!("network: {}", m)))?;
+            crate::relay::validate(&network.vsock_relays).map_err(|m| AgentError::invalid(format!("network: {}", m)))?
+        }
+        None => Vec::new(),
+    };
     if agent.config.system_control {
         let network = req.network.clone();
         blocking(move || crate::init::network::apply(network.as_ref()).map_err(|e| AgentError::io("network", e))).await?;
     }
+    agent.replace_relays(&relays).await.map_err(|e| AgentError::io("network: vsock relay", e))?;
     Ok(ConfigureResponse {})
 }
 

@@ -41,6 +41,8 @@ pub struct Agent {
     default_env: Mutex<HashMap<String, String>>,
     generation: AtomicU64,
     pub(crate) last_clock_sync: Mutex<Option<i64>>,
+    /// The vsock relays Configure started last (see `relay`).
+    relays: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Agent {
@@ -63,6 +65,7 @@ impl Agent {
             default_env: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(generation),
             last_clock_sync: Mutex::new(None),
+            relays: tokio::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -80,6 +83,18 @@ impl Agent {
 
     fn set_generation(&self, generation: u64) {
         self.generation.store(generation, Ordering::Relaxed);
+    }
+
+    /// Stops the running relays (waiting until their listeners are closed, so their addresses can be
+    /// bound again) and starts `relays` instead.
+    pub(crate) async fn replace_relays(&self, relays: &[crate::relay::Relay]) -> std::io::Result<()> {
+        let mut running = self.relays.lock().await;
+        for task in running.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        *running = crate::relay::start(relays, self.config.vsock_stand_in.as_ref(), self.config.system_control).await?;
+        Ok(())
     }
 
     /// The gRPC service over this agent.

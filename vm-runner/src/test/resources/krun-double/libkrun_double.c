@@ -42,11 +42,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The TCP stand-in for vsock (QEMU under TCG has no vhost-vsock): the guest's eth0, and the
+   address where host ports (CID 2) are reached. */
+#define STAND_IN_GUEST "10.0.2.15/24"
+#define STAND_IN_HOST "10.0.2.101"
 
 #if defined(__x86_64__)
 #define DEFAULT_QEMU "qemu-system-x86_64"
@@ -805,6 +813,25 @@ static const char *disk_format_name(uint32_t format) {
     }
 }
 
+/* Relays the double starts beside QEMU for host-connects (listen=true) mappings: one socat per
+   mapping, listening on the mapped socket as libkrun would, into QEMU's hostfwd port. */
+static struct argv helpers[MAX_VSOCK];
+static int nhelpers;
+
+/* A free port on host loopback for a hostfwd rule (the double's own race with other binders is
+   acceptable in a test). */
+static int free_loopback_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof addr) != 0
+            || getsockname(fd, (struct sockaddr *) &addr, &len) != 0) {
+        abort();
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
 static void build_argv(const struct ctx *ctx, struct argv *a) {
     const char *qemu = getenv("KRUN_DOUBLE_QEMU");
     argv_add(a, dup_or_null(qemu != NULL && *qemu != '\0' ? qemu : DEFAULT_QEMU));
@@ -847,8 +874,6 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
         argv_addf(a, "-initrd");
         argv_add(a, dup_or_null(ctx->initramfs));
     }
-    argv_addf(a, "-append");
-    argv_add(a, append);
 
     /* virtio-mmio devices, like libkrun's, so disks appear as vda, vdb, ... in this order. */
     for (int i = 0; i < ctx->ndisks; i++) {
@@ -886,8 +911,56 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
     if (name == NULL || *name == '\0') {
         name = "kelpie.agent";
     }
+    /* A virtio-serial port carries one connection, but a guest-connects (listen=false) mapping
+       carries any number: those become guestfwd rules of a user-mode network with restrict=on
+       (nothing else gets out), one socat per connection to the mapped socket, as libkrun
+       connects per guest connection. The agent learns the stand-in address from the command line. */
+    struct buf netdev = {0};
     for (int i = 0; i < ctx->nports; i++) {
         const struct vsock_port *p = &ctx->ports[i];
+        if (i == 0) {
+            continue;
+        }
+        if (netdev.len == 0) {
+            buf_puts(&netdev, "user,id=vsocknet,restrict=on,net=10.0.2.0/24");
+        }
+        char *path = qemu_escape(p->path);
+        char *rule = NULL;
+        if (p->listen) {
+            int host_port = free_loopback_port();
+            if (asprintf(&rule, ",hostfwd=tcp:127.0.0.1:%d-%.*s:%" PRIu32, host_port,
+                        (int) (strchr(STAND_IN_GUEST, '/') - STAND_IN_GUEST), STAND_IN_GUEST, p->port) < 0) {
+                abort();
+            }
+            struct argv *h = &helpers[nhelpers++];
+            argv_addf(h, "socat");
+            argv_addf(h, "UNIX-LISTEN:%s,fork", p->path);
+            argv_addf(h, "TCP:127.0.0.1:%d", host_port);
+        } else if (asprintf(&rule, ",guestfwd=tcp:%s:%" PRIu32 "-cmd:socat STDIO UNIX-CONNECT:%s",
+                    STAND_IN_HOST, p->port, path) < 0) {
+            abort();
+        }
+        buf_puts(&netdev, rule);
+        free(rule);
+        free(path);
+    }
+    if (netdev.len > 0) {
+        argv_addf(a, "-netdev");
+        argv_add(a, netdev.data);
+        argv_addf(a, "-device");
+        argv_addf(a, "virtio-net-device,netdev=vsocknet");
+        char *more = NULL;
+        if (asprintf(&more, "%s kelpie.vsock.tcp=%s,%s", append, STAND_IN_GUEST, STAND_IN_HOST) < 0) {
+            abort();
+        }
+        free(append);
+        append = more;
+    }
+    for (int i = 0; i < ctx->nports; i++) {
+        const struct vsock_port *p = &ctx->ports[i];
+        if (i > 0) {
+            continue;
+        }
         char *path = qemu_escape(p->path);
         argv_addf(a, "-chardev");
         argv_addf(a, "socket,id=vsock%" PRIu32 ",path=%s,%s", p->port, path,
@@ -901,6 +974,9 @@ static void build_argv(const struct ctx *ctx, struct argv *a) {
         }
         free(path);
     }
+    /* Last, once the vsock stand-in has added its word. */
+    argv_addf(a, "-append");
+    argv_add(a, append);
 }
 
 static void write_full(int fd, const void *data, size_t len) {
@@ -918,7 +994,24 @@ static void write_full(int fd, const void *data, size_t len) {
     }
 }
 
+/* Like QEMU, each helper dies with this process (PDEATHSIG from the thread that waits). */
+static void start_helpers(void) {
+    for (int i = 0; i < nhelpers; i++) {
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) {
+                _exit(1);
+            }
+            execvp(helpers[i].v[0], helpers[i].v);
+            _exit(127);
+        }
+    }
+}
+
 static _Noreturn void run_vmm(char **argv) {
+    start_helpers();
     struct buf line = {0};
     buf_puts(&line, "# exec");
     for (char **p = argv; *p != NULL; p++) {

@@ -26,12 +26,36 @@ import java.util.Objects;
  * @param rlimits guest rlimits as libkrun takes them, {@code "RESOURCE=CUR:MAX"}
  * @param guestEnv the guest init's complete environment: never the host's
  * @param kvmDevice the KVM device whose access explains a failed start on Linux
+ * @param vsockPorts the network's vsock mappings beside the agent's (ADR 0022 addendum); absent in older files
  */
 public record RunnerConfig(String library, int logLevel, String arch, int vcpuCount, int memoryMib, Path kernel,
         String kernelCmdline, Path rootDisk, Path writableDisk, int agentVsockPort, Path agentSocket, Path consoleLog,
-        List<String> rlimits, List<String> guestEnv, Path kvmDevice) {
+        List<String> rlimits, List<String> guestEnv, Path kvmDevice, List<VsockPort> vsockPorts) {
 
     public static final int MAX_VCPUS = 255;
+
+    /**
+     * One {@code krun_add_vsock_port2} mapping.
+     *
+     * @param listen true: libkrun creates {@code socket} and connects each host connection to the guest's port;
+     *     false: each guest connection to the host's port is connected to {@code socket}, which must exist
+     */
+    public record VsockPort(int port, Path socket, boolean listen) {
+        public VsockPort {
+            Objects.requireNonNull(socket, "socket");
+            if (port < 1) {
+                throw new IllegalArgumentException("vsock port must be positive, got " + port);
+            }
+        }
+    }
+
+    /** A VM without network mappings. */
+    public RunnerConfig(String library, int logLevel, String arch, int vcpuCount, int memoryMib, Path kernel,
+            String kernelCmdline, Path rootDisk, Path writableDisk, int agentVsockPort, Path agentSocket,
+            Path consoleLog, List<String> rlimits, List<String> guestEnv, Path kvmDevice) {
+        this(library, logLevel, arch, vcpuCount, memoryMib, kernel, kernelCmdline, rootDisk, writableDisk,
+                agentVsockPort, agentSocket, consoleLog, rlimits, guestEnv, kvmDevice, List.of());
+    }
 
     public RunnerConfig {
         Objects.requireNonNull(library, "library");
@@ -45,6 +69,10 @@ public record RunnerConfig(String library, int logLevel, String arch, int vcpuCo
         Objects.requireNonNull(kvmDevice, "kvmDevice");
         rlimits = List.copyOf(rlimits);
         guestEnv = List.copyOf(guestEnv);
+        vsockPorts = vsockPorts == null ? List.of() : List.copyOf(vsockPorts);
+        if (vsockPorts.stream().anyMatch(p -> p.port() == agentVsockPort)) {
+            throw new IllegalArgumentException("vsock port " + agentVsockPort + " is the agent's");
+        }
         if (!arch.equals("x86_64") && !arch.equals("aarch64")) {
             throw new IllegalArgumentException("arch must be x86_64 or aarch64, got " + arch);
         }
@@ -69,6 +97,9 @@ public record RunnerConfig(String library, int logLevel, String arch, int vcpuCo
                 .put("consoleLog", consoleLog.toString()).put("kvmDevice", kvmDevice.toString());
         rlimits.forEach(node.putArray("rlimits")::add);
         guestEnv.forEach(node.putArray("guestEnv")::add);
+        var ports = node.putArray("vsockPorts");
+        vsockPorts.forEach(p -> ports.addObject().put("port", p.port()).put("socket", p.socket().toString())
+                .put("listen", p.listen()));
         Files.writeString(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(node));
     }
 
@@ -84,7 +115,28 @@ public record RunnerConfig(String library, int logLevel, String arch, int vcpuCo
                 integer(node, "vcpuCount"), integer(node, "memoryMib"), Path.of(text(node, "kernel")),
                 text(node, "kernelCmdline"), Path.of(text(node, "rootDisk")), Path.of(text(node, "writableDisk")),
                 integer(node, "agentVsockPort"), Path.of(text(node, "agentSocket")), Path.of(text(node, "consoleLog")),
-                strings(node, "rlimits"), strings(node, "guestEnv"), Path.of(text(node, "kvmDevice")));
+                strings(node, "rlimits"), strings(node, "guestEnv"), Path.of(text(node, "kvmDevice")),
+                vsockPorts(node));
+    }
+
+    private static List<VsockPort> vsockPorts(JsonNode node) {
+        JsonNode value = node.get("vsockPorts");
+        if (value == null || value.isNull()) {
+            return List.of();
+        }
+        if (!value.isArray()) {
+            throw new IllegalArgumentException("runner config: \"vsockPorts\" must be an array");
+        }
+        List<VsockPort> out = new ArrayList<>();
+        for (JsonNode item : value) {
+            JsonNode listen = item.get("listen");
+            if (!item.isObject() || listen == null || !listen.isBoolean()) {
+                throw new IllegalArgumentException("runner config: each of \"vsockPorts\" needs port, socket and a"
+                        + " boolean listen");
+            }
+            out.add(new VsockPort(integer(item, "port"), Path.of(text(item, "socket")), listen.asBoolean()));
+        }
+        return out;
     }
 
     private static JsonNode field(JsonNode node, String name) {

@@ -107,6 +107,9 @@ public final class VmSetup {
                 notes.add("krun_disable_implicit_vsock is missing (libkrun < 1.17): TSI stays on, with an empty port map");
             }
             check(ADD_VSOCK_PORT2, ctx, config.agentVsockPort(), string(config.agentSocket().toString()), true);
+            for (RunnerConfig.VsockPort port : config.vsockPorts()) {
+                check(ADD_VSOCK_PORT2, ctx, port.port(), string(port.socket().toString()), port.listen());
+            }
             if (!tsiOff) {
                 check(SET_PORT_MAP, ctx, array(List.of()));
             }

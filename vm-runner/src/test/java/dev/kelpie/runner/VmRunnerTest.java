@@ -1,6 +1,7 @@
 package dev.kelpie.runner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -81,6 +82,33 @@ class VmRunnerTest {
         assertEquals(1, failing.status(), "what libkrun (here the double, for QEMU) _exit()ed with, untouched: "
                 + failing.stderr());
         assertTrue(failing.calls().stream().noneMatch(c -> c.startsWith("krun_set_rlimits")), "no rlimits, no call");
+    }
+
+    @Test
+    void theNetworksVsockMappingsFollowTheAgentsAndSurviveTheConfigFile() throws Exception {
+        RunnerConfig base = config(full, 1, List.of(), Path.of("/dev/kvm"));
+        List<RunnerConfig.VsockPort> ports = List.of(new RunnerConfig.VsockPort(1025, work.resolve("egress.sock"), false));
+        RunnerConfig withPorts = new RunnerConfig(base.library(), base.logLevel(), base.arch(), base.vcpuCount(),
+                base.memoryMib(), base.kernel(), base.kernelCmdline(), base.rootDisk(), base.writableDisk(),
+                base.agentVsockPort(), base.agentSocket(), base.consoleLog(), base.rlimits(), base.guestEnv(),
+                base.kvmDevice(), ports);
+        Path file = work.resolve("ports.json");
+        withPorts.write(file, new ObjectMapper());
+        assertEquals(withPorts, RunnerConfig.read(file, new ObjectMapper()));
+
+        var out = run(withPorts, Map.of(KrunDouble.QEMU_ENV, "/bin/true"));
+        String w = work.toString();
+        List<String> calls = out.calls();
+        int agent = calls.indexOf("krun_add_vsock_port2(0, 1024, \"" + w + "/agent.sock\", true) = 0");
+        assertTrue(agent >= 0, calls.toString());
+        assertEquals("krun_add_vsock_port2(0, 1025, \"" + w + "/egress.sock\", false) = 0", calls.get(agent + 1));
+        assertEquals(0, out.status(), out.stderr());
+
+        assertThrows(IllegalArgumentException.class, () -> new RunnerConfig(base.library(), base.logLevel(), base.arch(),
+                base.vcpuCount(), base.memoryMib(), base.kernel(), base.kernelCmdline(), base.rootDisk(),
+                base.writableDisk(), 1024, base.agentSocket(), base.consoleLog(), base.rlimits(), base.guestEnv(),
+                base.kvmDevice(), List.of(new RunnerConfig.VsockPort(1024, work.resolve("x.sock"), false))),
+                "the agent's port is not the network's");
     }
 
     @Test

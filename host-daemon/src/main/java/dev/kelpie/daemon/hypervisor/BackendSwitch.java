@@ -41,6 +41,11 @@ public final class BackendSwitch implements Hypervisor {
     }
 
     @Override
+    public boolean networkOverVsock() {
+        return current().networkOverVsock();
+    }
+
+    @Override
     public Optional<String> pauseUnsupportedReason() {
         return current().pauseUnsupportedReason();
     }

@@ -40,6 +40,14 @@ public interface Hypervisor {
     }
 
     /**
+     * Whether the guest reaches the network through the agent's vsock relays instead of a network device (libkrun,
+     * ADR 0022 addendum): the agent is then told to serve them.
+     */
+    default boolean networkOverVsock() {
+        return false;
+    }
+
+    /**
      * Why this backend cannot pause a VM and save its state (which a sandbox's idle action pause or snapshot needs), or
      * empty when it can. Asked at create, so that a sandbox is never given an idle action it cannot take.
      */

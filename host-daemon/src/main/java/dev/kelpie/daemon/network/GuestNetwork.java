@@ -17,6 +17,13 @@ public final class GuestNetwork {
     /** Where the guest finds the egress proxy; the VMM hands each connection to the daemon's proxy socket. */
     public static final String PROXY_ADDRESS = "10.0.2.100";
     public static final int PROXY_PORT = 3128;
+    /**
+     * Without a network device (libkrun) the agent serves the proxy address on the guest's loopback and relays each
+     * connection to this host vsock port, which the VMM maps to the sandbox's egress socket.
+     */
+    public static final int EGRESS_VSOCK_PORT = 1025;
+    /** Without a network device, the i-th published port is this vsock port + i, which the agent relays to its guest port. */
+    public static final int FORWARD_VSOCK_PORT_BASE = 1026;
 
     private GuestNetwork() {}
 

@@ -206,9 +206,13 @@ final class SandboxLifecycle {
 
     private void checkNetwork(NetworkPolicy network) {
         if (network.needsDevice()) {
-            hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {
-                throw new VmOperationUnsupportedException("network policy (" + network.reachability() + "): " + reason);
-            });
+            hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS)
+                    // A backend may carry egress but not forwards (libkrun), so forwards are asked about on their own.
+                    .or(() -> network.forwards().isEmpty() ? Optional.empty() : hypervisor.networkUnsupportedReason(false))
+                    .ifPresent(reason -> {
+                        throw new VmOperationUnsupportedException("network policy (" + network.reachability() + "): "
+                                + reason);
+                    });
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.agent.v1.NetworkConfig;
+import dev.kelpie.agent.v1.VsockRelay;
 import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.network.EgressGateway;
 import dev.kelpie.daemon.network.EgressTraffic;
@@ -94,13 +95,31 @@ final class SandboxNetworks implements AutoCloseable {
         listeners.keySet().forEach(this::detach);
     }
 
-    /** What the agent sets up on eth0; empty for a VM without a network device. */
-    static Optional<NetworkConfig> guestConfig(NetworkPolicy network) {
+    /**
+     * What the agent sets up: eth0 on a VMM with a network device; on one that carries the network over vsock, no
+     * address but the relay from the proxy's usual guest address, so that the guest's env is the same on every
+     * backend. Empty for a VM without network.
+     */
+    static Optional<NetworkConfig> guestConfig(NetworkPolicy network, boolean overVsock) {
         if (!network.needsDevice()) {
             return Optional.empty();
         }
-        return Optional.of(NetworkConfig.newBuilder()
-                .setAddressCidr(GuestNetwork.GUEST_ADDRESS + "/" + GuestNetwork.PREFIX_BITS).build());
+        if (!overVsock) {
+            return Optional.of(NetworkConfig.newBuilder()
+                    .setAddressCidr(GuestNetwork.GUEST_ADDRESS + "/" + GuestNetwork.PREFIX_BITS).build());
+        }
+        NetworkConfig.Builder config = NetworkConfig.newBuilder();
+        if (network.mode() == NetworkMode.EGRESS) {
+            config.addVsockRelays(VsockRelay.newBuilder().setDirection(VsockRelay.Direction.DIRECTION_TO_HOST)
+                    .setGuestAddress(GuestNetwork.PROXY_ADDRESS + ":" + GuestNetwork.PROXY_PORT)
+                    .setVsockPort(GuestNetwork.EGRESS_VSOCK_PORT));
+        }
+        for (int i = 0; i < network.forwards().size(); i++) {
+            config.addVsockRelays(VsockRelay.newBuilder().setDirection(VsockRelay.Direction.DIRECTION_FROM_HOST)
+                    .setGuestAddress("127.0.0.1:" + network.forwards().get(i).guestPort())
+                    .setVsockPort(GuestNetwork.FORWARD_VSOCK_PORT_BASE + i));
+        }
+        return Optional.of(config.build());
     }
 
     /**

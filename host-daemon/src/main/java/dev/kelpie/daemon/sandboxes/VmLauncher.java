@@ -125,7 +125,7 @@ final class VmLauncher {
                 .putAllEnv(SandboxNetworks.guestEnv(config)).setUserMemoryLimitMib(userMemoryMib)
                 .setUserPidsLimit(settings.userPidsLimit());
         if (network) {
-            SandboxNetworks.guestConfig(config.network()).ifPresent(request::setNetwork);
+            SandboxNetworks.guestConfig(config.network(), hypervisor.networkOverVsock()).ifPresent(request::setNetwork);
         }
         try {
             AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
 import dev.kelpie.api.v1.NetworkMode;
 import dev.kelpie.api.v1.NetworkPolicy;
+import dev.kelpie.api.v1.PortForward;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
@@ -40,6 +42,9 @@ import org.junit.jupiter.api.io.TempDir;
  * checks only the double can answer (its call record, its injected failures).
  */
 class LibkrunBackendIT {
+
+    private static final String NO_PROXY_BYPASS = "no_proxy= NO_PROXY= ";
+    private static final int GUEST_HTTP_PORT = 8000;
 
     @TempDir
     static Path work;
@@ -112,14 +117,9 @@ class LibkrunBackendIT {
             assertTrue(vmSnapshot.getStatus().getDescription().contains("take a checkpoint snapshot instead"), vmSnapshot.toString());
             assertEquals("still here\n", client.sh(id, "echo still here"), "a refused vm snapshot leaves the sandbox running");
 
-            // No allowlist can be enforced on libkrun yet (ADR 0022): a network policy is refused before anything boots.
-            StatusRuntimeException egress = assertThrows(StatusRuntimeException.class, () -> client.create(
-                    SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
-                            .setMode(NetworkMode.NETWORK_MODE_EGRESS)).build()));
-            assertEquals(Status.Code.FAILED_PRECONDITION, egress.getStatus().getCode(), egress.toString());
-            assertTrue(egress.getStatus().getDescription().contains("--backend=qemu"), egress.toString());
-            assertEquals(1, client.list().size(), "nothing was created");
-            assertFalse(Probes.info(daemon).path("network").path("egress").asBoolean(), "Host.Info says so too");
+            JsonNode network = Probes.info(daemon).path("network");
+            assertTrue(network.path("egress").asBoolean() && network.path("portForwards").asBoolean(),
+                    "Host.Info offers egress and port forwards on libkrun: " + network);
 
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
             assertTrue(client.list().stream().noneMatch(s -> s.getId().equals(id)));
@@ -128,12 +128,71 @@ class LibkrunBackendIT {
         }
     }
 
+    /**
+     * The network on libkrun (ADR 0022 addendum). Egress: the guest's proxy address is the agent's relay, which carries
+     * each connection over vsock port 1025 to the sandbox's proxy socket; the daemon's allowlist decides as on QEMU. A
+     * published port: the daemon's loopback listener pipes into the socket libkrun serves for vsock port 1026, where
+     * the agent relays to the guest's port. With the double, its QEMU realises the mappings (guestfwd, and hostfwd
+     * behind a socat on the socket) and the agent relays over the TCP stand-in the double names on the command line.
+     */
+    @Test
+    void egressAndAPublishedPortGoThroughTheAgentsVsockRelays() throws Exception {
+        HttpServer allowed = NetworkIT.serve("allowed-server");
+        HttpServer other = NetworkIT.serve("other-server");
+        try (SandboxClient client = new SandboxClient(daemon.socket)) {
+            int port = allowed.getAddress().getPort();
+            Sandbox sandbox = client.create(SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
+                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)
+                    .addPortForwards(PortForward.newBuilder().setGuestPort(GUEST_HTTP_PORT))).build());
+            String id = sandbox.getId();
+            Path vm = runtimeDir(id);
+            if (usesTheDouble()) {
+                assertTrue(callsOf(runnerPid(id)).contains("krun_add_vsock_port2(0, 1025, \"" + vm.resolve("egress.sock")
+                        + "\", false) = 0"), "the egress mapping: " + callsOf(runnerPid(id)));
+            }
+            assertEquals("http://10.0.2.100:3128\n", client.sh(id, "echo $http_proxy"), "the same proxy URL as on qemu");
+            assertEquals("allowed-server\n", client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + port + "/"));
+            String refused = client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:"
+                    + other.getAddress().getPort() + "/ 2>&1; echo exit=$?");
+            assertTrue(refused.endsWith("exit=1\n") && !refused.contains("other-server"), "not on the allowlist: " + refused);
+
+            int published = client.get(id).getPortForwards(0).getHostPort();
+            client.sh(id, "mkdir -p /tmp/www && echo guest-server > /tmp/www/index.html && httpd -p " + GUEST_HTTP_PORT
+                    + " -h /tmp/www");
+            NetworkIT.awaitHttp(published, "guest-server");
+
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
+            // The runner is gone when the delete returns; its QEMU and socat die with it (PDEATHSIG) a moment later.
+            Await.until("no runner, VM or relay to outlive the delete", Duration.ofSeconds(10),
+                    () -> processesNaming(vm).isEmpty());
+            Await.until("the published port to close with the VM", Duration.ofSeconds(10), () -> {
+                try (java.net.Socket probe = new java.net.Socket("127.0.0.1", published)) {
+                    return false;
+                } catch (java.io.IOException e) {
+                    return true;
+                }
+            });
+        } finally {
+            allowed.stop(0);
+            other.stop(0);
+        }
+    }
+
     @Test
     void theRunnerLeadsItsOwnSessionAndItsVmOutlivesTheDaemon() throws Exception {
         String id;
         long runner;
+        HttpServer allowed = NetworkIT.serve("allowed-server");
+        int port = allowed.getAddress().getPort();
+        int published;
         try (SandboxClient client = new SandboxClient(daemon.socket)) {
-            id = client.create(SandboxSpec.getDefaultInstance()).getId();
+            // With a network: a re-adopting daemon serves the proxy and the published port's listener again.
+            id = client.create(SandboxSpec.newBuilder().setNetwork(NetworkPolicy.newBuilder()
+                    .setMode(NetworkMode.NETWORK_MODE_EGRESS).addAllow("127.0.0.1:" + port)
+                    .addPortForwards(PortForward.newBuilder().setGuestPort(GUEST_HTTP_PORT))).build()).getId();
+            published = client.get(id).getPortForwards(0).getHostPort();
+            client.sh(id, "mkdir -p /tmp/www && echo adopted-server > /tmp/www/index.html && httpd -p " + GUEST_HTTP_PORT
+                    + " -h /tmp/www");
             runner = runnerPid(id);
             assertEquals(runner, sessionOf(runner), "in a session of its own, out of reach of the daemon's terminal");
         }
@@ -143,8 +202,14 @@ class LibkrunBackendIT {
             assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(id).getState(), "re-adopted: " + client.get(id));
             assertEquals(runner, runnerPid(id), "the same runner, not a new VM");
             assertEquals("adopted\n", client.sh(id, "echo adopted"));
+            NetworkIT.awaitHttp(published, "adopted-server");
+            assertEquals("allowed-server\n", client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + port + "/"));
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
-            assertEquals(Set.of(), processesNaming(runtimeDir(id)), "neither the runner nor its VM outlives the delete");
+            Path vm = runtimeDir(id);
+            Await.until("neither the runner nor its VM and relays to outlive the delete", Duration.ofSeconds(10),
+                    () -> processesNaming(vm).isEmpty());
+        } finally {
+            allowed.stop(0);
         }
     }
 

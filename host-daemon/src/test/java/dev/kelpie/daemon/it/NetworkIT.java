@@ -335,7 +335,7 @@ class NetworkIT {
     }
 
     /** Waits until host loopback's {@code port} serves {@code body}: the VMM forwards as soon as the guest listens. */
-    private static void awaitHttp(int port, String body) {
+    static void awaitHttp(int port, String body) {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         String[] last = {""};
         Await.until("127.0.0.1:" + port + " to serve '" + body + "'", PORT_OPEN_TIMEOUT, () -> {
@@ -354,7 +354,7 @@ class NetworkIT {
         }, () -> "last answer: " + last[0]);
     }
 
-    private static HttpServer serve(String body) throws IOException {
+    static HttpServer serve(String body) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/", exchange -> {
             byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);

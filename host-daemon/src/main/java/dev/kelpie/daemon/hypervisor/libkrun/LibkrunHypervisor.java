@@ -13,7 +13,9 @@ import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.WritableDisk;
+import dev.kelpie.daemon.network.GuestNetwork;
 import dev.kelpie.runner.RunnerConfig;
 import dev.kelpie.runner.VmRunner;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
+import org.jboss.logging.Logger;
 
 /**
  * Runs each VM through libkrun in a runner process of its own (ADR 0021): the daemon writes {@code runner.json}, starts
@@ -36,6 +39,7 @@ import java.util.stream.Stream;
 public final class LibkrunHypervisor implements Hypervisor {
 
     static final String NAME = "libkrun";
+    private static final Logger LOG = Logger.getLogger(LibkrunHypervisor.class);
     /** The guest port the agent listens on by default (guest-agent's {@code DEFAULT_VSOCK_PORT}). */
     static final int AGENT_VSOCK_PORT = 1024;
     /** libkrun builds a VM in well under a second under KVM; a loaded host, or the test double's TCG, takes longer. */
@@ -67,14 +71,18 @@ public final class LibkrunHypervisor implements Hypervisor {
     }
 
     /**
-     * libkrun's networking cannot enforce an allowlist (TSI hands the guest the host's sockets and needs libkrunfw's
-     * patched kernel; passt NATs everything), and the guest-side relay over vsock ports that would is not built yet
-     * (ADR 0022).
+     * libkrun's own networking cannot enforce an allowlist (TSI hands the guest the host's sockets; passt NATs
+     * everything), so the network goes over vsock instead (ADR 0022 addendum): egress through the agent's relay to a
+     * port mapped to the sandbox's proxy socket, published ports as listen-mode ports the daemon relays from loopback.
      */
     @Override
     public Optional<String> networkUnsupportedReason(boolean egress) {
-        return Optional.of("the libkrun backend gives sandboxes no network yet (only network mode none without"
-                + " published ports); run kelpied --backend=qemu for egress and port forwards");
+        return Optional.empty();
+    }
+
+    @Override
+    public boolean networkOverVsock() {
+        return true;
     }
 
     /** libkrun runs the guest on the host's CPU through KVM or HVF: it has no emulator for another architecture. */
@@ -95,16 +103,17 @@ public final class LibkrunHypervisor implements Hypervisor {
 
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
-        if (spec.network().hasDevice()) {
-            throw new VmOperationUnsupportedException(networkUnsupportedReason(spec.network().egressSocket() != null)
-                    .orElseThrow());
-        }
         LibkrunRuntimeFiles files = new LibkrunRuntimeFiles(spec.runtimeDir());
         Process runner;
         try {
             Files.createDirectories(files.dir());
             WritableDisk.create(spec, files.writableDisk());
             Files.deleteIfExists(files.agentSocket());
+            for (RunnerConfig.VsockPort port : vsockPorts(spec.network(), files)) {
+                if (port.listen()) {
+                    Files.deleteIfExists(port.socket());
+                }
+            }
             Files.deleteIfExists(files.runnerLog());
             runnerConfig(spec, files).write(files.runnerConfig(), json);
             runner = launcher.start(files.runnerConfig(), files.runnerLog(), settings.libraryPath(), macOs);
@@ -127,8 +136,16 @@ public final class LibkrunHypervisor implements Hypervisor {
                         + runnerFailure(files, -1)));
         VmRecord record = new VmRecord(NAME, spec.vmId(), runner.pid(), identity.startMillis(),
                 settings.accelerator().qemuName(), files.dir(), files.agentSocket(), null, files.consoleLog(),
-                java.util.List.of(), identity.bootStart());
-        return new LibkrunVm(record, runner.toHandle(), guestShutdown);
+                spec.network().forwards(), identity.bootStart());
+        List<LoopbackRelay> relays;
+        try {
+            relays = publish(record, files);
+        } catch (IOException e) {
+            runner.destroyForcibly();
+            runner.waitFor(VmProcess.KILL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            throw new VmException("libkrun: a published port could not be opened on host loopback: " + e.getMessage(), e);
+        }
+        return new LibkrunVm(record, runner.toHandle(), guestShutdown, relays);
     }
 
     RunnerConfig runnerConfig(VmSpec spec, LibkrunRuntimeFiles files) {
@@ -137,7 +154,38 @@ public final class LibkrunHypervisor implements Hypervisor {
         return new RunnerConfig(settings.library(), settings.logLevel(), spec.image().arch(), spec.vcpuCount(),
                 spec.memoryMib(), spec.image().kernel(), LibkrunKernelCmdline.of(spec.image().kernelCmdline()),
                 spec.image().rootfs(), files.writableDisk(), AGENT_VSOCK_PORT, files.agentSocket(), files.consoleLog(),
-                List.of(), List.of(), settings.kvmDevice());
+                List.of(), List.of(), settings.kvmDevice(), vsockPorts(spec.network(), files));
+    }
+
+    /**
+     * The network's mappings: egress hands each guest connection to the sandbox's proxy socket; each published port is
+     * a socket libkrun serves, the i-th on vsock port {@link GuestNetwork#FORWARD_VSOCK_PORT_BASE} + i.
+     */
+    private static List<RunnerConfig.VsockPort> vsockPorts(VmNetwork network, LibkrunRuntimeFiles files) {
+        List<RunnerConfig.VsockPort> ports = new java.util.ArrayList<>();
+        if (network.egressSocket() != null) {
+            ports.add(new RunnerConfig.VsockPort(GuestNetwork.EGRESS_VSOCK_PORT, network.egressSocket(), false));
+        }
+        for (int i = 0; i < network.forwards().size(); i++) {
+            int port = GuestNetwork.FORWARD_VSOCK_PORT_BASE + i;
+            ports.add(new RunnerConfig.VsockPort(port, files.forwardSocket(port), true));
+        }
+        return ports;
+    }
+
+    /** The host side of the record's published ports: loopback listeners into libkrun's sockets. */
+    private static List<LoopbackRelay> publish(VmRecord record, LibkrunRuntimeFiles files) throws IOException {
+        List<LoopbackRelay> relays = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < record.portForwards().size(); i++) {
+                relays.add(LoopbackRelay.open(record.portForwards().get(i).hostPort(),
+                        files.forwardSocket(GuestNetwork.FORWARD_VSOCK_PORT_BASE + i)));
+            }
+        } catch (IOException e) {
+            relays.forEach(LoopbackRelay::close);
+            throw e;
+        }
+        return relays;
     }
 
     /** Waits until libkrun created the agent's socket (the VM is built and its guest booting), or the runner ended. */
@@ -189,8 +237,17 @@ public final class LibkrunHypervisor implements Hypervisor {
         if (!record.hypervisor().equals(NAME)) {
             return Optional.empty();
         }
-        return record.process().live()
-                .map(process -> new LibkrunVm(record, process, guestShutdown));
+        // The loopback listeners died with the old daemon; the runner still serves its sockets.
+        return record.process().live().map(process -> {
+            List<LoopbackRelay> relays = List.of();
+            try {
+                relays = publish(record, new LibkrunRuntimeFiles(record.runtimeDir()));
+            } catch (IOException e) {
+                LOG.errorf("VM %s: its published ports could not be opened again (%s); they stay closed until it is"
+                        + " recreated", record.vmId(), e.getMessage());
+            }
+            return new LibkrunVm(record, process, guestShutdown, relays);
+        });
     }
 
     /**

@@ -16,6 +16,11 @@ record LibkrunRuntimeFiles(Path dir) {
         return dir.resolve("agent.sock");
     }
 
+    /** The socket libkrun serves for a published port's listen-mode vsock port; like the agent's, it must not exist. */
+    Path forwardSocket(int vsockPort) {
+        return dir.resolve("fwd-" + vsockPort + ".sock");
+    }
+
     Path consoleLog() {
         return dir.resolve("console.log");
     }

@@ -27,9 +27,16 @@ final class LibkrunVm implements VmHandle {
     private final GuestShutdown guestShutdown;
 
     LibkrunVm(VmRecord record, ProcessHandle process, GuestShutdown guestShutdown) {
+        this(record, process, guestShutdown, java.util.List.of());
+    }
+
+    /** @param relays the published ports' loopback listeners, closed when the runner ends (however it ends) */
+    LibkrunVm(VmRecord record, ProcessHandle process, GuestShutdown guestShutdown,
+            java.util.List<LoopbackRelay> relays) {
         this.record = record;
         this.runner = new VmProcess(record, process);
         this.guestShutdown = guestShutdown;
+        runner.exited().whenComplete((done, failure) -> relays.forEach(LoopbackRelay::close));
     }
 
     @Override
