@@ -5,12 +5,17 @@ import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
+import dev.kelpie.daemon.images.oci.OciBootSource;
+import dev.kelpie.daemon.images.oci.OciImageConfig;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.NetworkMode;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
@@ -38,10 +43,13 @@ final class SandboxLifecycle {
     private final UsageAccounting usage;
     private final IdleActions idle;
 
+    private final OciBootSource oci;
+
     SandboxLifecycle(Hypervisor hypervisor, ImageSource images, SandboxRegistry registry, Capacity capacity,
             VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids,
-            UsageAccounting usage, IdleActions idle) {
+            UsageAccounting usage, IdleActions idle, OciBootSource oci) {
         this.idle = idle;
+        this.oci = oci;
         this.hypervisor = hypervisor;
         this.images = images;
         this.registry = registry;
@@ -59,13 +67,19 @@ final class SandboxLifecycle {
     SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
         SandboxConfig asked = withDefaults(requested);
         capacity.checkShape(asked);
-        BootImage image = images.resolve(asked.imageVersion(), settings.hostArch());
-        SandboxConfig config = DiskSizes.resolve(asked, image);
+        BootImage base = images.resolve(asked.imageVersion(), settings.hostArch());
+        SandboxConfig config = DiskSizes.resolve(asked, base);
         checkNetwork(config.network());
         checkIdleAction(config);
+        // Pulled and built before admission: a failing image leaves no record, and a long pull holds no slot.
+        Optional<OciBoot> ociBoot = config.ociImage().isEmpty() ? Optional.empty()
+                : Optional.of(oci.prepare(config.ociImage(), base));
+        BootImage image = ociBoot.map(OciBoot::image).orElse(base);
+        SandboxOciImage ociImage = ociBoot.map(SandboxLifecycle::recorded).orElse(null);
         boolean resume = launch.resumeFrom().isPresent();
-        // Pooled VMs have no network device, so a sandbox with one boots its own.
-        WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null : poolKeyOf(image, config);
+        // Pooled VMs have no network device, so a sandbox with one boots its own; pooled VMs boot our own root.
+        WarmPool.PoolKey poolable = resume || config.network().needsDevice() || ociBoot.isPresent() ? null
+                : poolKeyOf(image, config);
         long now = clock.millis();
         // A plain create from the pool is a hand-over: the VM was configured for the pool's shape when it booted (its
         // hostname is already this id, env travels with each exec), so its first record is its READY one.
@@ -75,7 +89,7 @@ final class SandboxLifecycle {
             String id = taken.map(PooledVm::id).orElseGet(ids);
             SandboxRecord first = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
                     image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId(),
-                    SandboxUsage.startingAt(now));
+                    SandboxUsage.startingAt(now), false, ociImage);
             created[0] = new Sandbox(first);
             if (taken.isPresent()) {
                 // The pooled VM's boot is the pool's cost, not the sandbox's: its CPU so far is the baseline.
@@ -188,10 +202,23 @@ final class SandboxLifecycle {
         return false;
     }
 
+    private static SandboxOciImage recorded(OciBoot boot) {
+        OciImageConfig c = boot.oci().config();
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String entry : c.env()) {
+            int eq = entry.indexOf('=');
+            if (eq > 0) {
+                env.put(entry.substring(0, eq), entry.substring(eq + 1));
+            }
+        }
+        return new SandboxOciImage(boot.reference(), boot.oci().manifestDigest(), boot.oci().repository(), env,
+                c.workingDir(), c.user(), c.defaultCommand());
+    }
+
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction());
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), c.ociImage());
     }
 
     /** A policy the backend cannot enforce is refused before anything boots. */
@@ -216,6 +243,11 @@ final class SandboxLifecycle {
         hypervisor.pauseUnsupportedReason().ifPresent(reason -> {
             throw new VmOperationUnsupportedException(name + ": " + reason);
         });
+        if (action == IdleAction.SNAPSHOT && !config.ociImage().isEmpty()) {
+            // A resume boots from the record's base image, which is not the OCI image's root.
+            throw new VmOperationUnsupportedException(name + " is not supported yet for a sandbox from an OCI image ("
+                    + config.ociImage() + "); use idle_action pause");
+        }
         if (action == IdleAction.SNAPSHOT && !config.network().forwards().isEmpty()) {
             throw new VmOperationUnsupportedException(name + " ends the VM process and with it the published host ports"
                     + ", which a resume could not promise to get back; use idle_action pause with port forwards");

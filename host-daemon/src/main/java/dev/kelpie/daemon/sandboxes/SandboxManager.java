@@ -6,6 +6,7 @@ import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.EgressGateway;
 import dev.kelpie.daemon.network.EgressTraffic;
@@ -67,10 +68,20 @@ public final class SandboxManager implements AutoCloseable {
         this(hypervisor, images, agents, store, clock, limits, settings, ids, background, egress, VmCpuTime.NONE);
     }
 
-    /** @param cpu how the host counts a VM process's CPU time, for usage accounting */
+    /** A manager that cannot boot OCI images. */
     public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
             Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
             EgressGateway egress, VmCpuTime cpu) {
+        this(hypervisor, images, agents, store, clock, limits, settings, ids, background, egress, cpu, OciBootSource.NONE);
+    }
+
+    /**
+     * @param cpu how the host counts a VM process's CPU time, for usage accounting
+     * @param oci where sandboxes from {@code spec.oci_image} get their root
+     */
+    public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
+            Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
+            EgressGateway egress, VmCpuTime cpu, OciBootSource oci) {
         this.hypervisor = hypervisor;
         this.images = images;
         this.clock = clock;
@@ -86,7 +97,7 @@ public final class SandboxManager implements AutoCloseable {
         VmSuspension suspension = new SavedStateSuspension(hypervisor, store, launcher);
         this.idle = new IdleActions(registry, suspension, images, supervision, networks, clock);
         this.lifecycle = new SandboxLifecycle(hypervisor, images, registry, capacity, launcher, supervision, settings,
-                clock, ids, usage, idle);
+                clock, ids, usage, idle, oci);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);
         this.reaper = new SandboxReaper(registry, lifecycle, idle, clock);
     }
@@ -203,6 +214,15 @@ public final class SandboxManager implements AutoCloseable {
         warmPoolStatus().ifPresent(p -> usage.merge(p.imageVersion() + "/" + p.arch(),
                 Math.max(1, p.ready() + p.booting()), Integer::sum));
         return usage;
+    }
+
+    /**
+     * The sandboxes that booted the OCI image {@code manifestDigest}, in any state: a paused or suspended one needs
+     * its root to go on, so each of them keeps the image in the cache.
+     */
+    public List<String> ociImageUsers(String manifestDigest) {
+        return registry.all().stream().map(s -> s.record).filter(r -> r.oci() != null
+                && r.oci().manifestDigest().equals(manifestDigest)).map(SandboxRecord::id).sorted().toList();
     }
 
     /** What network policies new sandboxes can have on the backend serving now. */
@@ -408,6 +428,14 @@ public final class SandboxManager implements AutoCloseable {
      */
     public Map<String, String> guestEnv(String id) {
         return SandboxNetworks.guestEnv(registry.find(id).record.config());
+    }
+
+    /**
+     * What every exec in the sandbox starts from: {@link #guestEnv}, and for a sandbox from an OCI image that image's
+     * Env (under the sandbox's), WorkingDir, User and Entrypoint + Cmd.
+     */
+    public ExecDefaults execDefaults(String id) {
+        return registry.find(id).record.execDefaults();
     }
 
     /** Records activity now, which postpones an idle timeout. */

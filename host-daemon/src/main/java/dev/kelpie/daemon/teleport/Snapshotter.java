@@ -2,6 +2,7 @@ package dev.kelpie.daemon.teleport;
 
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.LiveSandbox;
@@ -107,6 +108,12 @@ public final class Snapshotter {
     private PackageManifest write(LiveSandbox live, PackageKind kind, String id, PackageStore store,
             Map<String, String> labels) throws IOException, InterruptedException {
         SandboxRecord record = live.record();
+        if (record.oci() != null) {
+            // A package names only the base image; restored, it would boot our root instead of the image's.
+            throw new VmOperationUnsupportedException("sandbox " + record.id() + " runs the OCI image "
+                    + record.oci().repository() + "@" + record.oci().manifestDigest() + ": packages of sandboxes from"
+                    + " OCI images are not supported yet");
+        }
         BootImage image = images.resolve(record.imageVersion(), record.arch());
         Path work = staging.newDirectory("snapshot-" + id);
         try (PackageWriter writer = PackageWriter.create(work.resolve("package"))) {
