@@ -183,9 +183,24 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     public void prune(PruneImagesRequest request, StreamObserver<PruneImagesResponse> out) {
         respond(out, () -> {
             var result = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());
-            return PruneImagesResponse.newBuilder().addAllRemoved(result.removed()).setFreedBytes(result.freedBytes())
-                    .build();
+            PruneImagesResponse.Builder response = PruneImagesResponse.newBuilder().addAllRemoved(result.removed())
+                    .setFreedBytes(result.freedBytes());
+            if (request.getOciUnused()) {
+                pruneOci(response);
+            }
+            return response.build();
         });
+    }
+
+    /** Removes the OCI images no sandbox uses; their layers go with the last image that references them. */
+    private void pruneOci(PruneImagesResponse.Builder response) {
+        OciImageStore store = oci(ociStore);
+        for (OciImage image : store.list()) {
+            if (sandboxes.ociImageUsers(image.manifestDigest()).isEmpty()) {
+                response.setFreedBytes(response.getFreedBytes() + store.remove(image.manifestSha256()))
+                        .addRemoved(image.repository() + "@" + image.manifestDigest());
+            }
+        }
     }
 
     private String arch(String requested) {

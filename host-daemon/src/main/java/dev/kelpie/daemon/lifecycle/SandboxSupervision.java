@@ -26,7 +26,7 @@ public class SandboxSupervision {
     void onStart(@Observes @Priority(20) StartupEvent event, SandboxManager manager, KelpieConfig config) {
         manager.recover();
         try {
-            manager.startWarmPool(config.sandboxes().warmPoolSize());
+            manager.startWarmPool(config.sandboxes().warmPoolSize(), config.sandboxes().warmPoolOciImage().orElse(""));
         } catch (RuntimeException e) {
             LOG.errorf("no warm pool: %s", e.getMessage());
         }

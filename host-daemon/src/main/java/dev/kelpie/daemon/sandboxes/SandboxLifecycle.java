@@ -77,9 +77,9 @@ final class SandboxLifecycle {
         BootImage image = ociBoot.map(OciBoot::image).orElse(base);
         SandboxOciImage ociImage = ociBoot.map(SandboxLifecycle::recorded).orElse(null);
         boolean resume = launch.resumeFrom().isPresent();
-        // Pooled VMs have no network device, so a sandbox with one boots its own; pooled VMs boot our own root.
-        WarmPool.PoolKey poolable = resume || config.network().needsDevice() || ociBoot.isPresent() ? null
-                : poolKeyOf(image, config);
+        // Pooled VMs have no network device, so a sandbox with one boots its own.
+        WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null
+                : poolKeyOf(image, config, ociImage == null ? "" : ociImage.manifestDigest());
         long now = clock.millis();
         // A plain create from the pool is a hand-over: the VM was configured for the pool's shape when it booted (its
         // hostname is already this id, env travels with each exec), so its first record is its READY one.
@@ -254,10 +254,13 @@ final class SandboxLifecycle {
         }
     }
 
-    /** Pooled VMs have the template's disk, so a sandbox asking for a bigger one boots its own. */
-    static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config) {
+    /**
+     * Pooled VMs have the template's disk, so a sandbox asking for a bigger one boots its own; a pool of an OCI
+     * image's VMs serves only sandboxes of that very digest (a tag that moved since the pool started boots its own).
+     */
+    static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config, String ociDigest) {
         return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib(),
-                config.diskSizeMib());
+                config.diskSizeMib(), ociDigest);
     }
 
     // ---- pause, resume, delete ---------------------------------------------------------------------------------

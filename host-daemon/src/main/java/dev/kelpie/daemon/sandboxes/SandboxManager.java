@@ -6,6 +6,7 @@ import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
 import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.EgressGateway;
@@ -40,6 +41,7 @@ public final class SandboxManager implements AutoCloseable {
 
     private final Hypervisor hypervisor;
     private final ImageSource images;
+    private final OciBootSource oci;
     private final Clock clock;
     private final SandboxSettings settings;
     private final Supplier<String> ids;
@@ -84,6 +86,7 @@ public final class SandboxManager implements AutoCloseable {
             EgressGateway egress, VmCpuTime cpu, OciBootSource oci) {
         this.hypervisor = hypervisor;
         this.images = images;
+        this.oci = oci;
         this.clock = clock;
         this.settings = settings;
         this.ids = ids;
@@ -178,15 +181,33 @@ public final class SandboxManager implements AutoCloseable {
      * {@link #recover()}. Pooled VMs count against the host's limits and make way for sandboxes.
      */
     public void startWarmPool(int size) {
+        startWarmPool(size, "");
+    }
+
+    /**
+     * A warm pool whose VMs boot the OCI image {@code ociImage} (pulled and built now, when absent) on the newest
+     * base image; empty for the base image's own root. The pool is keyed by the digest the reference names now.
+     */
+    public void startWarmPool(int size, String ociImage) {
         if (size <= 0) {
             return;
         }
-        BootImage image = images.resolve("", settings.hostArch());
-        WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
-                settings.defaultMemoryMib(), image.diskTemplateSizeMib());
-        capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), images.resolve(k.imageVersion(), k.arch()), k),
-                background);
-        LOG.infof("warm pool of %d VMs for image %s (%d vCPU, %d MiB)", size, image.version(), key.vcpuCount(),
+        BootImage base = images.resolve("", settings.hostArch());
+        Optional<OciBoot> boot;
+        try {
+            boot = ociImage.isEmpty() ? Optional.empty() : Optional.of(oci.prepare(ociImage, base));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warnf("no warm pool: interrupted while preparing OCI image %s", ociImage);
+            return;
+        }
+        String digest = boot.map(b -> b.oci().manifestDigest()).orElse("");
+        WarmPool.PoolKey key = new WarmPool.PoolKey(base.version(), base.arch(), settings.defaultVcpuCount(),
+                settings.defaultMemoryMib(), base.diskTemplateSizeMib(), digest);
+        capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), boot.isPresent() ? boot.get().image()
+                : images.resolve(k.imageVersion(), k.arch()), k), background);
+        LOG.infof("warm pool of %d VMs for image %s%s (%d vCPU, %d MiB)", size, base.version(),
+                digest.isEmpty() ? "" : " with OCI image " + ociImage + " (" + digest + ")", key.vcpuCount(),
                 key.memoryMib());
     }
 

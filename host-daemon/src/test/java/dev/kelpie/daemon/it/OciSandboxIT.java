@@ -9,10 +9,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kelpie.api.v1.Command;
 import dev.kelpie.api.v1.GetSandboxRequest;
 import dev.kelpie.api.v1.ImagesGrpc;
+import dev.kelpie.api.v1.InspectImageRequest;
+import dev.kelpie.api.v1.PruneImagesRequest;
+import dev.kelpie.api.v1.PruneImagesResponse;
+import dev.kelpie.api.v1.PullImageRequest;
 import dev.kelpie.api.v1.RemoveImageRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SnapshotKind;
+import dev.kelpie.api.v1.SnapshotRequest;
 import dev.kelpie.daemon.images.oci.TestImagePusher;
 import dev.kelpie.daemon.images.oci.TestImagePusher.Layer;
 import dev.kelpie.daemon.images.oci.TestRegistry;
@@ -115,6 +121,25 @@ class OciSandboxIT {
                 .newBlockingStub(client.channel).remove(RemoveImageRequest.newBuilder().setOciImage(digest).build()));
         assertEquals(Status.Code.FAILED_PRECONDITION, inUse.getStatus().getCode(), inUse.getStatus().toString());
         assertTrue(inUse.getStatus().getDescription().contains(sandbox.getId()), inUse.getStatus().toString());
+
+        // Prune with oci_unused removes a cached image no sandbox uses and keeps this one.
+        pusher.pushImage("kelpie/unused", "1", "amd64", List.of(), "/", List.of(busyboxLayer()));
+        ImagesGrpc.newBlockingStub(client.channel).pull(PullImageRequest.newBuilder()
+                .setOciImage(registry.host() + "/kelpie/unused:1").build()).forEachRemaining(r -> {});
+        PruneImagesResponse pruned = ImagesGrpc.newBlockingStub(client.channel).prune(PruneImagesRequest.newBuilder()
+                .setOciUnused(true).build());
+        assertEquals(1, pruned.getRemovedList().stream().filter(r -> r.startsWith(registry.host() + "/kelpie/unused@"))
+                .count(), pruned.toString());
+        assertFalse(pruned.getRemovedList().stream().anyMatch(r -> r.contains(digest)), pruned.toString());
+        assertEquals(digest, ImagesGrpc.newBlockingStub(client.channel).inspect(InspectImageRequest.newBuilder()
+                .setOciImage(digest).build()).getImage().getOci().getManifestDigest());
+
+        // A package would restore on our root, not the image's: refused until teleport knows digests.
+        var snapshot = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> client
+                .sandboxes().snapshot(SnapshotRequest.newBuilder().setSandboxId(sandbox.getId())
+                        .setKind(SnapshotKind.SNAPSHOT_KIND_CHECKPOINT).build()));
+        assertEquals(Status.Code.FAILED_PRECONDITION, snapshot.getStatus().getCode(), snapshot.getStatus().toString());
+        assertTrue(snapshot.getStatus().getDescription().contains(digest), snapshot.getStatus().toString());
 
         // The overlay works as on our images: the read-only root has a writable upper layer.
         var written = client.start(sandbox.getId(), SandboxesIT.sh("echo ok > /etc/written && cat /etc/written")

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -131,5 +132,28 @@ class OciSandboxCreateTest {
         assertTrue(e.getMessage().contains("OCI image"), e.getMessage());
         assertEquals(0, prepared.get());
         assertEquals(List.of(), hypervisor.specs);
+    }
+
+    @Test
+    void aWarmPoolOfAnOciImageServesCreatesOfItsDigestOnly() throws Exception {
+        SandboxManager m = manager((reference, base) -> reference.endsWith(":moved")
+                ? new OciBoot(base, new OciImage("e".repeat(64), 1, IMAGE.repository(), List.of(reference), IMAGE.config(),
+                        IMAGE.configBlob(), List.of(), 0), reference)
+                : boot(reference, base));
+        m.startWarmPool(1, "registry:5000/team/tool:1");
+        assertEquals(1, hypervisor.specs.size(), "the pool booted one VM");
+        assertEquals(Path.of("/cache/oci/" + SHA + ".ext4"), hypervisor.specs.get(0).image().rootfs(), "of the OCI root");
+
+        SandboxRecord pooled = m.create(oci("registry:5000/team/tool:1"));
+        assertTrue(pooled.fromPool(), "same digest and shape: from the pool");
+        assertEquals("sha256:" + SHA, pooled.oci().manifestDigest());
+        assertEquals("/srv", m.execDefaults(pooled.id()).cwd());
+
+        SandboxRecord own = m.create(oci("registry:5000/team/tool:moved"));
+        assertFalse(own.fromPool(), "another digest boots its own VM");
+        assertEquals("sha256:" + "e".repeat(64), own.oci().manifestDigest());
+        SandboxRecord plain = m.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null));
+        assertFalse(plain.fromPool(), "our own root is not what the pool holds");
+        assertNull(plain.oci());
     }
 }
