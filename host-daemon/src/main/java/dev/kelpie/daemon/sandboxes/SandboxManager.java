@@ -211,6 +211,14 @@ public final class SandboxManager implements AutoCloseable {
                 key.memoryMib());
     }
 
+    /**
+     * The OCI image {@code reference} names, pulled and its root built on {@code base} when absent: what a restore
+     * checks before it creates anything.
+     */
+    public OciBoot prepareOci(String reference, BootImage base) throws InterruptedException {
+        return oci.prepare(reference, base);
+    }
+
     /** Tops the warm pool up after failed refills or when room came free. */
     public void refillWarmPool() {
         capacity.refillPool();

@@ -5,6 +5,7 @@ import dev.kelpie.daemon.agent.GuestRefresh;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.Launch;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
@@ -16,6 +17,7 @@ import dev.kelpie.teleport.pkg.BlobNames;
 import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.pkg.SourceOciImage;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
 import dev.kelpie.teleport.store.FileTrees;
@@ -81,7 +83,8 @@ public final class Restorer {
         VmPlatform platform = sandboxes.vmPlatform();
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
-        SandboxConfig config = config(manifest, image, overrides, warnings);
+        SandboxConfig config = withOciImage(config(manifest, image, overrides, warnings), manifest, image, overrides,
+                warnings);
         long generation = clock.millis();
         Path work = staging.newDirectory("restore-" + packageId);
         try {
@@ -95,6 +98,26 @@ public final class Restorer {
         } finally {
             FileTrees.deleteUnchecked(work);
         }
+    }
+
+    /**
+     * The OCI image the restored sandbox boots: the package's digest (or the caller's reference), resolved (pulled
+     * when absent) before anything is created and gated by {@link RestoreGate#checkOciImage}; the sandbox is then
+     * created from that exact digest, so a tag that moves in between changes nothing.
+     */
+    private SandboxConfig withOciImage(SandboxConfig config, PackageManifest manifest, BootImage image,
+            RestoreOverrides overrides, List<String> warnings) throws InterruptedException {
+        SourceOciImage packaged = manifest.sourceSandbox().ociImage();
+        String target = !overrides.ociImage().isEmpty() ? overrides.ociImage()
+                : packaged == null ? "" : packaged.pinnedReference();
+        if (target.isEmpty()) {
+            RestoreGate.checkOciImage(manifest, "", "", false);
+            return config;
+        }
+        OciBoot boot = sandboxes.prepareOci(target, image);
+        warnings.addAll(RestoreGate.checkOciImage(manifest, boot.oci().manifestDigest(), boot.oci().repository(),
+                overrides.acceptOtherOciDigest()));
+        return config.withOciImage(boot.oci().manifestDigest());
     }
 
     private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)
