@@ -100,9 +100,19 @@ final class TeleportCommands {
                 + " it the new sandbox has no network; a package never opens the host's own addresses)")
         boolean acceptNetwork;
 
+        @Option(names = "--oci", paramLabel = "REFERENCE", description = "for a checkpoint of a sandbox from an OCI"
+                + " image: restore onto this reference instead of the digest the sandbox ran")
+        String ociImage = "";
+
+        @Option(names = "--accept-other-oci-digest", description = "allow --oci to name another digest of the same"
+                + " repository (a warning names both)")
+        boolean acceptOtherOciDigest;
+
         @Override
         public Integer call() {
-            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels, acceptNetwork);
+            RestoreResponse response = SandboxesGrpc.newBlockingStub(cli.channel()).restore(request(packageId, store,
+                    imageVersion, labels, acceptNetwork).toBuilder().setAcceptOtherOciDigest(acceptOtherOciDigest)
+                    .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setOciImage(ociImage)).build());
             response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             System.out.println(response.getSandbox().getId());
             return 0;
@@ -111,9 +121,15 @@ final class TeleportCommands {
 
     static RestoreResponse restore(ManagedChannel channel, String packageId, String store, String imageVersion,
             Map<String, String> labels, boolean acceptNetwork) {
-        return SandboxesGrpc.newBlockingStub(channel).restore(RestoreRequest.newBuilder().setPackageId(packageId)
-                .setStore(store).setImageVersion(imageVersion).setAcceptPackagedNetwork(acceptNetwork)
-                .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels)).build());
+        return SandboxesGrpc.newBlockingStub(channel).restore(request(packageId, store, imageVersion, labels,
+                acceptNetwork));
+    }
+
+    private static RestoreRequest request(String packageId, String store, String imageVersion,
+            Map<String, String> labels, boolean acceptNetwork) {
+        return RestoreRequest.newBuilder().setPackageId(packageId).setStore(store).setImageVersion(imageVersion)
+                .setAcceptPackagedNetwork(acceptNetwork).setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels))
+                .build();
     }
 
     @Command(name = "teleport", description = "Move a sandbox to another daemon: snapshot here, send the package,"
