@@ -49,7 +49,7 @@ public class KelpieBench {
         // --- raw baseline: the daemon's own qemu command line, driven without the daemon, and direct agent calls
         BootImage image = new LocalImageDirectory(List.of(imageDir), new ObjectMapper()).list().stream()
                 .filter(i -> i.arch().equals(arch)).findFirst().orElseThrow();
-        QemuHypervisor qemu = new QemuHypervisor(a -> "qemu-system-" + a, () -> Accelerator.TCG, new ObjectMapper());
+        QemuHypervisor qemu = new QemuHypervisor(arch, a -> "qemu-system-" + a, () -> Accelerator.TCG, new ObjectMapper());
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
         List<Double> rawCold = new ArrayList<>();
         List<Double> rawRoundTrip = new ArrayList<>();

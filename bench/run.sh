@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
+# then fork (ForkBench.java): fork → first exec against cold create, and the PSS of 10 copies against 11 × the source's,
 # then idle actions (IdleBench.java): pause and suspend → resume on the next exec,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
-# then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory.
+# then the libkrun VM runner's own cost (RunnerBench.java): start to krun_start_enter and resident memory,
+# then, given the other arch's image too, checkpoint restore across arch (CrossArchBench.java): native vs emulated.
 # The daemon's own cost without an emulator (a host-process agent) is bench/overhead.sh, its start and memory
 # bench/footprint.sh; both run apart from this.
 #
-#   bench/run.sh IMAGE_DIR
+#   bench/run.sh IMAGE_DIR [OTHER_ARCH_IMAGE_DIR]
 #
 # IMAGE_DIR is an image-build output directory (e.g. ~/.cache/kelpie/images/0.1.0-dev/x86_64 from
 # `scripts/dev run`). Needs the daemon built (./mvnw -pl host-daemon -am package -DskipTests). Starts its own
@@ -17,8 +19,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-[ $# -eq 1 ] || { echo "usage: bench/run.sh IMAGE_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || [ $# -eq 2 ] || { echo "usage: bench/run.sh IMAGE_DIR [OTHER_ARCH_IMAGE_DIR]" >&2; exit 2; }
 image=$(cd "$1" && pwd)
+other_image=""
+if [ $# -eq 2 ]; then other_image=$(cd "$2" && pwd); fi
 source "$root/scripts/find-jdk.sh"
 java_home=$(kelpie_find_jdk)
 app=$root/host-daemon/target/quarkus-app
@@ -29,7 +33,7 @@ daemon_pid=""
 cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; rm -rf "$scratch"; }
 trap cleanup EXIT
 KELPIE_STATE_DIR=$scratch/state KELPIE_API_SOCKET=$scratch/k.sock "$root/host-daemon/bin/kelpied" \
-  -Dkelpie.images.dirs="$image" -Dkelpie.qemu.accelerator=tcg -Dkelpie.probe.boot-timeout=2s \
+  -Dkelpie.images.dirs="$image${other_image:+,$other_image}" -Dkelpie.qemu.accelerator=tcg -Dkelpie.probe.boot-timeout=2s \
   -Dkelpie.sandboxes.warm-pool-size=1 -Dkelpie.sandboxes.reap-interval=1s >"$scratch/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
@@ -43,6 +47,10 @@ echo >&2
 echo "teleport:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"
+echo >&2
+echo "fork:" >&2
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/ForkBench.java" "$scratch/k.sock" "$scratch/state"
 echo >&2
 echo "idle actions:" >&2
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
@@ -65,3 +73,10 @@ runner_configs=("runner=${runner_opts[*]}")
 [ -f "$app/vm-runner.aot" ] && runner_configs+=("runner+aot=${runner_opts[*]} -XX:AOTCache=$app/vm-runner.aot")
 "$java_home/bin/java" --enable-native-access=ALL-UNNAMED -cp "$root/vm-runner/target/test-classes:${runner[-2]}" \
   -Drunner.classPath="${runner[-2]}" "$here/RunnerBench.java" "$scratch" "$java_home/bin/java" "${runner_configs[@]}"
+if [ -n "$other_image" ]; then
+  other_arch=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["arch"])' "$other_image/metadata.json")
+  echo >&2
+  echo "checkpoint restore across arch ($arch native, $other_arch emulated):" >&2
+  "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+    -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/CrossArchBench.java" "$scratch/k.sock" "$arch" "$other_arch"
+fi

@@ -11,6 +11,7 @@
  *   KRUN_DOUBLE_FAIL       comma list of name:errno, e.g. krun_set_kernel:22; that call
  *                          returns -errno and changes nothing
  *   KRUN_DOUBLE_NO_BLK     1: krun_has_feature(KRUN_FEATURE_BLK) answers 0
+ *   KRUN_DOUBLE_MAX_VCPUS  what krun_get_max_vcpus answers (default 8)
  *   KRUN_DOUBLE_QEMU       VMM binary (default qemu-system-x86_64 / qemu-system-aarch64)
  *   KRUN_DOUBLE_PORT_NAME  virtio-serial port name standing in for listen-mode vsock
  *                          ports (default kelpie.agent)
@@ -24,7 +25,9 @@
  * Build variants:
  *   -DKRUN_DOUBLE_WITHOUT_OPTIONAL    drop the symbols a runner must treat as optional
  *                                     (krun_init_log, krun_has_feature, krun_add_disk2,
- *                                     krun_set_console_output, krun_set_rlimits)
+ *                                     krun_set_console_output, krun_set_rlimits,
+ *                                     krun_disable_implicit_vsock, krun_add_vsock,
+ *                                     krun_get_max_vcpus)
  *   -DKRUN_DOUBLE_WITHOUT_VSOCK_PORT2 drop krun_add_vsock_port2
  */
 #include "libkrun.h"
@@ -348,6 +351,9 @@ struct ctx {
     int nports;
     char *console_output;
     bool port_map_set;
+    bool implicit_vsock_disabled;
+    bool tsi_vsock_added;
+    uint32_t tsi_features;
 };
 
 static struct ctx ctxs[MAX_CTX];
@@ -429,12 +435,15 @@ EXPORT int32_t krun_has_feature(uint64_t feature) {
 }
 #endif
 
+#ifndef KRUN_DOUBLE_WITHOUT_OPTIONAL
 EXPORT int32_t krun_get_max_vcpus(void) {
     struct call c;
     call_begin(&c, "krun_get_max_vcpus");
     int32_t rc = injected("krun_get_max_vcpus");
-    return call_end(&c, rc ? rc : 8);
+    const char *max = getenv("KRUN_DOUBLE_MAX_VCPUS");
+    return call_end(&c, rc ? rc : max != NULL ? atoi(max) : 8);
 }
+#endif
 
 /* ------------------------------------------------------------------------- */
 /* Context lifecycle and configuration. */
@@ -610,6 +619,51 @@ EXPORT int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *
             p->port = port;
             p->path = dup_or_null(c_filepath);
             p->listen = listen;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return call_end(&c, rc);
+}
+#endif
+
+#ifndef KRUN_DOUBLE_WITHOUT_OPTIONAL
+EXPORT int32_t krun_disable_implicit_vsock(uint32_t ctx_id) {
+    struct call c;
+    call_begin(&c, "krun_disable_implicit_vsock");
+    arg_u64(&c, ctx_id);
+    int32_t rc = injected("krun_disable_implicit_vsock");
+    if (rc == 0) {
+        pthread_mutex_lock(&lock);
+        struct ctx *ctx = live_ctx(ctx_id);
+        if (ctx == NULL) {
+            rc = -ENOENT;
+        } else {
+            ctx->implicit_vsock_disabled = true;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return call_end(&c, rc);
+}
+
+EXPORT int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features) {
+    struct call c;
+    call_begin(&c, "krun_add_vsock");
+    arg_u64(&c, ctx_id);
+    arg_u64(&c, tsi_features);
+    int32_t rc = injected("krun_add_vsock");
+    if (rc == 0) {
+        pthread_mutex_lock(&lock);
+        struct ctx *ctx = live_ctx(ctx_id);
+        if (ctx == NULL) {
+            rc = -ENOENT;
+        } else if (!ctx->implicit_vsock_disabled || ctx->tsi_vsock_added) {
+            /* As libkrun: the implicit device (or an explicit one) is already there. */
+            rc = -EEXIST;
+        } else if (tsi_features > 3) {
+            rc = -EINVAL;
+        } else {
+            ctx->tsi_vsock_added = true;
+            ctx->tsi_features = tsi_features;
         }
         pthread_mutex_unlock(&lock);
     }

@@ -1,6 +1,7 @@
 package dev.kelpie.cli;
 
 import dev.kelpie.api.v1.BackendProbe;
+import dev.kelpie.api.v1.GuestArch;
 import dev.kelpie.api.v1.HostGrpc;
 import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.HostInfoResponse;
@@ -30,12 +31,17 @@ final class InfoCommand implements Callable<Integer> {
             b.getAcceleratorsList().forEach(a -> System.out.printf("    %-6s %s%s%n", a.getName(),
                     a.getStatus().name().replace("PROBE_STATUS_", "").toLowerCase(), a.getReason().isEmpty() ? "" : ": " + a.getReason()));
         }
+        for (GuestArch a : info.getGuestArchsList()) {
+            System.out.printf("guest      %-8s %s%s%s%n", a.getArch(), a.getAvailable() ? "available" : "unavailable",
+                    (a.getEmulated() ? ", emulated (TCG: slow)" : ", native") + (a.getDefault() ? ", default" : ""),
+                    a.getReason().isEmpty() ? "" : ": " + a.getReason());
+        }
         System.out.printf("sandboxes  %d running%n", info.getRunningSandboxes());
         System.out.printf("network    egress %s, port forwards %s: %s%n", info.getNetwork().getEgress() ? "yes" : "no",
                 info.getNetwork().getPortForwards() ? "yes" : "no", info.getNetwork().getDescription());
         for (WarmPoolStatus p : info.getWarmPoolsList()) {
-            System.out.printf("warm pool  image %s/%s, %d vCPU %d MiB: %d/%d ready, %d booting, %d taken%s%n",
-                    p.getImageVersion(), p.getArch(), p.getVcpuCount(), p.getMemoryMib(), p.getReady(), p.getTargetSize(),
+            System.out.printf("warm pool  image %s/%s%s, %d vCPU %d MiB: %d/%d ready, %d booting, %d taken%s%n",
+                    p.getImageVersion(), p.getArch(), p.getEmulated() ? " (emulated)" : "", p.getVcpuCount(), p.getMemoryMib(), p.getReady(), p.getTargetSize(),
                     p.getBooting(), p.getTakenTotal(), p.getLastError().isEmpty() ? "" : "; last error: " + p.getLastError());
         }
         var cache = info.getImageCache();

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
         subcommands = {InfoCommand.class, SandboxCommand.class, ExecCommand.class, CopyCommand.class,
                 ProcessCommands.Ps.class, ProcessCommands.Attach.class, ImagesCommand.class, PackagesCommand.class,
                 TeleportCommands.Snapshot.class, TeleportCommands.Restore.class, TeleportCommands.Teleport.class,
-                StatsCommand.class, McpCommand.class})
+                StatsCommand.class, McpCommand.class, ForkCommand.class})
 public final class KelpieCli {
 
     /** Exit code when the daemon answered with an error (a command's own exit code is passed through by exec). */

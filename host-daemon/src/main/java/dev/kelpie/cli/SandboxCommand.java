@@ -44,6 +44,10 @@ final class SandboxCommand {
         @Option(names = "--image-version", description = "base image version (default: the newest)")
         String imageVersion = "";
 
+        @Option(names = "--arch", description = "guest architecture, x86_64 or aarch64 (default: the daemon's);"
+                + " the one that is not the host's runs emulated, many times slower")
+        String arch = "";
+
         @Option(names = "--vcpus", description = "virtual CPUs (default: the daemon's)")
         int vcpus;
 
@@ -101,7 +105,7 @@ final class SandboxCommand {
                     ? NetworkMode.NETWORK_MODE_EGRESS : NetworkMode.NETWORK_MODE_NONE).addAllAllow(allow)
                     .addAllPortForwards(publish).build();
             Sandbox s = parent.stub().create(CreateSandboxRequest.newBuilder().setSpec(SandboxSpec.newBuilder()
-                    .setImageVersion(imageVersion).setVcpuCount(vcpus).setMemoryMib(memoryMib).setDiskSizeMib(diskSizeMib)
+                    .setImageVersion(imageVersion).setArch(arch).setVcpuCount(vcpus).setMemoryMib(memoryMib).setDiskSizeMib(diskSizeMib)
                     .putAllEnv(env)
                     .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())
                     .setIdleAction(idleTimeout.isZero() && idleAction == Idle.delete ? IdleAction.IDLE_ACTION_UNSPECIFIED
@@ -181,7 +185,8 @@ final class SandboxCommand {
             Sandbox s = stub.get(GetSandboxRequest.newBuilder().setId(sandboxId).build()).getSandbox();
             System.out.printf("id:       %s%nstate:    %s%nimage:    %s (%s) on %s%nshape:    %d vCPU, %d MiB%n"
                     + "network:  %s%n", s.getId(), s.getState().name().replace("SANDBOX_STATE_", "").toLowerCase(),
-                    s.getImageVersion(), s.getArch(), s.getBackend(), s.getSpec().getVcpuCount(),
+                    s.getImageVersion(), s.getArch() + (s.getEmulated() ? ", emulated" : ""), s.getBackend(),
+                    s.getSpec().getVcpuCount(),
                     s.getSpec().getMemoryMib(), s.getNetworkReachability());
             for (PortForward f : s.getPortForwardsList()) {
                 System.out.printf("publish:  127.0.0.1:%d -> guest port %d%n", f.getHostPort(), f.getGuestPort());

@@ -100,6 +100,10 @@ final class TeleportCommands {
                 + " it the new sandbox has no network; a package never opens the host's own addresses)")
         boolean acceptNetwork;
 
+        @Option(names = "--arch", description = "restore as a guest of this architecture, x86_64 or aarch64 (default:"
+                + " the daemon's; a vm package only as its own)")
+        String arch = "";
+
         @Option(names = "--oci", paramLabel = "REFERENCE", description = "for a checkpoint of a sandbox from an OCI"
                 + " image: restore onto this reference instead of the digest the sandbox ran")
         String ociImage = "";
@@ -111,8 +115,9 @@ final class TeleportCommands {
         @Override
         public Integer call() {
             RestoreResponse response = SandboxesGrpc.newBlockingStub(cli.channel()).restore(request(packageId, store,
-                    imageVersion, labels, acceptNetwork).toBuilder().setAcceptOtherOciDigest(acceptOtherOciDigest)
-                    .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setOciImage(ociImage)).build());
+                    imageVersion, labels, acceptNetwork, arch).toBuilder().setAcceptOtherOciDigest(acceptOtherOciDigest)
+                    .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setArch(arch).setOciImage(ociImage))
+                    .build());
             response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             System.out.println(response.getSandbox().getId());
             return 0;
@@ -120,16 +125,16 @@ final class TeleportCommands {
     }
 
     static RestoreResponse restore(ManagedChannel channel, String packageId, String store, String imageVersion,
-            Map<String, String> labels, boolean acceptNetwork) {
+            Map<String, String> labels, boolean acceptNetwork, String arch) {
         return SandboxesGrpc.newBlockingStub(channel).restore(request(packageId, store, imageVersion, labels,
-                acceptNetwork));
+                acceptNetwork, arch));
     }
 
     private static RestoreRequest request(String packageId, String store, String imageVersion,
-            Map<String, String> labels, boolean acceptNetwork) {
+            Map<String, String> labels, boolean acceptNetwork, String arch) {
         return RestoreRequest.newBuilder().setPackageId(packageId).setStore(store).setImageVersion(imageVersion)
-                .setAcceptPackagedNetwork(acceptNetwork).setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels))
-                .build();
+                .setAcceptPackagedNetwork(acceptNetwork).setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels)
+                        .setArch(arch)).build();
     }
 
     @Command(name = "teleport", description = "Move a sandbox to another daemon: snapshot here, send the package,"
@@ -161,7 +166,7 @@ final class TeleportCommands {
                 try {
                     transfer(cli.channel(), packageId, snapshot.getPackage().getStore(), remote);
                     // The package was made from the caller's own sandbox a moment ago: its network moves with it.
-                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of(), true);
+                    RestoreResponse restored = restore(remote, packageId, "", "", Map.of(), true, "");
                     restored.getWarningsList().forEach(w -> System.err.println("warning: " + w));
                     if (!keep) {
                         SandboxesGrpc.newBlockingStub(cli.channel())

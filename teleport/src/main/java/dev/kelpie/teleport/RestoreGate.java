@@ -98,7 +98,7 @@ public final class RestoreGate {
     private static void checkVmTarget(PackageManifest manifest, Target target) {
         if (!manifest.baseImage().arch().equals(target.arch())) {
             throw new RestoreRejectedException("vm package is for " + manifest.baseImage().arch()
-                    + " and this host runs " + target.arch() + ": VM state never crosses architectures"
+                    + " and the restore asks for a " + target.arch() + " guest: VM state never crosses architectures"
                     + CHECKPOINT_SUGGESTION);
         }
         PlatformRef from = manifest.platform();

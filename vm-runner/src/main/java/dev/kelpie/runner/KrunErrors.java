@@ -46,11 +46,13 @@ public final class KrunErrors {
             };
             case SET_PORT_MAP -> "libkrun would not take an empty port map, so guest listeners could be published on"
                     + " the host; the VM is not started";
+            case DISABLE_IMPLICIT_VSOCK, ADD_VSOCK -> "libkrun would not replace its implicit vsock device with one"
+                    + " without TSI, so guest listeners could be published on the host; the VM is not started";
             case SET_CONSOLE_OUTPUT -> "libkrun refused the console file " + c.consoleLog();
             case SET_RLIMITS -> "libkrun refused the guest rlimits " + c.rlimits();
             case SET_ENV -> "libkrun refused the guest environment";
             case START_ENTER -> startFailure(errno, c, host);
-            case INIT_LOG, SET_LOG_LEVEL, HAS_FEATURE, FREE_CTX -> "libkrun failed " + f.symbol();
+            case INIT_LOG, SET_LOG_LEVEL, HAS_FEATURE, GET_MAX_VCPUS, FREE_CTX -> "libkrun failed " + f.symbol();
         };
     }
 

@@ -68,6 +68,9 @@ public final class VmRunner {
             throw setup.enter(ctx);
         } catch (LibkrunUnavailableException e) {
             return fail(EXIT_LIBKRUN_UNAVAILABLE, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return fail(EXIT_BAD_CONFIG, "the runner config " + configFile + " asks for a VM libkrun cannot run: "
+                    + e.getMessage());
         } catch (KrunCallException e) {
             return fail(EXIT_KRUN_FAILED, KrunErrors.explain(e, config, HostFacts.of(config.kvmDevice())));
         }

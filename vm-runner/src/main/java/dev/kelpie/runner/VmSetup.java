@@ -2,9 +2,12 @@ package dev.kelpie.runner;
 
 import static dev.kelpie.runner.KrunFunction.ADD_DISK;
 import static dev.kelpie.runner.KrunFunction.ADD_DISK2;
+import static dev.kelpie.runner.KrunFunction.ADD_VSOCK;
 import static dev.kelpie.runner.KrunFunction.ADD_VSOCK_PORT2;
 import static dev.kelpie.runner.KrunFunction.CREATE_CTX;
+import static dev.kelpie.runner.KrunFunction.DISABLE_IMPLICIT_VSOCK;
 import static dev.kelpie.runner.KrunFunction.FREE_CTX;
+import static dev.kelpie.runner.KrunFunction.GET_MAX_VCPUS;
 import static dev.kelpie.runner.KrunFunction.HAS_FEATURE;
 import static dev.kelpie.runner.KrunFunction.INIT_LOG;
 import static dev.kelpie.runner.KrunFunction.SET_CONSOLE_OUTPUT;
@@ -25,14 +28,17 @@ import java.util.List;
 
 /**
  * Configures one libkrun context from a {@link RunnerConfig}, in a fixed order that tests pin call by call:
- * logging, the block-device check, the context, vCPUs and memory, the image's kernel, the read-only root disk
- * ({@code vda}) and the writable disk ({@code vdb}), the agent's vsock port (the guest listens, libkrun creates the
- * host socket), an explicitly empty port map (no guest listener published through TSI), the console file, rlimits,
- * and the guest's explicit environment (libkrun would otherwise copy the host's).
+ * logging, the block-device check, the vCPU count against the hypervisor's maximum, the context, vCPUs and memory,
+ * the image's kernel, the read-only root disk ({@code vda}) and the writable disk ({@code vdb}), TSI off (1.17+: the
+ * implicit vsock device replaced by one without TSI; older: an explicitly empty port map, so no guest listener is
+ * published), the agent's vsock port (the guest listens, libkrun creates the host socket), the console file,
+ * rlimits, and the guest's explicit environment (libkrun would otherwise copy the host's).
  *
  * <p>Optional functions degrade: without {@code krun_init_log} the deprecated {@code krun_set_log_level}; without
  * {@code krun_has_feature} block support is judged by the disk functions' presence; without {@code krun_add_disk2}
- * {@code krun_add_disk}; without {@code krun_set_console_output} the console goes to the runner's own output file;
+ * {@code krun_add_disk}; without {@code krun_get_max_vcpus} (&lt; 1.16) only the ABI's 255 vCPUs bound the count;
+ * without {@code krun_disable_implicit_vsock} and {@code krun_add_vsock} (&lt; 1.17) TSI stays with an empty port
+ * map; without {@code krun_set_console_output} the console goes to the runner's own output file;
  * without {@code krun_set_rlimits} the guest keeps its defaults. Each degradation is reported through {@code notes}.
  */
 public final class VmSetup {
@@ -43,6 +49,10 @@ public final class VmSetup {
     static final int DISK_FORMAT_RAW = 0;
     static final int KERNEL_FORMAT_RAW = 0;
     static final int KERNEL_FORMAT_ELF = 1;
+    /** {@code krun_set_vm_config} takes the vCPU count as a {@code uint8_t}. */
+    static final int MAX_VCPUS_ABI = 255;
+    /** {@code krun_add_vsock}'s TSI features: none, a vsock device for the agent only. */
+    static final int TSI_FEATURES_NONE = 0;
 
     private final Libkrun krun;
     private final Arena arena;
@@ -81,6 +91,7 @@ public final class VmSetup {
         });
         startLogging();
         requireBlockDevices();
+        requireVcpuCount();
         int ctx = check(CREATE_CTX);
         try {
             check(SET_VM_CONFIG, ctx, (byte) config.vcpuCount(), config.memoryMib());
@@ -88,8 +99,17 @@ public final class VmSetup {
                     string(config.kernelCmdline()));
             addDisk(ctx, "root", config.rootDisk(), true);
             addDisk(ctx, "rw", config.writableDisk(), false);
+            boolean tsiOff = krun.has(DISABLE_IMPLICIT_VSOCK) && krun.has(ADD_VSOCK);
+            if (tsiOff) {
+                check(DISABLE_IMPLICIT_VSOCK, ctx);
+                check(ADD_VSOCK, ctx, TSI_FEATURES_NONE);
+            } else {
+                notes.add("krun_disable_implicit_vsock is missing (libkrun < 1.17): TSI stays on, with an empty port map");
+            }
             check(ADD_VSOCK_PORT2, ctx, config.agentVsockPort(), string(config.agentSocket().toString()), true);
-            check(SET_PORT_MAP, ctx, array(List.of()));
+            if (!tsiOff) {
+                check(SET_PORT_MAP, ctx, array(List.of()));
+            }
             if (krun.has(SET_CONSOLE_OUTPUT)) {
                 check(SET_CONSOLE_OUTPUT, ctx, string(config.consoleLog().toString()));
             } else {
@@ -136,6 +156,21 @@ public final class VmSetup {
         }
         if (!krun.supportsBlockDevices()) {
             throw new LibkrunUnavailableException(KrunErrors.WITHOUT_BLOCK_DEVICES);
+        }
+    }
+
+    /** Before a context exists: a count libkrun would truncate or KVM/HVF refuse is the config's fault, not the VM's. */
+    private void requireVcpuCount() {
+        int max = MAX_VCPUS_ABI;
+        if (krun.has(GET_MAX_VCPUS)) {
+            int reported = krun.call(GET_MAX_VCPUS);
+            if (reported > 0) {
+                max = Math.min(max, reported);
+            }
+        }
+        if (config.vcpuCount() > max) {
+            throw new IllegalArgumentException(config.vcpuCount() + " vCPUs asked, but this host's hypervisor runs at"
+                    + " most " + max + " per VM (krun_get_max_vcpus)");
         }
     }
 

@@ -37,6 +37,7 @@ public final class KrunDouble {
     public static final String FAIL_ENV = "KRUN_DOUBLE_FAIL";
     public static final String QEMU_ENV = "KRUN_DOUBLE_QEMU";
     public static final String NO_BLK_ENV = "KRUN_DOUBLE_NO_BLK";
+    public static final String MAX_VCPUS_ENV = "KRUN_DOUBLE_MAX_VCPUS";
     private static final long GCC_TIMEOUT_SECONDS = 120;
 
     private KrunDouble() {}

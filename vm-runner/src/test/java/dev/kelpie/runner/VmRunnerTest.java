@@ -56,18 +56,21 @@ class VmRunnerTest {
     @Test
     void aConfigurationMakesExactlyTheseCallsAndLibkrunsExitStatusBecomesTheRunners() throws Exception {
         // 200 vCPUs: a uint8_t bound with the wrong width or sign would show up as another number.
-        var out = run(config(full, 200, List.of("6=1024:1024"), Path.of("/dev/kvm")), Map.of(KrunDouble.QEMU_ENV, "/bin/true"));
+        var out = run(config(full, 200, List.of("6=1024:1024"), Path.of("/dev/kvm")), Map.of(KrunDouble.QEMU_ENV, "/bin/true",
+                KrunDouble.MAX_VCPUS_ENV, "255"));
         String w = work.toString();
         assertEquals(List.of(
                 "krun_init_log(-1, 2, 2, 1) = 0",
                 "krun_has_feature(1) = 1",
+                "krun_get_max_vcpus() = 255",
                 "krun_create_ctx() = 0",
                 "krun_set_vm_config(0, 200, 512) = 0",
                 "krun_set_kernel(0, \"/img/vmlinux\", 1, NULL, \"console=hvc0 root=/dev/vda ro\") = 0",
                 "krun_add_disk2(0, \"root\", \"/img/rootfs.ext4\", 0, true) = 0",
                 "krun_add_disk2(0, \"rw\", \"" + w + "/rw.ext4\", 0, false) = 0",
+                "krun_disable_implicit_vsock(0) = 0",
+                "krun_add_vsock(0, 0) = 0",
                 "krun_add_vsock_port2(0, 1024, \"" + w + "/agent.sock\", true) = 0",
-                "krun_set_port_map(0, []) = 0",
                 "krun_set_console_output(0, \"" + w + "/console.log\") = 0",
                 "krun_set_rlimits(0, [\"6=1024:1024\"]) = 0",
                 "krun_set_env(0, [\"KELPIE=1\"]) = 0",
@@ -97,9 +100,17 @@ class VmRunnerTest {
                 "krun_start_enter(0) = 0"), out.calls());
         assertEquals(0, out.status(), out.stderr());
         for (String missing : List.of("krun_init_log", "krun_has_feature", "krun_add_disk2", "krun_set_console_output",
-                "krun_set_rlimits")) {
+                "krun_set_rlimits", "krun_disable_implicit_vsock")) {
             assertTrue(out.stderr().contains(VmRunner.NOTE_PREFIX + missing + " is missing"), missing + ": " + out.stderr());
         }
+    }
+
+    @Test
+    void moreVcpusThanTheHypervisorRunsAreRefusedBeforeAContextExists() throws Exception {
+        var out = run(config(full, 9, List.of(), Path.of("/dev/kvm")), Map.of(KrunDouble.QEMU_ENV, "/bin/true"));
+        assertEquals(VmRunner.EXIT_BAD_CONFIG, out.status(), out.stderr());
+        assertTrue(out.stderr().contains("9 vCPUs asked, but this host's hypervisor runs at most 8 per VM"), out.stderr());
+        assertTrue(out.calls().stream().noneMatch(c -> c.startsWith("krun_create_ctx")), out.calls().toString());
     }
 
     @Test
@@ -160,7 +171,7 @@ class VmRunnerTest {
                 Arguments.of("krun_add_vsock_port2:17", "already exists: another VM may still run"),
                 Arguments.of("krun_add_vsock_port2:19", "vsock is disabled in this libkrun context"),
                 Arguments.of("krun_add_vsock_port2:5", "libkrun refused the agent's vsock port 1024"),
-                Arguments.of("krun_set_port_map:19", "would not take an empty port map"),
+                Arguments.of("krun_add_vsock:22", "would not replace its implicit vsock device with one without TSI"),
                 Arguments.of("krun_set_console_output:22", "libkrun refused the console file"),
                 Arguments.of("krun_set_rlimits:22", "libkrun refused the guest rlimits [6=1024:1024]"),
                 Arguments.of("krun_set_env:22", "libkrun refused the guest environment"),

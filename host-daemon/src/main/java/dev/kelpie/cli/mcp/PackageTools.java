@@ -15,10 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/**
- * snapshot_sandbox and restore_sandbox: teleport packages in the daemon's default store. (A fork tool waits for the
- * daemon's Fork call.)
- */
+/** snapshot_sandbox and restore_sandbox: teleport packages in the daemon's default store. */
 final class PackageTools {
 
     private static final Set<String> KINDS = Set.of("checkpoint", "vm");

@@ -2,16 +2,23 @@ package dev.kelpie.cli.mcp;
 
 import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxRequest;
 import dev.kelpie.api.v1.ListSandboxesRequest;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.modelcontextprotocol.json.McpJsonMapper;
 import io.modelcontextprotocol.spec.McpSchema.CallToolResult;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** create_sandbox, list_sandboxes and delete_sandbox. */
+/** create_sandbox, fork_sandbox, list_sandboxes and delete_sandbox. */
 final class SandboxTools {
+
+    /** The daemon's own limit of copies per Fork call, which this tool keeps per call too. */
+    static final int MAX_FORKS_PER_CALL = 16;
 
     private final McpSession session;
     private final McpLimits limits;
@@ -42,7 +49,21 @@ final class SandboxTools {
                         first to keep its files).""", """
                         {"type": "object", "properties": {
                           "sandbox_id": {"type": "string", "description": "The sandbox to delete."}
-                        }, "required": ["sandbox_id"], "additionalProperties": false}""", this::delete));
+                        }, "required": ["sandbox_id"], "additionalProperties": false}""", this::delete),
+                KelpieTool.of(json, "fork_sandbox", "Fork a sandbox", KelpieTool.Kind.CHANGES, """
+                        Make copies of a running sandbox of this session that continue from its current state: \
+                        running processes, memory and files. Each copy then goes its own way (files written after \
+                        the fork are its own), and the source keeps running. Much faster than creating a sandbox \
+                        and repeating the setup: fork after an expensive setup to try several things side by side. \
+                        Copies count against this session's limit of %d sandbox(es) and are deleted with the \
+                        session unless keep is true.""".formatted(limits.maxSandboxes()), """
+                        {"type": "object", "properties": {
+                          "sandbox_id": {"type": "string", "description": "The sandbox to copy."},
+                          "count": {"type": "integer", "minimum": 1, "maximum": 16, "description": "How many \
+                        copies (default 1)."},
+                          "keep": {"type": "boolean", "description": "true: the copies stay after this MCP session \
+                        ends. Default false."}
+                        }, "required": ["sandbox_id"], "additionalProperties": false}""", this::fork));
     }
 
     private String createSchema() {
@@ -85,6 +106,36 @@ final class SandboxTools {
                 .create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox(), keep);
         return ToolResults.ok("Created sandbox " + SandboxSummary.line(s) + ". Pass sandbox_id \"" + s.getId()
                 + "\" to the other tools; files live in /workspace.", SandboxSummary.structured(s));
+    }
+
+    /**
+     * One copy per daemon call, each adopted on its own: every copy holds a slot of the session's limit while it is
+     * made, and copies made before a failure stay the session's (the result says how many were made).
+     */
+    private CallToolResult fork(ToolArguments args) {
+        String id = args.requiredString("sandbox_id");
+        int count = args.optionalLong("count", 1, MAX_FORKS_PER_CALL).orElse(1L).intValue();
+        boolean keep = args.flag("keep");
+        session.requireOwned(id);
+        ForkSandboxRequest request = ForkSandboxRequest.newBuilder().setId(id).setCount(1)
+                .putAllLabels(session.labels(keep)).build();
+        List<Sandbox> copies = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            try {
+                copies.add(adoption.adopt(() -> daemon.blocking(DaemonStubs.SLOW_CALL_TIMEOUT).fork(request)
+                        .getSandboxes(0), keep));
+            } catch (ToolError | StatusRuntimeException e) {
+                if (copies.isEmpty()) {
+                    throw e;
+                }
+                Status.Code code = e instanceof ToolError t ? t.code() : ((StatusRuntimeException) e).getStatus().getCode();
+                throw new ToolError(code, copies.size() + " of " + count + " copies were made ("
+                        + String.join(", ", copies.stream().map(Sandbox::getId).toList()) + "), then: " + e.getMessage());
+            }
+        }
+        return ToolResults.ok("Forked sandbox " + id + " into " + String.join("; ",
+                copies.stream().map(SandboxSummary::line).toList()) + ".", Map.of("source_id", id,
+                "sandboxes", copies.stream().map(SandboxSummary::structured).toList()));
     }
 
     private CallToolResult list(ToolArguments args) {

@@ -1,11 +1,13 @@
 package dev.kelpie.daemon.api;
 
+import dev.kelpie.api.v1.GuestArch;
 import dev.kelpie.api.v1.HostGrpc;
 import dev.kelpie.api.v1.HostInfoRequest;
 import dev.kelpie.api.v1.HostInfoResponse;
 import dev.kelpie.api.v1.ImageCacheStatus;
 import dev.kelpie.api.v1.PackageStoreStatus;
 import dev.kelpie.daemon.host.HostInfoService;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.cache.CachedImage;
 import dev.kelpie.daemon.network.NetworkSupport;
@@ -13,6 +15,7 @@ import dev.kelpie.daemon.sandboxes.SandboxManager;
 import dev.kelpie.daemon.teleport.PackageStores;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
+import java.util.Optional;
 
 /** gRPC adapter for {@code kelpie.v1.Host}. */
 public class HostGrpcService extends HostGrpc.HostImplBase {
@@ -39,6 +42,7 @@ public class HostGrpcService extends HostGrpc.HostImplBase {
                 .addAllWarmPools(sandboxes.warmPoolStatus().map(HostInfoMapper::toProto).stream().toList())
                 .setImageCache(imageCache())
                 .setNetwork(network())
+                .addAllGuestArchs(guestArchs())
                 .addAllPackageStores(stores.all().stream().map(s -> PackageStoreStatus.newBuilder().setName(s.name())
                         .setLocation(s.location()).setSealed(s.sealed()).setDefault(s.name().equals(stores.defaultName()))
                         .build()).toList())
@@ -54,6 +58,20 @@ public class HostGrpcService extends HostGrpc.HostImplBase {
             return dev.kelpie.api.v1.NetworkSupport.newBuilder().setDescription(BACKEND_NOT_CHOSEN_YET).build();
         }
         return network(sandboxes.networkSupport());
+    }
+
+    /** Each architecture on the selected backend; like {@link #network()}, not asked before the probe has chosen. */
+    private List<GuestArch> guestArchs() {
+        GuestArchs archs = sandboxes.guestArchs();
+        return GuestArchs.SUPPORTED.stream().map(arch -> {
+            GuestArch.Builder b = GuestArch.newBuilder().setArch(arch).setEmulated(archs.emulated(arch))
+                    .setDefault(arch.equals(archs.defaultArch()));
+            if (!hostInfo.backendKnown()) {
+                return b.setReason(BACKEND_NOT_CHOSEN_YET).build();
+            }
+            Optional<String> unavailable = sandboxes.archUnavailableReason(arch);
+            return b.setAvailable(unavailable.isEmpty()).setReason(unavailable.orElse("")).build();
+        }).toList();
     }
 
     private static dev.kelpie.api.v1.NetworkSupport network(NetworkSupport support) {

@@ -8,6 +8,7 @@ import dev.kelpie.api.v1.WarmPoolStatus;
 import dev.kelpie.daemon.host.HostReport;
 import dev.kelpie.daemon.hypervisor.probe.AcceleratorReport;
 import dev.kelpie.daemon.hypervisor.probe.BackendReport;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 
 /** Maps host reports to {@code kelpie.v1} messages; the only place that knows both. */
 final class HostInfoMapper {
@@ -35,7 +36,7 @@ final class HostInfoMapper {
         return WarmPoolStatus.newBuilder().setImageVersion(p.imageVersion()).setArch(p.arch()).setVcpuCount(p.vcpuCount())
                 .setMemoryMib(p.memoryMib()).setTargetSize(p.targetSize()).setReady(p.ready()).setBooting(p.booting())
                 .setTakenTotal(p.takenTotal()).setFailedBootsTotal(p.failedBootsTotal()).setLastError(p.lastError())
-                .build();
+                .setEmulated(!p.arch().equals(HostPlatform.current().arch())).build();
     }
 
     private static BackendProbe toProto(BackendReport r) {

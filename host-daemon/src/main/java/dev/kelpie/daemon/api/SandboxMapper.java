@@ -5,6 +5,7 @@ import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
 import dev.kelpie.api.v1.SandboxState;
 import dev.kelpie.daemon.sandboxes.IdleAction;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxRecord;
 import dev.kelpie.daemon.network.NetworkMode;
@@ -21,6 +22,8 @@ final class SandboxMapper {
     static final int MAX_MAP_ENTRIES = 256;
     static final int MAX_KEY_CHARS = 256;
     static final int MAX_VALUE_CHARS = 16 * 1024;
+    /** A guest of another architecture runs emulated. */
+    private static final String HOST_ARCH = HostPlatform.current().arch();
 
     private SandboxMapper() {}
 
@@ -38,7 +41,7 @@ final class SandboxMapper {
                 unsigned("spec.memory_mib", spec.getMemoryMib()), unsigned("spec.disk_size_mib", spec.getDiskSizeMib()),
                 spec.getEnvMap(), spec.getLabelsMap(), unsigned("spec.ttl_ms", spec.getTtlMs()),
                 unsigned("spec.idle_timeout_ms", spec.getIdleTimeoutMs()), toPolicy(spec.getNetwork()),
-                toIdleAction(spec), spec.getOciImage().strip());
+                toIdleAction(spec), spec.getArch(), spec.getOciImage().strip());
     }
 
     /** Unset means delete, what an idle timeout always did; an action other than none needs a timeout. */
@@ -120,6 +123,12 @@ final class SandboxMapper {
                 .setGuestPort(f.guestPort()).build()).toList();
     }
 
+    /** The labels a Fork puts on its copies, checked like a spec's. */
+    static java.util.Map<String, String> forkLabels(java.util.Map<String, String> labels) {
+        checkMap("labels", labels);
+        return labels;
+    }
+
     private static void checkMap(String field, java.util.Map<String, String> map) {
         if (map.size() > MAX_MAP_ENTRIES) {
             throw GrpcErrors.of(ErrorKind.BAD_REQUEST, field + " has " + map.size() + " entries; at most "
@@ -147,12 +156,14 @@ final class SandboxMapper {
         SandboxSpec spec = SandboxSpec.newBuilder().setImageVersion(r.imageVersion()).setVcpuCount(c.vcpuCount())
                 .setMemoryMib(c.memoryMib()).setDiskSizeMib((int) c.diskSizeMib()).putAllEnv(c.env())
                 .putAllLabels(c.labels()).setTtlMs(c.ttlMs()).setIdleTimeoutMs(c.idleTimeoutMs()).setBackend(r.backend())
-                .setNetwork(toProto(c.network())).setIdleAction(toProto(c.idleAction())).setOciImage(c.ociImage()).build();
+                .setNetwork(toProto(c.network())).setIdleAction(toProto(c.idleAction())).setArch(r.arch())
+                .setOciImage(c.ociImage()).build();
         // The forwards that exist are those the VM's process holds; a sandbox without a VM has none.
         List<PortForward> established = r.vm() == null ? List.of() : r.vm().portForwards();
         return Sandbox.newBuilder().setId(r.id()).setSpec(spec).setState(toProto(r.state()))
                 .setFailureReason(r.failureReason()).setCreatedAtUnixMs(r.createdAtMs()).setBackend(r.backend())
-                .setArch(r.arch()).setImageVersion(r.imageVersion()).setFromPool(r.fromPool())
+                .setArch(r.arch()).setEmulated(!r.arch().equals(HOST_ARCH)).setImageVersion(r.imageVersion())
+                .setFromPool(r.fromPool())
                 .setLastActivityUnixMs(r.lastActivityMs())
                 .setRestoredFromPackageId(r.restoredFromPackageId()).addAllPortForwards(toProto(established))
                 .setNetworkReachability(c.network().withForwards(r.vm() == null ? c.network().forwards() : established)

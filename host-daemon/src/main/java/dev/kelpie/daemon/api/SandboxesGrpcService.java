@@ -1,6 +1,8 @@
 package dev.kelpie.daemon.api;
 
 import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.api.v1.ForkSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxResponse;
 import dev.kelpie.api.v1.RestoreRequest;
 import dev.kelpie.api.v1.RestoreResponse;
 import dev.kelpie.api.v1.SandboxSpec;
@@ -138,11 +140,18 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                     request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), checked.ttlMs(),
                             checked.idleTimeoutMs(), checked.vcpuCount(), checked.memoryMib(), o.hasNetwork()
                                     ? java.util.Optional.of(SandboxMapper.toPolicy(o.getNetwork()))
-                                    : java.util.Optional.empty(), request.getAcceptPackagedNetwork(),
+                                    : java.util.Optional.empty(), request.getAcceptPackagedNetwork(), o.getArch(),
                             checked.ociImage(), request.getAcceptOtherOciDigest()));
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
                     .addAllWarnings(restored.warnings()).build();
         });
+    }
+
+    @Override
+    public void fork(ForkSandboxRequest request, StreamObserver<ForkSandboxResponse> out) {
+        unary(out, () -> ForkSandboxResponse.newBuilder().addAllSandboxes(manager.fork(request.getId(),
+                request.getCount() == 0 ? 1 : request.getCount(), SandboxMapper.forkLabels(request.getLabelsMap()))
+                .stream().map(SandboxMapper::toProto).toList()).build());
     }
 
     @Override

@@ -286,6 +286,15 @@ public interface KelpieConfig {
         int warmPoolSize();
 
         /**
+         * Guest architecture ({@code x86_64} or {@code aarch64}) of a sandbox that asks for none, and of restored
+         * checkpoints; default the host's. The other architecture runs emulated (QEMU TCG).
+         */
+        Optional<String> defaultArch();
+
+        /** Guest architecture of the warm pool's VMs; default {@link #defaultArch()}. */
+        Optional<String> warmPoolArch();
+
+        /**
          * An OCI image reference whose root the warm pool's VMs boot (pulled at start when absent); unset: the base
          * image's own root. The pool serves Creates whose spec.oci_image resolves to the same manifest digest.
          */
@@ -358,6 +367,13 @@ public interface KelpieConfig {
 
         /** Accelerator for sandbox VMs ({@code kvm}, {@code hvf}, {@code tcg}); default the best one the probe proved. */
         Optional<String> accelerator();
+
+        /**
+         * Where guest RAM lives as files (one per VM, and frozen snapshots that forks map); default a directory of
+         * this daemon's own in {@code /dev/shm} on Linux, {@code <state-dir>/ram} elsewhere. A tmpfs keeps guest
+         * memory off the disk; it must have room for every VM's memory.
+         */
+        Optional<Path> ramDir();
     }
 
     interface Libkrun {

@@ -45,6 +45,11 @@ public final class BackendSwitch implements Hypervisor {
         return current().pauseUnsupportedReason();
     }
 
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return current().archUnavailableReason(arch);
+    }
+
     /** A saved state is restored by the selected backend, whose {@link #platform} a package was checked against. */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
@@ -64,6 +69,26 @@ public final class BackendSwitch implements Hypervisor {
     @Override
     public void killLeftovers(Path runtimeDir) {
         backends.values().forEach(b -> b.killLeftovers(runtimeDir));
+    }
+
+    @Override
+    public void releaseMemory(String vmId) {
+        backends.values().forEach(b -> b.releaseMemory(vmId));
+    }
+
+    @Override
+    public void removeOrphanMemory(java.util.Set<String> vmIds) {
+        backends.values().forEach(b -> b.removeOrphanMemory(vmIds));
+    }
+
+    @Override
+    public Optional<SavedVmState> frozenMemory(String memoryKey, Path disk, VmPlatform platform) {
+        return current().frozenMemory(memoryKey, disk, platform);
+    }
+
+    @Override
+    public void forgetMemory(String memoryKey) {
+        backends.values().forEach(b -> b.forgetMemory(memoryKey));
     }
 
     private Hypervisor current() {

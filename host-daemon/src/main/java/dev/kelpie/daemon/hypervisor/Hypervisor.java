@@ -47,6 +47,12 @@ public interface Hypervisor {
         return Optional.empty();
     }
 
+    /**
+     * Why this backend cannot run a guest of {@code arch} here (a {@link GuestArchs#SUPPORTED} name), or empty when
+     * it can. Asked before anything boots. A backend that runs only the host's architecture says so for the other.
+     */
+    Optional<String> archUnavailableReason(String arch);
+
     /** The platform a VM of {@code arch} runs on here, which a saved state must match to be restored. */
     VmPlatform platform(String arch);
 
@@ -62,4 +68,28 @@ public interface Hypervisor {
      * line is touched.
      */
     void killLeftovers(Path runtimeDir);
+
+    /**
+     * Removes every guest RAM file of this backend that belongs to none of {@code vmIds} (the runtime directories
+     * that survive recovery): what a daemon killed between freezing a snapshot and its clones' launch left behind.
+     */
+    default void removeOrphanMemory(java.util.Set<String> vmIds) {}
+
+    /**
+     * Removes the RAM file of VM {@code vmId}, whose memory is saved elsewhere and whose process ends next (a
+     * suspend): the pages go once the process does, while its runtime directory stays.
+     */
+    default void releaseMemory(String vmId) {}
+
+    /**
+     * The frozen form of a full state whose memory is {@code memoryKey} (see {@link SavedVmState#memoryKey()}), when
+     * a restore on this host made one since the daemon started: device state plus a RAM file to map, with
+     * {@code disk} as its writable disk. Empty when there is none or the backend cannot map RAM.
+     */
+    default Optional<SavedVmState> frozenMemory(String memoryKey, Path disk, VmPlatform platform) {
+        return Optional.empty();
+    }
+
+    /** Drops the frozen form of {@code memoryKey} (its package is gone); VMs that map it keep their pages. */
+    default void forgetMemory(String memoryKey) {}
 }

@@ -28,6 +28,18 @@ public interface VmHandle {
      */
     SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException;
 
+    /**
+     * A local snapshot, for clones on this host: like {@link #saveState}, but the guest RAM is not streamed. The VM's
+     * RAM file is frozen into a file of its own (in the backend's RAM directory, named after {@code workDir}), the
+     * device state goes to {@code workDir/state} and the writable disk to {@code workDir/rw.ext4}, all of one
+     * instant; then the guest runs on if it ran. The caller deletes the returned {@link SavedVmState#sharedRam()}
+     * once every clone has mapped it (a clone keeps its own link). Nothing is left when this throws.
+     *
+     * @throws VmOperationUnsupportedException when the backend cannot map guest RAM from a file
+     * @throws VmException when the VMM cannot save, or the VM died meanwhile
+     */
+    SavedVmState saveLocalState(Path workDir) throws InterruptedException;
+
     /** Asks the VMM to quit, then kills it if it has not ended within {@code grace}; returns once it is gone. */
     void stop(Duration grace) throws InterruptedException;
 

@@ -1,8 +1,10 @@
 package dev.kelpie.daemon.images;
 
+import dev.kelpie.daemon.hypervisor.GuestArchs;
+
 /**
- * Whether this daemon can boot an image: the guest arch must be the host's (no cross-arch emulation for sandboxes)
- * and the agent baked into it must speak a protocol version the daemon's agent client speaks. The schema of
+ * Whether this daemon can boot an image: the guest arch must be one Kelpie runs (the host's natively, the other
+ * emulated; whether the selected backend can is asked at create) and the agent baked into it must speak a protocol version the daemon's agent client speaks. The schema of
  * metadata.json is checked where it is read ({@link ImageMetadata#from}).
  */
 public final class ImageCompatibility {
@@ -11,11 +13,7 @@ public final class ImageCompatibility {
     public static final int MIN_AGENT_PROTOCOL = 1;
     public static final int MAX_AGENT_PROTOCOL = 1;
 
-    private final String hostArch;
-
-    public ImageCompatibility(String hostArch) {
-        this.hostArch = hostArch;
-    }
+    public ImageCompatibility() {}
 
     /**
      * @throws IncompatibleImageException saying what differs
@@ -24,15 +22,15 @@ public final class ImageCompatibility {
         check(image.version(), image.arch(), image.agentProtocolNumber(), anyArch);
     }
 
-    /** Before a boot: the image must be for this host. */
+    /** Before a boot: the image must be for an architecture this daemon runs. */
     public void checkBootable(BootImage image) {
         check(image.version(), image.arch(), image.agentProtocolVersion(), false);
     }
 
     private void check(String version, String arch, int protocol, boolean anyArch) {
-        if (!anyArch && !arch.equals(hostArch)) {
-            throw new IncompatibleImageException("image " + version + " is for " + arch + " but this host is "
-                    + hostArch);
+        if (!anyArch && !GuestArchs.SUPPORTED.contains(arch)) {
+            throw new IncompatibleImageException("image " + version + " is for " + arch + ", which this daemon"
+                    + " cannot run (guest architectures: " + String.join(", ", GuestArchs.SUPPORTED) + ")");
         }
         if (protocol < MIN_AGENT_PROTOCOL || protocol > MAX_AGENT_PROTOCOL) {
             String has = protocol <= 0 ? "an agent of unknown protocol version" : "agent protocol " + protocol;

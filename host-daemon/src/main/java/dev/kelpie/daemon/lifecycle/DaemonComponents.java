@@ -9,16 +9,18 @@ import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.agent.AgentShutdown;
 import dev.kelpie.daemon.host.BackendPreference;
 import dev.kelpie.daemon.hypervisor.BackendSwitch;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.libkrun.LibkrunHypervisor;
 import dev.kelpie.daemon.hypervisor.libkrun.LibkrunSettings;
 import dev.kelpie.daemon.hypervisor.libkrun.RunnerLauncher;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import java.util.Map;
 import java.util.Optional;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
-import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
+import dev.kelpie.daemon.hypervisor.qemu.QemuRamFiles;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.network.EgressProxy;
@@ -78,16 +80,17 @@ public class DaemonComponents {
         long hostMemoryMib = os.getTotalMemorySize() / (1024 * 1024);
         SandboxLimits limits = new SandboxLimits(s.maxSandboxes(), s.memoryBudgetMib().orElse(hostMemoryMib * 3 / 4),
                 s.maxVcpuCount().orElse(Runtime.getRuntime().availableProcessors()), s.maxMemoryMib(), s.maxDiskSizeMib());
-        SandboxSettings settings = new SandboxSettings(platform.arch(), s.defaultVcpuCount(), s.defaultMemoryMib(),
+        SandboxSettings settings = new SandboxSettings(guestArchs(s, platform), s.defaultVcpuCount(), s.defaultMemoryMib(),
                 s.agentReadyTimeout(), s.stopGrace(), s.maxConcurrentBoots(), s.guestReservedMib(), s.pidsLimit(),
                 VM_EXIT_VISIBLE_WITHIN);
         AgentDialer dialer = new AgentDialer(channels, d -> Thread.sleep(d));
-        QemuHypervisor qemu = new QemuHypervisor(arch -> config.qemu().binary().orElse("qemu-system-" + arch),
-                qemuAccelerator(config, host), json);
+        QemuHypervisor qemu = new QemuHypervisor(platform.arch(), arch -> qemuBinary(config, platform, arch),
+                qemuAccelerator(config, host), json, new QemuRamFiles(config.qemu().ramDir()
+                        .orElseGet(() -> QemuRamFiles.defaultDir(config.stateDir()))));
         KelpieConfig.Libkrun k = config.libkrun();
         LibkrunHypervisor libkrun = new LibkrunHypervisor(LibkrunSettings.of(k.library(), k.libraryPath(), k.logLevel(), platform),
                 config.libkrun().runner().map(RunnerLauncher::nativeRunner).orElseGet(RunnerLauncher::javaRunner),
-                new AgentShutdown(dialer), json, platform.isMacOs());
+                new AgentShutdown(dialer), json, platform.isMacOs(), platform.arch());
         Hypervisor hypervisor = new BackendSwitch(Map.of(qemu.name(), qemu, libkrun.name(), libkrun),
                 () -> selectedBackend(config, host));
         Supplier<String> ids = () -> {
@@ -106,6 +109,25 @@ public class DaemonComponents {
 
     void closeAgentChannels(@Disposes UnixSocketChannels channels) {
         channels.close();
+    }
+
+    private static GuestArchs guestArchs(KelpieConfig.Sandboxes s, HostPlatform platform) {
+        String defaultArch = s.defaultArch().orElse(platform.arch());
+        if (!GuestArchs.SUPPORTED.contains(defaultArch)) {
+            throw new DaemonStartupException("kelpie.sandboxes.default-arch '" + defaultArch
+                    + "' is not a guest architecture (supported: " + String.join(", ", GuestArchs.SUPPORTED) + ")");
+        }
+        return new GuestArchs(platform.arch(), defaultArch);
+    }
+
+    /**
+     * The configured binary runs the host's arch; the other arch's binary sits beside it (a qemu install has every
+     * system emulator in one directory), else comes from PATH.
+     */
+    private static String qemuBinary(KelpieConfig config, HostPlatform platform, String arch) {
+        String name = "qemu-system-" + arch;
+        return config.qemu().binary().map(b -> arch.equals(platform.arch()) ? b
+                : java.nio.file.Path.of(b).resolveSibling(name).toString()).orElse(name);
     }
 
     /** The configured accelerator, else the best one the startup probe proved (waiting for a probe still running). */

@@ -140,7 +140,7 @@ public class ImageComponents {
     }
 
     private static ImageCompatibility compatibility() {
-        return new ImageCompatibility(HostPlatform.current().arch());
+        return new ImageCompatibility();
     }
 
     static List<ReleaseSource> sources(KelpieConfig.Images images, ObjectMapper json) {

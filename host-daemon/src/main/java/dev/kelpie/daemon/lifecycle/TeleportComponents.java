@@ -104,7 +104,8 @@ public class TeleportComponents {
 
     @Produces
     @Singleton
-    PackageService packageService(PackageStores stores, StagingArea staging, KelpieConfig config) {
-        return new PackageService(stores, staging, config.teleport().maxPackageBytes());
+    PackageService packageService(PackageStores stores, StagingArea staging, KelpieConfig config,
+            SandboxManager sandboxes) {
+        return new PackageService(stores, staging, config.teleport().maxPackageBytes(), sandboxes::forgetMemory);
     }
 }

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
@@ -67,7 +68,13 @@ final class SandboxLifecycle {
     SandboxRecord create(SandboxConfig requested, Launch launch) throws InterruptedException {
         SandboxConfig asked = withDefaults(requested);
         capacity.checkShape(asked);
-        BootImage base = images.resolve(asked.imageVersion(), settings.hostArch());
+        checkArch(hypervisor, asked.arch());
+        if (!asked.ociImage().isEmpty() && settings.archs().emulated(asked.arch())) {
+            // OCI pulls pick the host's platform; an emulated guest would need the image for its own.
+            throw new VmOperationUnsupportedException("spec.oci_image boots only on the host's architecture ("
+                    + settings.archs().hostArch() + "), not " + asked.arch());
+        }
+        BootImage base = images.resolve(asked.imageVersion(), asked.arch());
         SandboxConfig config = DiskSizes.resolve(asked, base);
         checkNetwork(config.network());
         checkIdleAction(config);
@@ -114,12 +121,12 @@ final class SandboxLifecycle {
             PooledVm vm = booted;
             sandbox.vm = vm.vm();
             registry.update(sandbox, r -> r.withVm(vm.vm().record()));
-            if (!resume) {
-                cancellable(sandbox, () -> {
-                    launcher.configureAgent(id, config, vm.agent());
-                    return null;
-                });
-            }
+            // A resumed guest still has its source's settings: its hostname (the source's id) must become its own,
+            // or two copies of one snapshot would answer to the same name.
+            cancellable(sandbox, () -> {
+                launcher.configureAgent(id, config, vm.agent(), !resume);
+                return null;
+            });
             launch.beforeReady().run(vm.agent());
             registry.update(sandbox, r -> r.withState(SandboxState.READY));
             sandbox.agent.complete(vm.agent());
@@ -218,10 +225,18 @@ final class SandboxLifecycle {
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), c.ociImage());
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), settings.archs().resolve(c.arch(), "spec.arch"),
+                c.ociImage());
     }
 
     /** A policy the backend cannot enforce is refused before anything boots. */
+    /** Before any image is looked for: a missing emulator is the answer, not a missing image. */
+    static void checkArch(Hypervisor hypervisor, String arch) {
+        hypervisor.archUnavailableReason(arch).ifPresent(reason -> {
+            throw new GuestArchUnavailableException(reason);
+        });
+    }
+
     private void checkNetwork(NetworkPolicy network) {
         if (network.needsDevice()) {
             hypervisor.networkUnsupportedReason(network.mode() == NetworkMode.EGRESS).ifPresent(reason -> {

@@ -1,7 +1,10 @@
 package dev.kelpie.daemon.sandboxes;
 
 import dev.kelpie.daemon.agent.AgentConnector;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
+import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
@@ -14,6 +17,7 @@ import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import dev.kelpie.daemon.network.NetworkSupport;
 import io.grpc.ManagedChannel;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -55,6 +59,7 @@ public final class SandboxManager implements AutoCloseable {
     private final SandboxReaper reaper;
     private final IdleActions idle;
     private final Executor background;
+    private final SandboxForks forks;
     private volatile boolean closed;
 
     /** A manager whose sandboxes cannot have egress. */
@@ -103,6 +108,7 @@ public final class SandboxManager implements AutoCloseable {
                 clock, ids, usage, idle, oci);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);
         this.reaper = new SandboxReaper(registry, lifecycle, idle, clock);
+        this.forks = new SandboxForks(this, store, clock, new SecureRandom(), ids);
     }
 
     public SandboxEvents events() {
@@ -113,14 +119,37 @@ public final class SandboxManager implements AutoCloseable {
         return hypervisor.name();
     }
 
-    /** The platform new VMs run on here, which a saved VM state must match. */
-    public VmPlatform vmPlatform() {
-        return hypervisor.platform(settings.hostArch());
+    /** The platform new VMs of {@code arch} run on here, which a saved VM state must match. */
+    public VmPlatform vmPlatform(String arch) {
+        return hypervisor.platform(arch);
     }
 
-    /** The guest arch of new sandboxes. */
-    public String hostArch() {
-        return settings.hostArch();
+    /** The guest architectures: the host's and the default of new sandboxes. */
+    public GuestArchs guestArchs() {
+        return settings.archs();
+    }
+
+    /** Why the selected backend cannot run guests of {@code arch}, or empty when it can. */
+    public Optional<String> archUnavailableReason(String arch) {
+        return hypervisor.archUnavailableReason(arch);
+    }
+
+    /** @throws GuestArchUnavailableException when the selected backend cannot run guests of {@code arch} */
+    public void requireArch(String arch) {
+        SandboxLifecycle.checkArch(hypervisor, arch);
+    }
+
+    /**
+     * A package's memory as this host froze it at an earlier restore (see {@link Hypervisor#frozenMemory}), with
+     * {@code disk} as the writable disk, for VMs on {@code platform}; empty when there is none.
+     */
+    public Optional<SavedVmState> frozenMemory(String memoryKey, java.nio.file.Path disk, VmPlatform platform) {
+        return hypervisor.frozenMemory(memoryKey, disk, platform);
+    }
+
+    /** Drops a package's frozen memory once the package is gone; sandboxes restored from it keep it. */
+    public void forgetMemory(String memoryKey) {
+        hypervisor.forgetMemory(memoryKey);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------------------
@@ -157,6 +186,18 @@ public final class SandboxManager implements AutoCloseable {
     }
 
     /**
+     * Copies a READY sandbox {@code count} times: each copy continues from one instant of the source (processes,
+     * memory, disk) and is returned READY, with its own clock, entropy, generation and hostname; the source runs on.
+     * Copies count against admission. All or nothing: a failure deletes the copies made.
+     *
+     * @param labels put on the copies beside the source's own
+     * @throws dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException when the backend cannot fork (libkrun)
+     */
+    public List<SandboxRecord> fork(String id, int count, Map<String, String> labels) throws InterruptedException {
+        return forks.fork(id, count, labels);
+    }
+
+    /**
      * Stops the VM and removes everything the sandbox owned; returns once it is gone. Deleting a sandbox being created
      * cancels its boot.
      */
@@ -177,36 +218,41 @@ public final class SandboxManager implements AutoCloseable {
     // ---- warm pool -------------------------------------------------------------------------------------------
 
     /**
-     * Starts a warm pool of {@code size} VMs of the default shape on the newest image; 0 means none. Call after
+     * Starts a warm pool of {@code size} VMs of the default shape on the newest image of {@code arch} (empty for the
+     * default arch); 0 means none. Call after
      * {@link #recover()}. Pooled VMs count against the host's limits and make way for sandboxes.
      */
-    public void startWarmPool(int size) {
-        startWarmPool(size, "");
+    public void startWarmPool(int size, String arch) {
+        startWarmPool(size, arch, "");
     }
 
     /**
      * A warm pool whose VMs boot the OCI image {@code ociImage} (pulled and built now, when absent) on the newest
-     * base image; empty for the base image's own root. The pool is keyed by the digest the reference names now.
+     * base image of the host's architecture; empty for the base image's own root. The pool is keyed by the digest
+     * the reference names now.
      */
-    public void startWarmPool(int size, String ociImage) {
+    public void startWarmPool(int size, String arch, String ociImage) {
         if (size <= 0) {
             return;
         }
-        BootImage base = images.resolve("", settings.hostArch());
+        String poolArch = settings.archs().resolve(arch, "kelpie.sandboxes.warm-pool-arch");
+        SandboxLifecycle.checkArch(hypervisor, poolArch);
+        BootImage image = images.resolve("", poolArch);
         Optional<OciBoot> boot;
         try {
-            boot = ociImage.isEmpty() ? Optional.empty() : Optional.of(oci.prepare(ociImage, base));
+            boot = ociImage.isEmpty() ? Optional.empty() : Optional.of(oci.prepare(ociImage, image));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             LOG.warnf("no warm pool: interrupted while preparing OCI image %s", ociImage);
             return;
         }
         String digest = boot.map(b -> b.oci().manifestDigest()).orElse("");
-        WarmPool.PoolKey key = new WarmPool.PoolKey(base.version(), base.arch(), settings.defaultVcpuCount(),
-                settings.defaultMemoryMib(), base.diskTemplateSizeMib(), digest);
+        WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
+                settings.defaultMemoryMib(), image.diskTemplateSizeMib(), digest);
         capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), boot.isPresent() ? boot.get().image()
                 : images.resolve(k.imageVersion(), k.arch()), k), background);
-        LOG.infof("warm pool of %d VMs for image %s%s (%d vCPU, %d MiB)", size, base.version(),
+        LOG.infof("warm pool of %d VMs for image %s/%s%s%s (%d vCPU, %d MiB)", size, image.version(), image.arch(),
+                settings.archs().emulated(image.arch()) ? ", emulated" : "",
                 digest.isEmpty() ? "" : " with OCI image " + ociImage + " (" + digest + ")", key.vcpuCount(),
                 key.memoryMib());
     }
@@ -238,7 +284,7 @@ public final class SandboxManager implements AutoCloseable {
     public Map<String, Integer> imageUsage() {
         Map<String, Integer> usage = new HashMap<>();
         for (SandboxRecord r : registry.holdingVms()) {
-            usage.merge(r.imageVersion() + "/" + settings.hostArch(), 1, Integer::sum);
+            usage.merge(r.imageVersion() + "/" + r.arch(), 1, Integer::sum);
         }
         warmPoolStatus().ifPresent(p -> usage.merge(p.imageVersion() + "/" + p.arch(),
                 Math.max(1, p.ready() + p.booting()), Integer::sum));
@@ -510,7 +556,8 @@ public final class SandboxManager implements AutoCloseable {
 
     /**
      * Closes agent sessions (ending their streams) and leaves every sandbox's VM running for the next daemon; warm
-     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved.
+     * pool VMs, which have no record, are destroyed. Activity kept in memory is saved. RAM files that no runtime
+     * directory owns (package memory frozen by restores) are removed.
      */
     @Override
     public void close() {
@@ -523,5 +570,8 @@ public final class SandboxManager implements AutoCloseable {
             sandbox.agent.thenAccept(VmLauncher::closeQuietly);
         }
         networks.close();
+        // Package memory frozen during this run goes (the next start would sweep it, but its state directory may
+        // never see another daemon); the RAM of VMs that run on, and of a fork still under way, stays.
+        hypervisor.removeOrphanMemory(java.util.Set.copyOf(registry.store().runtimeDirIds()));
     }
 }

@@ -77,6 +77,8 @@ final class SandboxRecovery {
                 launcher.removeRuntime(dirId);
             }
         }
+        // RAM files of VMs whose runtime directories are gone, and snapshots a fork left when the daemon died.
+        hypervisor.removeOrphanMemory(java.util.Set.copyOf(store.runtimeDirIds()));
     }
 
     /**

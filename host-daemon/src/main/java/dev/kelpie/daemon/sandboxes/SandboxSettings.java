@@ -1,11 +1,12 @@
 package dev.kelpie.daemon.sandboxes;
 
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import java.time.Duration;
 
 /**
  * The daemon's tunables for sandboxes.
  *
- * @param hostArch guest arch of new sandboxes (the host's: no cross-arch emulation for sandboxes)
+ * @param archs the guest architectures: the host's, and the default of a sandbox that asks for none
  * @param agentReadyTimeout how long a booting VM's agent may take to answer; scaled for slow (TCG) hosts
  * @param stopGrace how long a VMM gets to quit before it is killed
  * @param maxConcurrentBoots VMs booting at once; boots beyond wait (a 2-core host boots two at a time well)
@@ -15,6 +16,6 @@ import java.time.Duration;
  * @param vmExitVisibleWithin how long an agent stream broken under a READY sandbox waits for its VM to be seen dead
  *     before it is explained as a transport error: a dying VMM's sockets close before its process is reaped
  */
-public record SandboxSettings(String hostArch, int defaultVcpuCount, int defaultMemoryMib, Duration agentReadyTimeout,
+public record SandboxSettings(GuestArchs archs, int defaultVcpuCount, int defaultMemoryMib, Duration agentReadyTimeout,
         Duration stopGrace, int maxConcurrentBoots, int guestReservedMib, int userPidsLimit,
         Duration vmExitVisibleWithin) {}

@@ -51,6 +51,8 @@ final class SavedStateSuspension implements VmSuspension {
             Files.createDirectories(partial);
             vm.saveState(partial.resolve(MEMORY_FILE), partial.resolve(DISK_FILE));
             Files.move(partial, complete, StandardCopyOption.ATOMIC_MOVE);
+            // The saved state holds the memory now; the VM's RAM file (tmpfs) goes with the VM, which ends next.
+            hypervisor.releaseMemory(id);
             return new SavedFiles(complete.resolve(MEMORY_FILE), complete.resolve(DISK_FILE));
         } catch (IOException e) {
             FileTrees.deleteUnchecked(partial);

@@ -87,7 +87,7 @@ final class VmLauncher {
                 Optional.empty());
         try {
             configureAgent(id, new SandboxConfig(key.imageVersion(), key.vcpuCount(), key.memoryMib(), key.diskSizeMib(),
-                    Map.of(), Map.of(), 0, 0, NetworkPolicy.NONE), vm.agent());
+                    Map.of(), Map.of(), 0, 0, NetworkPolicy.NONE, IdleAction.NONE, key.arch()), vm.agent());
         } catch (RuntimeException e) {
             vm.discard().run();
             throw e;
@@ -112,11 +112,21 @@ final class VmLauncher {
 
     /** Hands a sandbox's settings to its agent: env and limits never travel on the kernel command line. */
     void configureAgent(String id, SandboxConfig config, ManagedChannel channel) {
+        configureAgent(id, config, channel, true);
+    }
+
+    /**
+     * @param network whether to set the guest's network up too; a resumed guest has it set up already (the same
+     *     device, the same addresses), and setting an address twice fails
+     */
+    void configureAgent(String id, SandboxConfig config, ManagedChannel channel, boolean network) {
         int userMemoryMib = Math.max(32, config.memoryMib() - settings.guestReservedMib());
         ConfigureRequest.Builder request = ConfigureRequest.newBuilder().setHostname(id)
                 .putAllEnv(SandboxNetworks.guestEnv(config)).setUserMemoryLimitMib(userMemoryMib)
                 .setUserPidsLimit(settings.userPidsLimit());
-        SandboxNetworks.guestConfig(config.network()).ifPresent(request::setNetwork);
+        if (network) {
+            SandboxNetworks.guestConfig(config.network()).ifPresent(request::setNetwork);
+        }
         try {
             AgentGrpc.newBlockingStub(channel).withDeadlineAfter(AGENT_CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
                     .configure(request.build());

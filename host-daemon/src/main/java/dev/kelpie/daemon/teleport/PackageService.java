@@ -17,6 +17,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import org.jboss.logging.Logger;
@@ -34,17 +36,27 @@ public final class PackageService {
     private final PackageStores stores;
     private final StagingArea staging;
     private final long maxPackageBytes;
+    private final Consumer<String> memoryForgotten;
     private final PackageReader reader = new PackageReader();
 
     public PackageService(PackageStores stores, StagingArea staging) {
         this(stores, staging, Long.MAX_VALUE);
     }
 
-    /** @param maxPackageBytes the largest package an import or copy takes (the sum of its blobs) */
     public PackageService(PackageStores stores, StagingArea staging, long maxPackageBytes) {
+        this(stores, staging, maxPackageBytes, memoryKey -> {});
+    }
+
+    /**
+     * @param maxPackageBytes the largest package an import or copy takes (the sum of its blobs)
+     * @param memoryForgotten told the memory blob's sha256 of a deleted package, whose frozen RAM can go
+     */
+    public PackageService(PackageStores stores, StagingArea staging, long maxPackageBytes,
+            Consumer<String> memoryForgotten) {
         this.stores = stores;
         this.staging = staging;
         this.maxPackageBytes = maxPackageBytes;
+        this.memoryForgotten = memoryForgotten;
     }
 
     /**
@@ -78,9 +90,18 @@ public final class PackageService {
 
     public void delete(String id, PackageStore store) throws IOException {
         dev.kelpie.teleport.store.PackageIds.checkId(id);
+        // Read first: once deleted, nothing says which frozen memory was this package's.
+        Optional<String> memoryKey = Optional.empty();
+        try {
+            memoryKey = reader.readManifest(store, id).manifest().blob(dev.kelpie.teleport.pkg.BlobNames.VM_MEMORY)
+                    .map(dev.kelpie.teleport.pkg.BlobRef::sha256);
+        } catch (IOException | RuntimeException e) {
+            // A damaged or missing manifest: the delete below says what is wrong; nothing was frozen from it anyway.
+        }
         if (!store.delete(id)) {
             throw new PackageNotFoundException(id, store.name());
         }
+        memoryKey.ifPresent(memoryForgotten);
         LOG.infof("package %s deleted from store %s", id, store.name());
     }
 

@@ -1,12 +1,13 @@
 package dev.kelpie.daemon.teleport;
 
-import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.agent.GuestRefresh;
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.oci.OciBoot;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.sandboxes.IdleAction;
 import dev.kelpie.daemon.sandboxes.Launch;
 import dev.kelpie.daemon.sandboxes.SandboxConfig;
 import dev.kelpie.daemon.sandboxes.SandboxManager;
@@ -19,6 +20,7 @@ import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
 import dev.kelpie.teleport.pkg.SourceOciImage;
 import dev.kelpie.teleport.pkg.SourceSandbox;
+import dev.kelpie.teleport.pkg.WorkspacePrograms;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
 import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
@@ -48,6 +50,7 @@ import org.jboss.logging.Logger;
 public final class Restorer {
 
     private static final Logger LOG = Logger.getLogger(Restorer.class);
+    private static final int MAX_NAMED_PROGRAMS = 5;
 
     private final SandboxManager sandboxes;
     private final ImageSource images;
@@ -79,17 +82,26 @@ public final class Restorer {
         PackageManifest manifest = reader.readManifest(store, packageId).manifest();
         String targetVersion = imageVersion.isEmpty() ? manifest.baseImage().version() : imageVersion;
         List<String> warnings = new ArrayList<>(RestoreGate.checkVersions(manifest, targetVersion));
-        BootImage image = images.resolve(targetVersion, sandboxes.hostArch());
-        VmPlatform platform = sandboxes.vmPlatform();
+        // A vm package too: one of another arch is then refused by the gate, naming both, rather than restored
+        // emulated unasked.
+        String arch = sandboxes.guestArchs().resolve(overrides.arch(), "spec_overrides.arch");
+        BootImage image = images.resolve(targetVersion, arch);
+        VmPlatform platform = sandboxes.vmPlatform(arch);
         RestoreGate.checkTarget(manifest, new RestoreGate.Target(image.version(), image.arch(), image.kernelSha256(),
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
+        // After the gate: a vm package from another backend is refused as such, with the way across (a checkpoint).
+        sandboxes.requireArch(arch);
         SandboxConfig config = withOciImage(config(manifest, image, overrides, warnings), manifest, image, overrides,
                 warnings);
+        if (!arch.equals(manifest.baseImage().arch())) {
+            warnings.add("the package was taken on " + manifest.baseImage().arch() + " and is restored on " + arch
+                    + (sandboxes.guestArchs().emulated(arch) ? " (emulated here)" : ""));
+        }
         long generation = clock.millis();
         Path work = staging.newDirectory("restore-" + packageId);
         try {
             Launch launch = manifest.kind() == PackageKind.VM ? vmLaunch(store, manifest, platform, work, generation)
-                    : checkpointLaunch(store, manifest, work, generation);
+                    : checkpointLaunch(store, manifest, work, generation, image.arch(), warnings);
             SandboxRecord record = sandboxes.create(config, launch.fromPackage(packageId));
             warnings.forEach(w -> LOG.warnf("restore of package %s as sandbox %s: %s", packageId, record.id(), w));
             LOG.infof("package %s (%s) restored as sandbox %s on image %s", packageId, manifest.kind().wireName(),
@@ -120,10 +132,21 @@ public final class Restorer {
         return config.withOciImage(boot.oci().manifestDigest());
     }
 
+    /**
+     * The memory blob is unpacked and streamed into the guest only the first time on this host: that restore also
+     * freezes it (content-addressed by the blob's sha256), and every later restore of it maps the frozen RAM and
+     * unpacks only the disk (ADR 0032).
+     */
     private Launch vmLaunch(PackageStore store, PackageManifest manifest, VmPlatform platform, Path work, long generation)
             throws IOException {
         Path memory = work.resolve("memory");
         Path disk = work.resolve("disk");
+        String memoryKey = manifest.blob(BlobNames.VM_MEMORY).map(dev.kelpie.teleport.pkg.BlobRef::sha256).orElse("");
+        Optional<SavedVmState> frozen = memoryKey.isEmpty() ? Optional.empty() : sandboxes.frozenMemory(memoryKey, disk, platform);
+        if (frozen.isPresent()) {
+            reader.extract(store, manifest, BlobNames.VM_DISK, disk);
+            return new Launch(frozen, agent -> refresh(agent, generation));
+        }
         // Both blobs decompress at once: restore latency is what a vm package is for, and hosts have cores.
         CompletableFuture<Void> memoryDone = new CompletableFuture<>();
         Thread.ofVirtual().name("restore-memory-" + manifest.id()).start(() -> {
@@ -139,7 +162,8 @@ public final class Restorer {
         } finally {
             awaitExtraction(memoryDone);
         }
-        return new Launch(Optional.of(new SavedVmState(memory, disk, platform)), agent -> refresh(agent, generation));
+        return new Launch(Optional.of(new SavedVmState(memory, disk, platform).withMemoryKey(memoryKey)),
+                agent -> refresh(agent, generation));
     }
 
     private static void awaitExtraction(CompletableFuture<Void> extraction) throws IOException {
@@ -154,12 +178,16 @@ public final class Restorer {
         }
     }
 
-    private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation)
-            throws IOException {
+    private Launch checkpointLaunch(PackageStore store, PackageManifest manifest, Path work, long generation,
+            String arch, List<String> warnings) throws IOException {
         Path tar = work.resolve("workspace.tar");
         reader.extract(store, manifest, BlobNames.WORKSPACE, tar);
+        String where = "package " + manifest.id() + " in store " + store.name();
         try (InputStream in = Files.newInputStream(tar)) {
-            WorkspaceTarCheck.check(in, "package " + manifest.id() + " in store " + store.name());
+            WorkspaceTarCheck.check(in, where);
+        }
+        try (InputStream in = Files.newInputStream(tar)) {
+            foreignPrograms(WorkspacePrograms.foreignTo(arch, in, where), arch).ifPresent(warnings::add);
         }
         return new Launch(Optional.empty(), agent -> {
             try {
@@ -170,6 +198,18 @@ public final class Restorer {
             }
             refresh(agent, generation);
         });
+    }
+
+    /** At most a few names: a workspace of built artifacts can hold thousands. */
+    private static Optional<String> foreignPrograms(List<WorkspacePrograms.ForeignProgram> found, String arch) {
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        String named = found.stream().limit(MAX_NAMED_PROGRAMS).map(p -> "/workspace/" + p.path() + " (" + p.arch() + ")")
+                .collect(java.util.stream.Collectors.joining(", "));
+        return Optional.of("the workspace holds " + found.size() + " program(s) built for another architecture than"
+                + " this " + arch + " guest, which will not run here until rebuilt: " + named
+                + (found.size() > MAX_NAMED_PROGRAMS ? ", …" : ""));
     }
 
     private void refresh(io.grpc.ManagedChannel agent, long generation) {
@@ -196,7 +236,7 @@ public final class Restorer {
         return new SandboxConfig(image.version(), o.vcpuCount() != 0 ? o.vcpuCount() : s.vcpuCount(),
                 o.memoryMib() != 0 ? o.memoryMib() : s.memoryMib(), diskSizeMib, s.env(), labels,
                 o.ttlMs() != 0 ? o.ttlMs() : s.ttlMs(), o.idleTimeoutMs() != 0 ? o.idleTimeoutMs() : s.idleTimeoutMs(),
-                network(manifest, o, warnings));
+                network(manifest, o, warnings), IdleAction.DELETE, image.arch());
     }
 
     /**

@@ -118,7 +118,7 @@ public final class Snapshotter {
         BootImage image = images.resolve(record.imageVersion(), record.arch());
         Path work = staging.newDirectory("snapshot-" + id);
         try (PackageWriter writer = PackageWriter.create(work.resolve("package"))) {
-            PlatformRef platform = kind == PackageKind.VM ? saveVm(live, writer, work) : platformRef(sandboxes.vmPlatform());
+            PlatformRef platform = kind == PackageKind.VM ? saveVm(live, writer, work) : platformRef(sandboxes.vmPlatform(record.arch()));
             if (kind == PackageKind.CHECKPOINT) {
                 exportWorkspace(live, writer);
             }

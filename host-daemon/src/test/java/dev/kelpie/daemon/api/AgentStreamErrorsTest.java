@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
 import dev.kelpie.daemon.sandboxes.InProcessAgents;
@@ -48,7 +49,7 @@ class AgentStreamErrorsTest {
     void createASandbox() throws Exception {
         manager = new SandboxManager(hypervisor, new OneImage(), agents,
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
-                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
                         Duration.ofSeconds(1), 2, 64, 1024, VM_EXIT_VISIBLE_WITHIN), () -> "sb1", Runnable::run);
         sandboxId = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null)).id();
     }

@@ -30,6 +30,7 @@ import dev.kelpie.daemon.config.KelpieConfig;
 import dev.kelpie.daemon.host.BackendPreference;
 import dev.kelpie.daemon.host.HostInfoService;
 import dev.kelpie.daemon.hypervisor.BackendSwitch;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.probe.BackendReport;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
@@ -92,7 +93,7 @@ class HeldOperationsTest {
     private static final long ANSWER_WITHIN_MS = 1_000;
     private static final long HELD_CALL_END_WITHIN_MS = 5_000;
     /** Long enough that the dial is held by the test, not timed out by the manager. */
-    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(120),
+    private static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(120),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ofMillis(200));
     private static final SandboxLimits LIMITS = new SandboxLimits(4, 4096, 4, 512, 4096);
     private static final Duration NEVER = Duration.ofHours(1);
@@ -261,7 +262,7 @@ class HeldOperationsTest {
     private List<BindableService> services() throws Exception {
         ImageCache cache = new ImageCache(state.resolve("images"), json, Clock.systemUTC());
         cache.open();
-        ImageCompatibility compatibility = new ImageCompatibility("x86_64");
+        ImageCompatibility compatibility = new ImageCompatibility();
         ImagePuller puller = new ImagePuller(List.of(), new TrustedKeys(List.of()), cache, compatibility, json,
                 background, pullWatchdog, NEVER, NEVER);
         ImageCatalog images = new ImageCatalog(cache, new LocalImageDirectory(List.of(), json), puller, compatibility,

@@ -92,7 +92,7 @@ class ImagesGrpcOciTest {
         // Sandboxes boot on a fake hypervisor from whatever cached image they name: only their records matter here.
         sandboxes = new SandboxManager(new FakeHypervisor(), new OneImage(), agents, new DirectorySandboxStore(
                 tmp.resolve("state"), new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
-                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings(dev.kelpie.daemon.hypervisor.GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
                         Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO), () -> "sb1", Runnable::run,
                 (id, socket, allowlist, traffic) -> {
                     throw new IllegalStateException("no egress here");

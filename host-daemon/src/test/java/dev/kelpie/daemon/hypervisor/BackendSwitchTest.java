@@ -41,6 +41,11 @@ class BackendSwitchTest {
         }
 
         @Override
+        public Optional<String> archUnavailableReason(String arch) {
+            return Optional.empty();
+        }
+
+        @Override
         public VmPlatform platform(String arch) {
             return new VmPlatform(name, "1", "m", "c", arch);
         }

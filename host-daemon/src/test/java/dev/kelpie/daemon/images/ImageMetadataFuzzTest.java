@@ -24,7 +24,7 @@ class ImageMetadataFuzzTest {
     private static final Path IMAGE_DIR = Path.of("/images/1.2.3/x86_64");
 
     private final ObjectMapper json = new ObjectMapper();
-    private final ImageCompatibility compatibility = new ImageCompatibility("x86_64");
+    private final ImageCompatibility compatibility = new ImageCompatibility();
 
     @FuzzTest(maxDuration = "10s")
     @DictionaryEntries({"\"../\"", "\"/\"", "\"..\"", "\"rootfs\"", "\"disk_template\"", "\"file\"", "\"size_mib\""})

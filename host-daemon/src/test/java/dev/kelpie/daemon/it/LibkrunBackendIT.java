@@ -204,13 +204,15 @@ class LibkrunBackendIT {
         return List.of(
                 "krun_init_log(-1, 2, 2, 1) = 0",
                 "krun_has_feature(1) = 1",
+                "krun_get_max_vcpus() = 8",
                 "krun_create_ctx() = 0",
                 "krun_set_vm_config(0, 1, 256) = 0",
                 "krun_set_kernel(0, \"" + kernel + "\", " + (x86 ? 1 : 0) + ", NULL, \"" + cmdline + "\") = 0",
                 "krun_add_disk2(0, \"root\", \"" + Path.of(imageDir, "rootfs.ext4") + "\", 0, true) = 0",
                 "krun_add_disk2(0, \"rw\", \"" + vm.resolve("rw.ext4") + "\", 0, false) = 0",
+                "krun_disable_implicit_vsock(0) = 0",
+                "krun_add_vsock(0, 0) = 0",
                 "krun_add_vsock_port2(0, 1024, \"" + vm.resolve("agent.sock") + "\", true) = 0",
-                "krun_set_port_map(0, []) = 0",
                 "krun_set_console_output(0, \"" + vm.resolve("console.log") + "\") = 0",
                 "krun_set_env(0, []) = 0",
                 "krun_start_enter(0) = 0");

@@ -148,7 +148,7 @@ class McpServerIT {
 
         Set<String> tools = client.listTools().tools().stream().map(McpSchema.Tool::name).collect(Collectors.toSet());
         assertEquals(Set.of("create_sandbox", "list_sandboxes", "delete_sandbox", "run_command", "list_directory",
-                "read_file", "write_file", "snapshot_sandbox", "restore_sandbox"), tools);
+                "read_file", "write_file", "snapshot_sandbox", "restore_sandbox", "fork_sandbox"), tools);
 
         String id = (String) structured(ok(client, "create_sandbox", Map.of())).get("sandbox_id");
         String sessionId = sandboxes().get(GetSandboxRequest.newBuilder().setId(id).build()).getSandbox().getSpec()
@@ -202,6 +202,20 @@ class McpServerIT {
                 "path", "notes/hello.txt"))).get("content"));
         ok(client, "delete_sandbox", Map.of("sandbox_id", restored));
         assertEquals(List.of(id), sessionSandboxes(sessionId).stream().map(Sandbox::getId).toList());
+
+        // a fork continues from the source's files; copies past the session's limit are refused, those made stay
+        CallToolResult forked = call(client, "fork_sandbox", Map.of("sandbox_id", id, "count", 2));
+        assertTrue(forked.isError() && text(forked).startsWith("RESOURCE_EXHAUSTED: 1 of 2 copies were made ("),
+                text(forked));
+        String copy = sessionSandboxes(sessionId).stream().map(Sandbox::getId).filter(s -> !s.equals(id)).findFirst()
+                .orElseThrow();
+        assertTrue(text(forked).contains(copy), text(forked));
+        ok(client, "write_file", Map.of("sandbox_id", copy, "path", "notes/hello.txt", "content", "copy\n"));
+        assertEquals("copy\n", structured(ok(client, "read_file", Map.of("sandbox_id", copy,
+                "path", "notes/hello.txt"))).get("content"));
+        assertEquals("héllo\nworld\n", structured(ok(client, "read_file", Map.of("sandbox_id", id,
+                "path", "notes/hello.txt"))).get("content"));
+        ok(client, "delete_sandbox", Map.of("sandbox_id", copy));
 
         // a sandbox the agent asked to keep outlives the session; the other goes with it
         String kept = (String) structured(ok(client, "create_sandbox", Map.of("keep", true))).get("sandbox_id");
@@ -373,7 +387,7 @@ class McpServerIT {
                     .initializationTimeout(Await.scaled(Duration.ofSeconds(60))).build();
             clients.add(client);
             client.initialize();
-            assertEquals(9, client.listTools().tools().size());
+            assertEquals(10, client.listTools().tools().size());
             String id = (String) structured(ok(client, "create_sandbox", Map.of())).get("sandbox_id");
             assertEquals("hi\n", structured(ok(client, "run_command", Map.of("sandbox_id", id,
                     "command", List.of("echo", "hi")))).get("stdout"));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
@@ -62,7 +63,7 @@ class PerSandboxMetricsTest {
         return new SandboxManager(new FakeHypervisor(), new OneImage(), agents,
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())),
                 Clock.systemUTC(), new SandboxLimits(3, 1024, 4, 512, 4096),
-                new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
+                new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
                         Duration.ZERO), () -> "sb" + ids.incrementAndGet(), Runnable::run,
                 (id, socket, allowlist, traffic) -> () -> { }, host.cpuTime());
     }

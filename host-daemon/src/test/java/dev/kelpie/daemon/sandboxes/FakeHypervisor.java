@@ -55,6 +55,14 @@ public final class FakeHypervisor implements Hypervisor {
         return Optional.ofNullable(pauseUnsupported);
     }
 
+    /** Architectures this fake refuses to run, with the reason it gives. */
+    public final java.util.Map<String, String> archRefusals = new java.util.concurrent.ConcurrentHashMap<>();
+
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return Optional.ofNullable(archRefusals.get(arch));
+    }
+
     @Override
     public Optional<String> networkUnsupportedReason(boolean egress) {
         return networking ? Optional.empty() : Optional.of("the fake backend has no guest networking");
@@ -92,8 +100,20 @@ public final class FakeHypervisor implements Hypervisor {
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
         restoredFrom.add(state);
-        return boot(spec);
+        VmHandle vm = boot(spec);
+        if (state.sharedRam().isPresent()) {
+            // As the qemu backend does: the clone's own link to the frozen RAM, which outlives the snapshot's name.
+            try {
+                Files.createLink(spec.runtimeDir().resolve(RAM_LINK), state.sharedRam().get());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return vm;
     }
+
+    /** A clone's link to the frozen RAM it maps, in its runtime directory. */
+    public static final String RAM_LINK = "vm.ram";
 
     @Override
     public VmPlatform platform(String arch) {
@@ -172,6 +192,19 @@ public final class FakeHypervisor implements Hypervisor {
                 throw new UncheckedIOException(e);
             }
             return new SavedVmState(memoryFile, diskFile, new VmPlatform("fake", "1.0", "fake-machine", "fake-cpu", "x86_64"));
+        }
+
+        /** A local snapshot as files in {@code workDir}; its "RAM" is a file there too. */
+        @Override
+        public SavedVmState saveLocalState(Path workDir) {
+            SavedVmState full = saveState(workDir.resolve("state"), workDir.resolve("rw.ext4"));
+            Path ram = workDir.resolve("frozen.ram");
+            try {
+                Files.writeString(ram, "ram of " + record.vmId());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new SavedVmState(full.memoryFile(), full.diskFile(), full.platform(), java.util.Optional.of(ram));
         }
 
         @Override

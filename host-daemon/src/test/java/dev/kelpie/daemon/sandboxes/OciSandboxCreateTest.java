@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.oci.OciBoot;
@@ -33,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OciSandboxCreateTest {
 
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
-    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+    private static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
     private static final String SHA = "c".repeat(64);
     private static final OciImage IMAGE = new OciImage(SHA, 100, "registry:5000/team/tool", List.of("registry:5000/team/tool:1"),
@@ -126,7 +127,7 @@ class OciSandboxCreateTest {
             prepared.incrementAndGet();
             return boot(reference, base);
         });
-        SandboxConfig idle = new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 1000, null, IdleAction.SNAPSHOT)
+        SandboxConfig idle = new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 1000, null, IdleAction.SNAPSHOT, "")
                 .withOciImage("registry:5000/team/tool:1");
         var e = assertThrows(VmOperationUnsupportedException.class, () -> m.create(idle));
         assertTrue(e.getMessage().contains("OCI image"), e.getMessage());
@@ -140,7 +141,7 @@ class OciSandboxCreateTest {
                 ? new OciBoot(base, new OciImage("e".repeat(64), 1, IMAGE.repository(), List.of(reference), IMAGE.config(),
                         IMAGE.configBlob(), List.of(), 0), reference)
                 : boot(reference, base));
-        m.startWarmPool(1, "registry:5000/team/tool:1");
+        m.startWarmPool(1, "", "registry:5000/team/tool:1");
         assertEquals(1, hypervisor.specs.size(), "the pool booted one VM");
         assertEquals(Path.of("/cache/oci/" + SHA + ".ext4"), hypervisor.specs.get(0).image().rootfs(), "of the OCI root");
 

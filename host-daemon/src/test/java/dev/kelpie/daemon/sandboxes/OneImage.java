@@ -18,7 +18,9 @@ public final class OneImage implements ImageSource {
         if (!version.isEmpty() && !version.equals(IMAGE.version())) {
             throw new ImageNotFoundException("image " + version + " for " + arch + " is not here");
         }
-        return IMAGE;
+        return arch.isEmpty() || arch.equals(IMAGE.arch()) ? IMAGE : new BootImage(IMAGE.version(), arch, IMAGE.directory(),
+                IMAGE.kernel(), IMAGE.kernelCmdline(), IMAGE.rootfs(), IMAGE.diskTemplate(), IMAGE.diskTemplateSizeMib(),
+                IMAGE.agentVersion(), IMAGE.agentProtocolVersion(), IMAGE.kernelSha256(), IMAGE.rootfsSha256());
     }
 
     @Override

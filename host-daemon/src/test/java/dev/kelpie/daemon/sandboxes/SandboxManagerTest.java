@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.errors.InvalidRequestException;
+import dev.kelpie.daemon.hypervisor.GuestArchUnavailableException;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.network.EgressGateway;
@@ -33,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SandboxManagerTest {
 
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
-    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+    private static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
 
     @TempDir
@@ -78,6 +81,31 @@ class SandboxManagerTest {
 
     private static SandboxConfig withNetwork(NetworkPolicy network) {
         return new SandboxConfig("", 0, 0, 0, Map.of("http_proxy", "http://mine:1"), Map.of(), 0, 0, network);
+    }
+
+    private static SandboxConfig ofArch(String arch) {
+        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null, IdleAction.DELETE, arch);
+    }
+
+    @Test
+    void aSandboxOfTheOtherArchBootsThatArchsImageAndOneTheBackendCannotRunIsRefusedBeforeAnythingBoots()
+            throws Exception {
+        SandboxRecord emulated = manager.create(ofArch("aarch64"));
+        assertEquals("aarch64", emulated.arch());
+        assertEquals("aarch64", emulated.config().arch());
+        assertEquals("aarch64", hypervisor.specs.get(0).image().arch());
+        SandboxRecord own = manager.create(ofArch(""));
+        assertEquals("x86_64", own.arch(), "the default is the host's");
+        assertEquals("x86_64", own.config().arch());
+
+        hypervisor.archRefusals.put("aarch64", "no qemu-system-aarch64 here");
+        GuestArchUnavailableException refused = assertThrows(GuestArchUnavailableException.class,
+                () -> manager.create(ofArch("aarch64")));
+        assertEquals("no qemu-system-aarch64 here", refused.getMessage());
+        InvalidRequestException unknown = assertThrows(InvalidRequestException.class, () -> manager.create(ofArch("sparc")));
+        assertTrue(unknown.getMessage().contains("spec.arch 'sparc'"), unknown.getMessage());
+        assertEquals(2, hypervisor.specs.size(), "nothing else booted");
+        assertEquals(2, manager.list(Map.of()).size());
     }
 
     @Test
@@ -170,7 +198,7 @@ class SandboxManagerTest {
     }
 
     @Test
-    void aResumedSandboxSkipsConfigureAndRunsItsReadyStepBeforeReady() throws Exception {
+    void aResumedSandboxTakesItsOwnHostnameAndRunsItsReadyStepBeforeReady() throws Exception {
         List<SandboxState> statesDuringStep = new java.util.ArrayList<>();
         var saved = new dev.kelpie.daemon.hypervisor.SavedVmState(state.resolve("m"), state.resolve("d"),
                 hypervisor.platform("x86_64"));
@@ -179,7 +207,56 @@ class SandboxManagerTest {
 
         assertEquals(SandboxState.READY, r.state());
         assertEquals(List.of(SandboxState.CREATING), statesDuringStep, "nobody sees it READY before the step ran");
-        assertTrue(agents.configured.isEmpty(), "a resumed guest keeps the configuration it was saved with");
+        assertEquals(1, agents.configured.size());
+        assertEquals(r.id(), agents.configured.get(0).getHostname(), "not the source's name");
+        assertFalse(agents.configured.get(0).hasNetwork(), "a resumed guest's network is set up already");
+    }
+
+    @Test
+    void aForkMakesReadyCopiesOfOneFrozenInstantEachWithItsOwnDiskHostnameAndGeneration() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+
+        List<SandboxRecord> copies = manager.fork(source.id(), 2, Map.of("copy", "yes"));
+
+        assertEquals(2, copies.size());
+        for (SandboxRecord copy : copies) {
+            assertEquals(SandboxState.READY, copy.state());
+            assertEquals(Map.of("team", "a", "copy", "yes"), copy.config().labels());
+        }
+        assertEquals(2, hypervisor.restoredFrom.size());
+        var first = hypervisor.restoredFrom.get(0);
+        var second = hypervisor.restoredFrom.get(1);
+        assertTrue(first.sharedRam().isPresent(), "copies map the frozen RAM");
+        assertEquals(first.sharedRam(), second.sharedRam(), "one frozen instant for every copy");
+        assertFalse(first.diskFile().equals(second.diskFile()), "each copy writes its own disk");
+        assertFalse(agents.reseeded.get(copies.get(0).id()).getGeneration()
+                == agents.reseeded.get(copies.get(1).id()).getGeneration(), "generations differ");
+        assertEquals(List.of(source.id(), copies.get(0).id(), copies.get(1).id()),
+                agents.configured.stream().map(c -> c.getHostname()).toList());
+        assertEquals(SandboxState.READY, manager.get(source.id()).state(), "the source runs on");
+        assertFalse(Files.exists(first.sharedRam().get()), "the snapshot's files go once the copies run");
+        assertTrue(new DirectorySandboxStore(state, json).runtimeDirIds().stream().noneMatch(id -> id.startsWith("fork-")));
+    }
+
+    @Test
+    void aForkBeyondAdmissionMakesNoCopyAtAll() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+
+        assertThrows(AdmissionDeniedException.class, () -> manager.fork(source.id(), 3, Map.of()));
+
+        assertEquals(List.of(source.id()), manager.list(Map.of()).stream().map(SandboxRecord::id).toList(),
+                "the two copies admitted were deleted again");
+        assertEquals(List.of(source.id()), new DirectorySandboxStore(state, json).runtimeDirIds());
+    }
+
+    @Test
+    void aForkCountOutOfRangeOrOfAMissingSandboxIsRefused() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+        var e = assertThrows(dev.kelpie.daemon.errors.InvalidRequestException.class,
+                () -> manager.fork(source.id(), 17, Map.of()));
+        assertTrue(e.getMessage().contains("count must be 1 to 16, got 17"), e.getMessage());
+        assertThrows(SandboxNotFoundException.class, () -> manager.fork("nope", 1, Map.of()));
+        assertEquals(List.of(source.id()), new DirectorySandboxStore(state, json).runtimeDirIds());
     }
 
     @Test
@@ -341,7 +418,7 @@ class SandboxManagerTest {
 
     @Test
     void pooledVmsCountAgainstTheLimitsAndMakeWayForASandbox() throws Exception {
-        manager.startWarmPool(2); // 2 pooled VMs of 256 MiB; the host has room for 3 VMs and 1024 MiB
+        manager.startWarmPool(2, ""); // 2 pooled VMs of 256 MiB; the host has room for 3 VMs and 1024 MiB
         SandboxRecord big = manager.create(config(512)); // 3 VMs, 1024 MiB: the host is full
         assertEquals(2, manager.warmPoolStatus().orElseThrow().ready());
 
@@ -432,7 +509,7 @@ class SandboxManagerTest {
 
     @Test
     void aPooledVmWithTheTemplatesDiskServesNoCreateAskingForAnother() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
 
         SandboxRecord bigger = manager.create(disk(0, 2048));
 
@@ -558,7 +635,7 @@ class SandboxManagerTest {
 
     @Test
     void theWarmPoolServesACreateAndRefills() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
         assertEquals(1, manager.warmPoolStatus().orElseThrow().ready());
 
         SandboxRecord r = manager.create(config(0));
@@ -574,8 +651,21 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aWarmPoolOfTheOtherArchServesOnlyCreatesOfThatArch() throws Exception {
+        manager.startWarmPool(1, "aarch64");
+        assertEquals("aarch64", manager.warmPoolStatus().orElseThrow().arch());
+        assertEquals("aarch64", hypervisor.specs.get(0).image().arch());
+
+        assertFalse(manager.create(ofArch("")).fromPool(), "a host-arch create boots its own VM");
+        SandboxRecord emulated = manager.create(ofArch("aarch64"));
+        assertTrue(emulated.fromPool());
+        assertEquals("aarch64", emulated.arch());
+        assertEquals(Map.of("1.2.3/aarch64", 2, "1.2.3/x86_64", 1), manager.imageUsage(), "the refilled pool counts too");
+    }
+
+    @Test
     void aPooledVmThatDiesIsReplacedAndNeverServesACreate() throws Exception {
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
         FakeHypervisor.FakeVm pooled = hypervisor.booted.get(0);
 
         pooled.crash();
@@ -624,7 +714,7 @@ class SandboxManagerTest {
     // ---- idle actions (ADR 0029) -------------------------------------------------------------------------------
 
     private static SandboxConfig idle(IdleAction action, long timeoutMs) {
-        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action);
+        return new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, timeoutMs, null, action, "");
     }
 
     private Path suspendedState(String id) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.network.EgressGateway;
 import dev.kelpie.daemon.network.EgressTraffic;
 import dev.kelpie.daemon.network.NetworkMode;
@@ -26,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SandboxUsageTest {
 
     private static final SandboxLimits LIMITS = new SandboxLimits(3, 1024, 4, 512, 4096);
-    private static final SandboxSettings SETTINGS = new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5),
+    private static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
     private static final long T0_MS = 1_000_000;
 
@@ -175,7 +176,7 @@ class SandboxUsageTest {
     @Test
     void aWarmPoolVmsBootIsNotTheSandboxsCpu() throws Exception {
         manager = newManager();
-        manager.startWarmPool(1);
+        manager.startWarmPool(1, "");
         hypervisor.booted.forEach(vm -> cpuByPid.put(vm.record().pid(), 2.0));
         SandboxRecord taken = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null));
         assertTrue(taken.fromPool());

@@ -59,6 +59,11 @@ final class FaultyHypervisor implements Hypervisor {
     }
 
     @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        return Optional.empty();
+    }
+
+    @Override
     public VmPlatform platform(String arch) {
         return world.vms.platform(arch);
     }
@@ -140,6 +145,16 @@ final class FaultyHypervisor implements Hypervisor {
             }
             requireAlive();
             return vm.saveState(memoryFile, diskFile);
+        }
+
+        @Override
+        public SavedVmState saveLocalState(Path workDir) throws InterruptedException {
+            world.faults.mayHold("vm.save");
+            if (world.faults.at(life, "vm.save") == Faults.Kind.FAIL) {
+                throw new VmException("simulated: the VMM could not freeze its state");
+            }
+            requireAlive();
+            return vm.saveLocalState(workDir);
         }
 
         @Override

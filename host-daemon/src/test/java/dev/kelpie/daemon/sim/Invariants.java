@@ -123,6 +123,7 @@ final class Invariants {
             require(aliveIds.contains(dir) || suspended.contains(dir), "runtime directory " + dir
                     + " is left without a running VM or a suspended sandbox");
         }
+        forksKeepTheirMemory(aliveIds);
     }
 
     /**
@@ -139,6 +140,24 @@ final class Invariants {
                         "sandbox " + r.id() + " is SUSPENDED without its saved state");
             } else if (r.state() == SandboxState.READY && daemon.background.idle()) {
                 require(!Files.exists(state), "sandbox " + r.id() + " runs again but its suspended state is left");
+            }
+        }
+    }
+
+    /**
+     * A fork's frozen RAM lives only as links in its copies' runtime directories (a runtime directory without a VM,
+     * a fork's work directory included, is caught above): so no RAM file is without a sandbox, and whatever became of
+     * the source, every copy still reads the memory it was forked with.
+     */
+    private void forksKeepTheirMemory(Set<String> aliveIds) {
+        for (String id : aliveIds) {
+            Path ram = world.stateDir.resolve("vms").resolve(id).resolve(dev.kelpie.daemon.sandboxes.FakeHypervisor.RAM_LINK);
+            if (Files.exists(ram)) {
+                try {
+                    require(Files.readString(ram).startsWith("ram of "), "the RAM of fork " + id + " was damaged");
+                } catch (IOException e) {
+                    throw new AssertionError("the RAM of fork " + id + " is unreadable: " + e, e);
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ import dev.kelpie.api.v1.SandboxesGrpc;
 import dev.kelpie.daemon.api.ImagesGrpcService;
 import dev.kelpie.daemon.api.PackagesGrpcService;
 import dev.kelpie.daemon.api.SandboxesGrpcService;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.images.ImageCatalog;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.LocalImageDirectory;
@@ -47,7 +48,7 @@ final class SimDaemon {
 
     static final SandboxLimits LIMITS = new SandboxLimits(6, 4096, 4, 1024, 4096);
     /** A short agent wait: only a re-adopted sandbox whose redial has not run yet makes a call wait for it. */
-    static final SandboxSettings SETTINGS = new SandboxSettings(SimReleases.ARCH, 1, 256, Duration.ofMillis(20),
+    static final SandboxSettings SETTINGS = new SandboxSettings(GuestArchs.of(SimReleases.ARCH), 1, 256, Duration.ofMillis(20),
             Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO);
     private static final Duration NEVER = Duration.ofHours(1);
     private static final AtomicLong SERVER_NAMES = new AtomicLong();
@@ -66,7 +67,7 @@ final class SimDaemon {
         var state = world.stateDir;
         cache = new ImageCache(state.resolve("images"), world.json, world.clock);
         cache.open();
-        ImageCompatibility compatibility = new ImageCompatibility(SimReleases.ARCH);
+        ImageCompatibility compatibility = new ImageCompatibility();
         ImagePuller puller = new ImagePuller(List.of(new FaultyReleaseSource(
                 new LocalReleaseSource("sim", world.releases.dir(), true), world.faults, life)),
                 new TrustedKeys(List.of(world.releases.key())), cache, compatibility, world.json,
@@ -88,7 +89,7 @@ final class SimDaemon {
         Restorer restorer = new Restorer(manager, images, stores, staging, world.clock, new SecureRandom());
         manager.events().subscribe(world.transitions::observe);
         manager.recover();
-        manager.startWarmPool(warmPoolSize);
+        manager.startWarmPool(warmPoolSize, "");
         String name = "kelpie-sim-" + world.seed + "-" + SERVER_NAMES.incrementAndGet();
         server = InProcessServerBuilder.forName(name).directExecutor()
                 .addService(new SandboxesGrpcService(manager, new SandboxMetrics(new SimpleMeterRegistry(), manager),

@@ -4,6 +4,7 @@ import dev.kelpie.api.v1.Command;
 import dev.kelpie.api.v1.CreateSandboxRequest;
 import dev.kelpie.api.v1.DeletePackageRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxRequest;
 import dev.kelpie.api.v1.ExecRequest;
 import dev.kelpie.api.v1.ExportPackageRequest;
 import dev.kelpie.api.v1.ImportPackageRequest;
@@ -164,6 +165,7 @@ final class Simulation {
                 new Weighted(4, this::pause, seams(List.of("vm.pause"))),
                 new Weighted(4, this::resume, seams(List.of("vm.restore", "vm.boot", "agent.dial"))),
                 new Weighted(7, this::delete, seams(List.of("vm.stop"))),
+                new Weighted(8, this::fork, seams(List.of("vm.save", "vm.restore", "vm.boot", "agent.dial"))),
                 new Weighted(12, this::snapshot, seams(List.of("vm.save", "store.publish", "store.published", "vm.stop"))),
                 new Weighted(10, this::restore, seams(List.of("store.manifest", "store.blob", "vm.restore", "vm.boot",
                         "agent.dial"))),
@@ -306,6 +308,23 @@ final class Simulation {
         on.api().delete(DeleteSandboxRequest.newBuilder().setId(id).build());
         world.deleted.add(id);
         return "deleted";
+    }
+
+    /** A fork makes all its copies or none: a failure (the daemon living on) leaves the sandboxes as they were. */
+    private String fork() throws InterruptedException {
+        Optional<String> id = random.nextInt(5) == 0 ? pickSandbox(r -> true)
+                : pickSandbox(r -> r.state() == SandboxState.READY);
+        if (id.isEmpty()) {
+            return "fork: no sandbox";
+        }
+        int count = 1 + random.nextInt(3);
+        int before = sandboxes(r -> true).size();
+        Result result = call(() -> daemon.api().fork(ForkSandboxRequest.newBuilder().setId(id.get()).setCount(count)
+                .build()).getSandboxesList().stream().map(dev.kelpie.api.v1.Sandbox::getId).toList().toString());
+        if (!result.ok() && !daemon.life.dead()) {
+            require(sandboxes(r -> true).size() == before, "a failed fork left copies behind");
+        }
+        return "fork " + id.get() + " x" + count + " -> " + result;
     }
 
     private String snapshot() throws IOException, InterruptedException {

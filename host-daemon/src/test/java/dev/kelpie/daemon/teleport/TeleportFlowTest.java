@@ -1,6 +1,5 @@
 package dev.kelpie.daemon.teleport;
 
-import dev.kelpie.daemon.errors.InvalidRequestException;
 import static dev.kelpie.daemon.teleport.StagingAssertions.assertStagingEmpty;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import dev.kelpie.daemon.errors.InvalidRequestException;
+import dev.kelpie.daemon.hypervisor.GuestArchs;
 import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.FakeHypervisor;
@@ -75,7 +76,7 @@ class TeleportFlowTest {
         manager = new SandboxManager(hypervisor, new OneImage(), agents,
                 new DirectorySandboxStore(state, new ObjectMapper().registerModule(new Jdk8Module())), clock,
                 new SandboxLimits(4, 4096, 4, 1024, 4096),
-                new SandboxSettings("x86_64", 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
+                new SandboxSettings(GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5), Duration.ofSeconds(1), 2, 64, 1024,
                         Duration.ZERO),
                 () -> "sb" + ids.incrementAndGet(), Runnable::run, (id, socket, allowlist, traffic) -> () -> {});
         hypervisor.networking = true;
@@ -140,7 +141,7 @@ class TeleportFlowTest {
     }
 
     private static RestoreOverrides accepting() {
-        return new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), true);
+        return new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), true, "");
     }
 
     /** Restores, deletes the copy again (the limits here are small) and returns what it was given. */
@@ -169,7 +170,7 @@ class TeleportFlowTest {
             assertEquals(NetworkPolicy.NONE, restoreAndDelete(pkg, RestoreOverrides.NONE).sandbox().config().network(),
                     "unaccepted, it gets no network at all");
             NetworkPolicy own = new NetworkPolicy(NetworkMode.EGRESS, List.of(internal), List.of());
-            assertEquals(own, restoreAndDelete(pkg, new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.of(own), false))
+            assertEquals(own, restoreAndDelete(pkg, new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.of(own), false, ""))
                     .sandbox().config().network(), "the caller's own policy may name them");
         }
 
@@ -193,7 +194,7 @@ class TeleportFlowTest {
     }
 
     @Test
-    void vmRoundTripResumesTheSavedStateWithoutReconfiguring() throws Exception {
+    void vmRoundTripResumesTheSavedStateAndOnlyRenamesIt() throws Exception {
         SandboxRecord source = createWithWorkspace(new byte[0]);
         int configuredBefore = agents.configured.size();
 
@@ -204,11 +205,16 @@ class TeleportFlowTest {
         assertEquals(SandboxState.READY, restored.sandbox().state());
         assertEquals(1, hypervisor.restoredFrom.size());
         assertEquals("pkg-1", manager.get(restored.sandbox().id()).restoredFromPackageId());
-        assertEquals(configuredBefore, agents.configured.size(), "the resumed guest is not configured again");
+        assertEquals(configuredBefore + 1, agents.configured.size());
+        var told = agents.configured.get(agents.configured.size() - 1);
+        assertEquals(restored.sandbox().id(), told.getHostname(), "the resumed guest takes its own name");
+        assertFalse(told.hasNetwork(), "its network is set up already");
+        assertFalse(hypervisor.restoredFrom.get(0).memoryKey().isEmpty(),
+                "the memory blob's hash names the state, so a backend can freeze it for the next restore");
         assertTrue(agents.reseeded.containsKey(restored.sandbox().id()));
         assertStagingEmpty(staging);
         assertThrows(InvalidRequestException.class, () -> restorer.restore("pkg-1", "", "",
-                new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty(), false)), "a vm package keeps its shape");
+                new RestoreOverrides(Map.of(), 0, 0, 2, 0, java.util.Optional.empty(), false, "")), "a vm package keeps its shape");
     }
 
     @Test

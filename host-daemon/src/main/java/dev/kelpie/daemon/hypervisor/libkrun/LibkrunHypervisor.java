@@ -48,14 +48,17 @@ public final class LibkrunHypervisor implements Hypervisor {
     private final GuestShutdown guestShutdown;
     private final ObjectMapper json;
     private final boolean macOs;
+    private final String hostArch;
 
+    /** @param hostArch the host's architecture, the only one libkrun runs */
     public LibkrunHypervisor(LibkrunSettings settings, RunnerLauncher launcher, GuestShutdown guestShutdown,
-            ObjectMapper json, boolean macOs) {
+            ObjectMapper json, boolean macOs, String hostArch) {
         this.settings = settings;
         this.launcher = launcher;
         this.guestShutdown = guestShutdown;
         this.json = json;
         this.macOs = macOs;
+        this.hostArch = hostArch;
     }
 
     @Override
@@ -72,6 +75,16 @@ public final class LibkrunHypervisor implements Hypervisor {
     public Optional<String> networkUnsupportedReason(boolean egress) {
         return Optional.of("the libkrun backend gives sandboxes no network yet (only network mode none without"
                 + " published ports); run kelpied --backend=qemu for egress and port forwards");
+    }
+
+    /** libkrun runs the guest on the host's CPU through KVM or HVF: it has no emulator for another architecture. */
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        if (!arch.equals(hostArch)) {
+            return Optional.of("the libkrun backend runs only guests of the host's architecture (" + hostArch
+                    + "), not " + arch + "; run kelpied --backend=qemu, which emulates " + arch);
+        }
+        return Optional.empty();
     }
 
     @Override

@@ -63,6 +63,13 @@ final class LibkrunVm implements VmHandle {
     }
 
     @Override
+    public SavedVmState saveLocalState(Path workDir) {
+        throw new VmOperationUnsupportedException("libkrun 1.x can neither save a VM's device state nor map guest RAM"
+                + " from a file, so a sandbox on the libkrun backend cannot be forked; take a checkpoint snapshot and"
+                + " restore it once per copy instead, or run the sandbox on the qemu backend");
+    }
+
+    @Override
     public void stop(Duration grace) throws InterruptedException {
         if (!runner.isAlive()) {
             return;

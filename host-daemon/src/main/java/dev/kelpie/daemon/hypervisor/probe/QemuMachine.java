@@ -2,8 +2,11 @@ package dev.kelpie.daemon.hypervisor.probe;
 
 import java.util.List;
 
-/** Per-architecture QEMU facts: binary, machine type and the guest's serial console device. */
-public record QemuMachine(String binary, String machineType, String consoleDevice) {
+/**
+ * Per-architecture QEMU facts: binary, machine type, the guest's serial console device, and the Debian package that
+ * installs the binary.
+ */
+public record QemuMachine(String binary, String machineType, String consoleDevice, String debianPackage) {
 
     /**
      * The machine for a guest architecture. x86_64 uses {@code microvm} (no PCI, no firmware: fastest boot);
@@ -11,8 +14,8 @@ public record QemuMachine(String binary, String machineType, String consoleDevic
      */
     public static QemuMachine forArch(String arch) {
         return switch (arch) {
-            case "x86_64" -> new QemuMachine("qemu-system-x86_64", "microvm", "ttyS0");
-            case "aarch64" -> new QemuMachine("qemu-system-aarch64", "virt", "ttyAMA0");
+            case "x86_64" -> new QemuMachine("qemu-system-x86_64", "microvm", "ttyS0", "qemu-system-x86");
+            case "aarch64" -> new QemuMachine("qemu-system-aarch64", "virt", "ttyAMA0", "qemu-system-arm");
             default -> throw new IllegalArgumentException("unsupported guest architecture '" + arch
                     + "' (supported: x86_64, aarch64)");
         };
@@ -24,5 +27,13 @@ public record QemuMachine(String binary, String machineType, String consoleDevic
             return List.of("-cpu", accelerator == Accelerator.TCG ? "max" : "host");
         }
         return List.of();
+    }
+
+    /**
+     * The id QEMU gives the machine's RAM backend when it makes one itself ({@code default_ram_id}); a migration
+     * stream names RAM blocks by it.
+     */
+    public String defaultRamId() {
+        return machineType.equals("virt") ? "mach-virt.ram" : machineType + ".ram";
     }
 }

@@ -1,11 +1,8 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
+import dev.kelpie.daemon.hypervisor.Executables;
 import dev.kelpie.daemon.hypervisor.VmException;
-import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -23,23 +20,9 @@ public record EgressRelay(Path binary) {
     public static final String PROGRAM = "socat";
     private static final Pattern PLAIN_PATH = Pattern.compile("[A-Za-z0-9/._+@-]+");
 
-    /** Homebrew's bin directories: launchd starts daemons with a PATH that has neither. */
-    private static final List<String> HOMEBREW_BINS = List.of("/opt/homebrew/bin", "/usr/local/bin");
-
     /** socat as found on the daemon's PATH, else in Homebrew's bin directories. */
     public static Optional<EgressRelay> onPath() {
-        String path = System.getenv("PATH");
-        List<String> dirs = new ArrayList<>(path == null ? List.of() : List.of(path.split(File.pathSeparator)));
-        dirs.addAll(HOMEBREW_BINS);
-        for (String dir : dirs) {
-            if (!dir.isEmpty()) {
-                Path candidate = Path.of(dir, PROGRAM);
-                if (Files.isExecutable(candidate)) {
-                    return Optional.of(new EgressRelay(candidate.toAbsolutePath()));
-                }
-            }
-        }
-        return Optional.empty();
+        return Executables.find(PROGRAM).map(EgressRelay::new);
     }
 
     String command(Path proxySocket, Path logDir) {

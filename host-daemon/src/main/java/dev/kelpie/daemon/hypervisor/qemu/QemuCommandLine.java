@@ -2,10 +2,10 @@ package dev.kelpie.daemon.hypervisor.qemu;
 
 import dev.kelpie.daemon.hypervisor.VmNetwork;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import dev.kelpie.daemon.network.GuestNetwork;
 import dev.kelpie.daemon.network.PortForward;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
-import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -62,21 +62,41 @@ public final class QemuCommandLine {
                 "-D", spec.qemuLog().toString(),
                 "-chardev", "file,id=console,path=" + spec.consoleLog(), "-serial", "chardev:console",
                 "-qmp", "unix:" + spec.qmpSocket() + ",server=on,wait=off",
-                "-kernel", spec.kernel().toString(), "-append", kernelCmdline(spec, machine),
-                "-drive", "id=root,file=" + spec.rootfs() + ",format=raw,if=none,readonly=on",
-                "-device", "virtio-blk-device,drive=root",
-                "-drive", "id=rw,file=" + spec.writableDisk() + ",format=raw,if=none",
-                "-device", "virtio-blk-device,drive=rw",
+                "-kernel", spec.kernel().toString(), "-append", kernelCmdline(spec, machine)));
+        argv.addAll(disks(spec));
+        argv.addAll(List.of(
                 "-device", "virtio-rng-device",
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=" + spec.agentSocket() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME));
+        if (spec.ramFile() != null) {
+            // The backend takes the machine's default RAM id, so the migration stream names the same RAM block as a
+            // VM on anonymous memory: packages move between the two.
+            String ramId = machine.defaultRamId();
+            argv.addAll(List.of("-object", "memory-backend-file,id=" + ramId + ",size=" + spec.memoryMib() + "M,mem-path="
+                    + spec.ramFile() + ",share=" + (spec.ramShared() ? "on" : "off"), "-machine", "memory-backend=" + ramId));
+        }
         if (spec.network().hasDevice()) {
             argv.addAll(List.of("-netdev", userNetdev(spec), "-device", "virtio-net-device,netdev=" + NETDEV_ID));
         }
         // Last: the devices before it keep the transports they had, which a saved VM's state refers to.
         argv.addAll(List.of("-device", "virtio-balloon-device,free-page-reporting=on"));
         return List.copyOf(argv);
+    }
+
+    /**
+     * The root as {@code vda}, the writable disk as {@code vdb}. microvm numbers virtio-mmio slots in the order devices
+     * are created; {@code virt} (aarch64) fills its slots from the top down, so there the writable disk comes first.
+     */
+    private static List<String> disks(QemuVmSpec spec) {
+        List<String> root = List.of("-drive", "id=root,file=" + spec.rootfs() + ",format=raw,if=none,readonly=on",
+                "-device", "virtio-blk-device,drive=root");
+        List<String> rw = List.of("-drive", "id=rw,file=" + spec.writableDisk() + ",format=raw,if=none",
+                "-device", "virtio-blk-device,drive=rw");
+        boolean topDown = spec.arch().equals("aarch64");
+        List<String> disks = new ArrayList<>(topDown ? rw : root);
+        disks.addAll(topDown ? root : rw);
+        return disks;
     }
 
     /**

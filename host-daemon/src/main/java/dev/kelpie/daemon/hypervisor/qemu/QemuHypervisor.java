@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.hypervisor.Executables;
 import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.ProcessIdentity;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
@@ -8,11 +9,13 @@ import dev.kelpie.daemon.hypervisor.SparseFiles;
 import dev.kelpie.daemon.hypervisor.WritableDisk;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.hypervisor.VmLogs;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmProcess;
 import dev.kelpie.daemon.hypervisor.VmRecord;
 import dev.kelpie.daemon.hypervisor.VmSpec;
+import dev.kelpie.daemon.hypervisor.probe.QemuMachine;
 import dev.kelpie.daemon.network.HostPortUnavailableException;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
@@ -26,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -46,22 +50,39 @@ public final class QemuHypervisor implements Hypervisor {
     static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
     /** What qemu says when it cannot bind a {@code hostfwd} port. */
     private static final String HOSTFWD_FAILURE = "host forwarding rule";
+    /** Frozen package memory in the RAM directory: {@code pkg-SHA256.ram} and {@code .state}. */
+    static final String PACKAGE_MEMORY_PREFIX = "pkg-";
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(QemuHypervisor.class);
 
+    private final String hostArch;
     private final Function<String, String> binaryForArch;
     private final Supplier<Accelerator> accelerator;
     private final ObjectMapper json;
     private final QemuVersions versions = new QemuVersions(new CommandRunner());
     private final Optional<EgressRelay> egressRelay = EgressRelay.onPath();
+    private final QemuRamFiles ram;
+
+    /** VMs on anonymous memory, which cannot be forked. */
+    public QemuHypervisor(String hostArch, Function<String, String> binaryForArch, Supplier<Accelerator> accelerator,
+            ObjectMapper json) {
+        this(hostArch, binaryForArch, accelerator, json, null);
+    }
 
     /**
+     * @param hostArch the host's architecture: guests of another run under TCG whatever {@code accelerator} says
      * @param binaryForArch qemu-system binary for a guest arch
-     * @param accelerator the accelerator proven to boot a kernel here; asked at each boot, since probing ends
-     *     after startup
+     * @param accelerator the accelerator proven to boot a kernel of the host's arch here; asked at each boot, since
+     *     probing ends after startup
+     * @param ram where guest RAM lives as files, which local snapshots freeze and clones map; null for anonymous
+     *     memory
      */
-    public QemuHypervisor(Function<String, String> binaryForArch, Supplier<Accelerator> accelerator, ObjectMapper json) {
+    public QemuHypervisor(String hostArch, Function<String, String> binaryForArch, Supplier<Accelerator> accelerator,
+            ObjectMapper json, QemuRamFiles ram) {
+        this.hostArch = hostArch;
         this.binaryForArch = binaryForArch;
         this.accelerator = accelerator;
         this.json = json;
+        this.ram = ram;
     }
 
     @Override
@@ -78,16 +99,35 @@ public final class QemuHypervisor implements Hypervisor {
         return Optional.empty();
     }
 
+    /** Any architecture whose qemu-system binary is here; the host's own is proven by the startup probe. */
+    @Override
+    public Optional<String> archUnavailableReason(String arch) {
+        String binary = binaryForArch.apply(arch);
+        if (!arch.equals(hostArch) && Executables.find(binary).isEmpty()) {
+            return Optional.of(arch + " guests on this " + hostArch + " host need " + binary + " on the daemon's PATH"
+                    + " (apt install " + QemuMachine.forArch(arch).debianPackage() + ", brew install qemu)");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The host's arch gets the accelerator the probe proved; another arch cannot use KVM or HVF (they run only the
+     * host's CPU), so its CPU is emulated.
+     */
+    private Accelerator acceleratorFor(String arch) {
+        return arch.equals(hostArch) ? accelerator.get() : Accelerator.TCG;
+    }
+
     @Override
     public VmHandle boot(VmSpec spec) throws InterruptedException {
         QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
         try {
             Files.createDirectories(files.dir());
             WritableDisk.create(spec, files.writableDisk());
+            return launch(spec, files, acceleratorFor(spec.image().arch()), false, ownRam(spec), true);
         } catch (IOException e) {
             throw new VmException("preparing " + files.dir() + " for qemu failed: " + e.getMessage(), e);
         }
-        return launch(spec, files, accelerator.get(), false);
     }
 
     /**
@@ -97,7 +137,7 @@ public final class QemuHypervisor implements Hypervisor {
      */
     @Override
     public VmHandle restore(VmSpec spec, SavedVmState state) throws InterruptedException {
-        Accelerator accel = accelerator.get();
+        Accelerator accel = acceleratorFor(spec.image().arch());
         VmPlatform here = platform(spec.image().arch(), accel);
         if (!state.platform().equals(here)) {
             throw new VmException("the saved state " + state.memoryFile() + " needs " + describe(state.platform())
@@ -107,6 +147,11 @@ public final class QemuHypervisor implements Hypervisor {
             throw new VmException("the saved state's memory file " + state.memoryFile() + " is missing or unreadable");
         }
         QemuRuntimeFiles files = new QemuRuntimeFiles(spec.runtimeDir());
+        boolean mapped = state.sharedRam().isPresent();
+        if (mapped && ram == null) {
+            throw new VmOperationUnsupportedException("the saved state " + state.memoryFile() + " maps its RAM from "
+                    + state.sharedRam().get() + ", but this daemon runs qemu VMs on anonymous memory");
+        }
         try {
             Files.createDirectories(files.dir());
             moveOrCopy(state.diskFile(), files.writableDisk());
@@ -114,9 +159,32 @@ public final class QemuHypervisor implements Hypervisor {
             throw new VmException("moving the saved disk " + state.diskFile() + " into " + files.dir() + " failed: "
                     + e.getMessage(), e);
         }
-        QemuVm vm = launch(spec, files, accel, true);
+        if (!mapped && ram != null && !state.memoryKey().isEmpty()) {
+            try {
+                state = freezeMemory(spec, files, accel, state);
+                mapped = true;
+            } catch (VmException e) {
+                // The full load below still works; only the next restore of this memory is not faster.
+                LOG.warnf("freezing the memory of %s for later restores failed, restoring it in full: %s",
+                        state.memoryFile(), e.getMessage());
+            }
+        }
+        Path ramFile;
+        try {
+            ramFile = mapped ? ram.copyOf(spec.vmId(), state.sharedRam().get()) : ownRam(spec);
+        } catch (IOException e) {
+            throw new VmException("copying the RAM of " + spec.vmId() + " in " + ram.dir() + " failed: "
+                    + e.getMessage(), e);
+        }
+        // share=on either way: see QemuRamFiles.copyOf for why a clone does not map the snapshot privately.
+        QemuVm vm = launch(spec, files, accel, true, ramFile, true);
         try {
             QmpClient qmp = new QmpClient(files.qmpSocket(), json);
+            if (mapped) {
+                // The stream has no RAM pages: the clone starts from its copy of the frozen snapshot.
+                qmp.execute("migrate-set-capabilities", Map.of("capabilities",
+                        List.of(Map.of("capability", QemuMigration.IGNORE_SHARED, "state", true))));
+            }
             qmp.execute("migrate-incoming", Map.of("uri", QemuMigration.loadUri(state.memoryFile())));
             QemuMigration.awaitCompleted(qmp, QemuMigration.MIGRATION_TIMEOUT, vm::isAlive);
             // A state saved from stopped vCPUs (as saveState does) loads into a paused VM: qemu starts on its own
@@ -135,9 +203,70 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
+    /**
+     * Turns a full state into a frozen one that every later restore of the same memory maps: a qemu of the same shape
+     * loads the stream into a {@code share=on} RAM file and, paused and never run, saves its device state alone
+     * ({@code x-ignore-shared}); it is then killed and its RAM file frozen by a sparse copy (the load allocated every
+     * page, zero or not). Named {@code pkg-KEY}; files of two restores racing are equivalent, the last one stays.
+     */
+    private SavedVmState freezeMemory(VmSpec spec, QemuRuntimeFiles files, Accelerator accel, SavedVmState full)
+            throws InterruptedException {
+        String name = PACKAGE_MEMORY_PREFIX + full.memoryKey();
+        String making = name + "-" + spec.vmId();
+        Path statePartial = ram.stateOf(making);
+        try {
+            QemuVm maker = launch(spec, files, accel, true, ram.fresh(making), true);
+            try {
+                QmpClient qmp = new QmpClient(files.qmpSocket(), json);
+                qmp.execute("migrate-incoming", Map.of("uri", QemuMigration.loadUri(full.memoryFile())));
+                QemuMigration.awaitCompleted(qmp, QemuMigration.MIGRATION_TIMEOUT, maker::isAlive);
+                qmp.execute("migrate-set-capabilities", Map.of("capabilities",
+                        List.of(Map.of("capability", QemuMigration.IGNORE_SHARED, "state", true))));
+                qmp.execute("migrate", Map.of("uri", QemuMigration.saveUri(statePartial)));
+                QemuMigration.awaitCompleted(qmp, QemuMigration.MIGRATION_TIMEOUT, maker::isAlive);
+            } finally {
+                killAndAwait(maker, files);
+            }
+            QemuMigration.awaitWriters(statePartial, QemuStateSave.WRITER_EXIT_TIMEOUT);
+            if (!Files.isRegularFile(statePartial)) {
+                throw new VmException("writing the device state " + statePartial + " failed");
+            }
+            Path frozen = ram.freeze(making, name);
+            Files.move(statePartial, ram.stateOf(name), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+            LOG.infof("memory %s frozen as %s: later restores of it map it", full.memoryFile(), frozen);
+            return new SavedVmState(ram.stateOf(name), full.diskFile(), full.platform(), Optional.of(frozen),
+                    full.memoryKey());
+        } catch (IOException e) {
+            throw new VmException("freezing " + full.memoryFile() + " into " + ram.dir() + " failed: " + e.getMessage(), e);
+        } finally {
+            ram.delete(making);
+        }
+    }
+
+    @Override
+    public Optional<SavedVmState> frozenMemory(String memoryKey, Path disk, VmPlatform platform) {
+        if (ram == null) {
+            return Optional.empty();
+        }
+        String name = PACKAGE_MEMORY_PREFIX + memoryKey;
+        Path frozen = ram.of(name);
+        Path state = ram.stateOf(name);
+        return Files.isRegularFile(frozen) && Files.isRegularFile(state)
+                ? Optional.of(new SavedVmState(state, disk, platform, Optional.of(frozen), memoryKey))
+                : Optional.empty();
+    }
+
+    @Override
+    public void forgetMemory(String memoryKey) {
+        if (ram != null) {
+            ram.delete(PACKAGE_MEMORY_PREFIX + memoryKey);
+        }
+    }
+
     @Override
     public VmPlatform platform(String arch) {
-        return platform(arch, accelerator.get());
+        return platform(arch, acceleratorFor(arch));
     }
 
     private VmPlatform platform(String arch, Accelerator accel) {
@@ -165,15 +294,15 @@ public final class QemuHypervisor implements Hypervisor {
      * Runs qemu for {@code spec} with {@code -daemonize} and returns once it has set the VM up: booting, or with
      * {@code incoming} waiting for a saved state.
      */
-    private QemuVm launch(VmSpec spec, QemuRuntimeFiles files, Accelerator accel, boolean incoming)
-            throws InterruptedException {
+    private QemuVm launch(VmSpec spec, QemuRuntimeFiles files, Accelerator accel, boolean incoming, Path ramFile,
+            boolean ramShared) throws InterruptedException {
         Path dir = files.dir();
         Path log = files.qemuLog();
         try {
             QemuVmSpec qemuSpec = new QemuVmSpec(spec.image().arch(), accel, spec.vcpuCount(), spec.memoryMib(),
                     spec.image().kernel(), spec.image().kernelCmdline(), spec.image().rootfs(), files.writableDisk(),
                     files.agentSocket(), files.qmpSocket(), files.consoleLog(), files.pidFile(), log, spec.network(),
-                    egressRelay.orElse(null));
+                    egressRelay.orElse(null), ramFile, ramShared);
             String binary = binaryForArch.apply(spec.image().arch());
             List<String> argv = new ArrayList<>(incoming ? QemuCommandLine.incoming(binary, qemuSpec)
                     : QemuCommandLine.build(binary, qemuSpec));
@@ -206,7 +335,7 @@ public final class QemuHypervisor implements Hypervisor {
                     files.agentSocket(), files.qmpSocket(), files.consoleLog(), spec.network().forwards(),
                     identity.bootStart());
             return new QemuVm(record, identity.live().orElseThrow(() -> new VmException("qemu pid " + pid + " vanished")),
-                    json, accel.qemuName());
+                    json, accel.qemuName(), ramFile == null ? null : ram);
         } catch (IOException e) {
             killLeftovers(dir);
             throw new VmException("starting qemu in " + dir + " failed: " + e.getMessage(), e);
@@ -229,12 +358,41 @@ public final class QemuHypervisor implements Hypervisor {
         if (!record.hypervisor().equals(NAME)) {
             return Optional.empty();
         }
+        // A VM of a daemon before RAM files runs on anonymous memory: it works on, but cannot be forked.
+        QemuRamFiles its = ram != null && Files.exists(ram.of(record.vmId())) ? ram : null;
         return record.process().live()
-                .map(process -> new QemuVm(record, process, json, record.accelerator()));
+                .map(process -> new QemuVm(record, process, json, record.accelerator(), its));
+    }
+
+    /** A new RAM file the VM owns and writes through to, or null without a RAM directory. */
+    private Path ownRam(VmSpec spec) throws IOException {
+        return ram == null ? null : ram.fresh(spec.vmId());
+    }
+
+    /** Also removes the VM's RAM file: a VM that is gone for good never needs it again. */
+    @Override
+    public void killLeftovers(Path runtimeDir) {
+        killLeftoverProcess(runtimeDir);
+        if (ram != null) {
+            ram.delete(runtimeDir.getFileName().toString());
+        }
     }
 
     @Override
-    public void killLeftovers(Path runtimeDir) {
+    public void releaseMemory(String vmId) {
+        if (ram != null) {
+            ram.delete(vmId);
+        }
+    }
+
+    @Override
+    public void removeOrphanMemory(Set<String> vmIds) {
+        if (ram != null) {
+            ram.sweep(vmIds);
+        }
+    }
+
+    private void killLeftoverProcess(Path runtimeDir) {
         Path pidFile = new QemuRuntimeFiles(runtimeDir).pidFile();
         if (!Files.isRegularFile(pidFile)) {
             return;

@@ -20,6 +20,12 @@ final class QemuMigration {
     /** A state save of a small guest completes in a few hundred ms; finer polling would only cost QMP connections. */
     static final long POLL_INTERVAL_MS = 50;
 
+    /**
+     * The migration capability that leaves {@code share=on} RAM out of the stream: the destination maps the same file
+     * instead. Both ends must set it (QEMU 4.0 and later; still experimental, hence the {@code x-}, in 7.2).
+     */
+    static final String IGNORE_SHARED = "x-ignore-shared";
+
     private QemuMigration() {}
 
     /**
@@ -74,6 +80,22 @@ final class QemuMigration {
                 throw new VmException("the migration did not complete within " + timeout.toSeconds() + " s (status "
                         + status.path("status").asText("none") + ", " + status.path("ram").path("transferred").asLong()
                         + " of " + status.path("ram").path("total").asLong() + " bytes of RAM)");
+            }
+            Thread.sleep(POLL_INTERVAL_MS);
+        }
+    }
+
+    /**
+     * Waits until no process writes {@code file} any more: QEMU reports a migration completed before its
+     * {@code exec:} writer has flushed its last buffer, and the writer outlives a qemu that is killed meanwhile.
+     */
+    static void awaitWriters(Path file, Duration timeout) throws InterruptedException {
+        String name = file.toString();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine().orElse("").contains(name))) {
+            if (System.nanoTime() > deadline) {
+                throw new VmException("the process writing " + file + " did not finish within " + timeout.toSeconds()
+                        + " s");
             }
             Thread.sleep(POLL_INTERVAL_MS);
         }

@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One {@link QemuVm#saveState}: the vCPUs stop, QEMU migrates the VM into a file beside the memory file, the writable
@@ -44,26 +45,57 @@ final class QemuStateSave {
     static final Duration CANCEL_TIMEOUT = Duration.ofSeconds(10);
     private static final int LOG_TAIL_LINES = 10;
 
+    /** Where a local snapshot's device state goes in its work directory. */
+    static final String LOCAL_STATE_FILE = "state";
+
     private final QmpClient qmp;
     private final ProcessHandle process;
     private final QemuRuntimeFiles files;
     private final String accelerator;
     private final String vm;
+    private final QemuRamFiles ram;
+    private final String vmId;
     private boolean resumeAfterwards;
     private boolean migrating;
+    private boolean ignoringShared;
+    private String frozenName;
 
-    QemuStateSave(QmpClient qmp, ProcessHandle process, QemuRuntimeFiles files, String accelerator, String vm) {
+    QemuStateSave(QmpClient qmp, ProcessHandle process, QemuRuntimeFiles files, String accelerator, String vm,
+            QemuRamFiles ram, String vmId) {
         this.qmp = qmp;
         this.process = process;
         this.files = files;
         this.accelerator = accelerator;
         this.vm = vm;
+        this.ram = ram;
+        this.vmId = vmId;
     }
 
     SavedVmState run(Path memoryFile, Path diskFile) throws InterruptedException {
+        return run(memoryFile, diskFile, false);
+    }
+
+    /**
+     * A local snapshot: QEMU's {@code x-ignore-shared} capability leaves the {@code share=on} RAM out of the stream
+     * (device state only, tens of KiB), and the RAM file is frozen by a sparse copy while the vCPUs are still stopped.
+     * The copy is what makes it a snapshot: the VM writes on into its own file once it runs again. A VM whose RAM is
+     * not shared (a clone maps its snapshot privately) has its RAM in the stream as in a full save, which a clone
+     * of it then loads over the frozen file: slower, still right.
+     */
+    SavedVmState runLocal(Path workDir) throws InterruptedException {
+        if (ram == null) {
+            throw new dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException("VM " + vm + " runs on anonymous"
+                    + " memory (started by a daemon without a RAM directory), which clones cannot map");
+        }
+        frozenName = workDir.getFileName().toString();
+        return run(workDir.resolve(LOCAL_STATE_FILE), workDir.resolve(dev.kelpie.daemon.hypervisor.WritableDisk.FILE_NAME),
+                true);
+    }
+
+    private SavedVmState run(Path memoryFile, Path diskFile, boolean local) throws InterruptedException {
         Path partial = memoryFile.resolveSibling(memoryFile.getFileName() + ".partial");
         try {
-            SavedVmState saved = save(memoryFile, diskFile, partial);
+            SavedVmState saved = save(memoryFile, diskFile, partial, local);
             if (resumeAfterwards) {
                 resumeAfterwards = false;
                 resume();
@@ -80,7 +112,8 @@ final class QemuStateSave {
         }
     }
 
-    private SavedVmState save(Path memoryFile, Path diskFile, Path partial) throws IOException, InterruptedException {
+    private SavedVmState save(Path memoryFile, Path diskFile, Path partial, boolean local)
+            throws IOException, InterruptedException {
         if (!process.isAlive()) {
             throw new VmException("its qemu process is gone");
         }
@@ -96,6 +129,9 @@ final class QemuStateSave {
         // same instant.
         qmp.execute("stop", Map.of(), STOP_TIMEOUT);
         Files.deleteIfExists(partial);
+        if (local) {
+            ignoreShared(true);
+        }
         qmp.execute("migrate", Map.of("uri", QemuMigration.saveUri(partial)));
         migrating = true;
         try {
@@ -110,8 +146,23 @@ final class QemuStateSave {
         }
         // Still stopped: the guest cannot write, and QEMU flushed the disk when it stopped the vCPUs.
         SparseFiles.copy(files.writableDisk(), diskFile);
+        Optional<Path> frozen = Optional.empty();
+        if (local) {
+            ignoreShared(false);
+            frozen = Optional.of(ram.freeze(vmId, frozenName));
+        }
         Files.move(partial, memoryFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return new SavedVmState(memoryFile, diskFile, platform);
+        return new SavedVmState(memoryFile, diskFile, platform, frozen);
+    }
+
+    /**
+     * The capability stays set in the running qemu until changed: a later full save (a vm package) with it still on
+     * would leave the RAM out of the package.
+     */
+    private void ignoreShared(boolean on) {
+        qmp.execute("migrate-set-capabilities", Map.of("capabilities",
+                List.of(Map.of("capability", QemuMigration.IGNORE_SHARED, "state", on))));
+        ignoringShared = on;
     }
 
     /** {@code cont} works from {@code postmigrate} too, and reactivates the disks the migration inactivated. */
@@ -167,6 +218,20 @@ final class QemuStateSave {
                 failure.addSuppressed(e);
             } catch (InterruptedException e) {
                 interrupted = true;
+            }
+        }
+        if (ignoringShared && process.isAlive()) {
+            try {
+                ignoreShared(false);
+            } catch (VmException e) {
+                failure.addSuppressed(e);
+            }
+        }
+        if (frozenName != null) {
+            try {
+                ram.delete(frozenName);
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
             }
         }
         for (Path file : List.of(partial, memoryFile, diskFile)) {

@@ -19,13 +19,16 @@ final class QemuVm implements VmHandle {
     private final VmProcess vmm;
     private final QmpClient qmp;
     private final String accelerator;
+    private final QemuRamFiles ram;
 
-    QemuVm(VmRecord record, ProcessHandle process, ObjectMapper json, String accelerator) {
+    /** @param ram where its RAM file is, or null when it runs on anonymous memory */
+    QemuVm(VmRecord record, ProcessHandle process, ObjectMapper json, String accelerator, QemuRamFiles ram) {
         this.record = record;
         this.process = process;
         this.vmm = new VmProcess(record, process);
         this.qmp = new QmpClient(record.controlSocket(), json);
         this.accelerator = accelerator;
+        this.ram = ram;
     }
 
     @Override
@@ -56,7 +59,13 @@ final class QemuVm implements VmHandle {
     @Override
     public SavedVmState saveState(Path memoryFile, Path diskFile) throws InterruptedException {
         return new QemuStateSave(qmp, process, new QemuRuntimeFiles(record.runtimeDir()),
-                accelerator, describe()).run(memoryFile, diskFile);
+                accelerator, describe(), ram, record.vmId()).run(memoryFile, diskFile);
+    }
+
+    @Override
+    public SavedVmState saveLocalState(Path workDir) throws InterruptedException {
+        return new QemuStateSave(qmp, process, new QemuRuntimeFiles(record.runtimeDir()),
+                accelerator, describe(), ram, record.vmId()).runLocal(workDir);
     }
 
     @Override

@@ -1,7 +1,7 @@
 package dev.kelpie.daemon.images.pull;
 
-import dev.kelpie.daemon.errors.InvalidRequestException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.images.DamagedImageException;
 import dev.kelpie.daemon.images.ImageCompatibility;
 import dev.kelpie.daemon.images.ImageFile;
@@ -78,7 +78,7 @@ public final class ImagePuller {
      * Pulls {@code version} for {@code arch} unless it is cached, joining a pull of it already running.
      *
      * @param sourceName a configured source's name, or empty for all of them in order
-     * @param anyArch whether an arch other than the host's may be cached (for moving sandboxes elsewhere)
+     * @param anyArch whether an arch this daemon runs no guests of may be cached (for moving sandboxes elsewhere)
      * @param progress told of progress until the pull ends, from the pulling thread
      * @return completes with the cached image, or exceptionally with an {@link ImagePullException},
      *     {@link ImageNotFoundException} or another image exception saying why

@@ -23,7 +23,7 @@ class LibkrunHypervisorTest {
     Path vm;
     private final List<Process> started = new ArrayList<>();
     private final LibkrunHypervisor hypervisor = new LibkrunHypervisor(new LibkrunSettings("libkrun.so.1", List.of(), 2,
-            Accelerator.KVM, Path.of("/dev/kvm")), RunnerLauncher.javaRunner(), (socket, within) -> {}, new ObjectMapper(), false);
+            Accelerator.KVM, Path.of("/dev/kvm")), RunnerLauncher.javaRunner(), (socket, within) -> {}, new ObjectMapper(), false, "x86_64");
 
     @AfterEach
     void killStragglers() {

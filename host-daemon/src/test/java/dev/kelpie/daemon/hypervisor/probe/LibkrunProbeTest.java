@@ -41,8 +41,8 @@ class LibkrunProbeTest {
     void missingOptionalFunctionsAreReportedAsADegradation() {
         BackendReport report = probe.probe(withoutOptional.toString(), false, KVM_WORKS);
         assertEquals(ProbeStatus.AVAILABLE, report.result().status());
-        assertEquals("without krun_init_log, krun_has_feature, krun_add_disk2, krun_set_console_output, krun_set_rlimits"
-                + " (older libkrun: degraded, see ADR 0021)", report.result().reason());
+        assertEquals("without krun_init_log, krun_has_feature, krun_get_max_vcpus, krun_add_disk2,"
+                + " krun_disable_implicit_vsock, krun_add_vsock, krun_set_console_output, krun_set_rlimits (older libkrun: degraded, see ADR 0021)", report.result().reason());
     }
 
     @Test

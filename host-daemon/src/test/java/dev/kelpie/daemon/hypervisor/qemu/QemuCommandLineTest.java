@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.hypervisor.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,6 +44,27 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void guestRamFromAFileTakesTheMachinesDefaultRamIdSharedOrCopyOnWrite() {
+        for (boolean shared : List.of(true, false)) {
+            QemuVmSpec s = new QemuVmSpec("x86_64", Accelerator.TCG, 1, 256, Path.of("/img/vmlinux"), "root=/dev/vda ro",
+                    Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"),
+                    Path.of("/l"), VmNetwork.NONE, null, Path.of("/dev/shm/k/sb1.ram"), shared);
+            List<String> argv = QemuCommandLine.build("qemu-system-x86_64", s);
+            int at = argv.indexOf("-object");
+            // The default id keeps the migration stream's RAM block name: packages move between file and anonymous RAM.
+            assertEquals(List.of("-object", "memory-backend-file,id=microvm.ram,size=256M,mem-path=/dev/shm/k/sb1.ram,share="
+                    + (shared ? "on" : "off"), "-machine", "memory-backend=microvm.ram"), argv.subList(at, at + 4));
+            assertTrue(argv.containsAll(List.of("-m", "256")), "the size stays on -m too: " + argv);
+        }
+        QemuVmSpec arm = new QemuVmSpec("aarch64", Accelerator.TCG, 1, 256, Path.of("/img/Image"), "root=/dev/vda ro",
+                Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"),
+                VmNetwork.NONE, null, Path.of("/x.ram"), true);
+        assertTrue(QemuCommandLine.build("qemu-system-aarch64", arm).contains("memory-backend=mach-virt.ram"));
+        assertFalse(QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG)).contains("-object"),
+                "no RAM file, anonymous memory");
+    }
+
+    @Test
     void x86UnderKvmKeepsAcpi() {
         List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.KVM));
         assertTrue(argv.contains("microvm,rtc=on,acpi=on"), argv.toString());
@@ -56,6 +78,12 @@ class QemuCommandLineTest {
         List<String> argv = QemuCommandLine.build("qemu-system-aarch64", s);
         assertEquals(List.of("qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), argv.subList(0, 7));
         assertTrue(argv.contains("root=/dev/vda ro console=ttyAMA0"), argv.toString());
+        // virt fills its virtio-mmio slots from the top: the device created last is vda, which must be the root.
+        int rw = argv.indexOf("virtio-blk-device,drive=rw");
+        int root = argv.indexOf("virtio-blk-device,drive=root");
+        assertTrue(rw >= 0 && root > rw, argv.toString());
+        List<String> x86 = QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG));
+        assertTrue(x86.indexOf("virtio-blk-device,drive=root") < x86.indexOf("virtio-blk-device,drive=rw"), x86.toString());
     }
 
     @Test

@@ -22,6 +22,7 @@ import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.hypervisor.VmSpec;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.LocalImageDirectory;
 import io.grpc.ManagedChannel;
@@ -76,7 +77,7 @@ class QemuSaveRestoreIT {
     @TempDir
     Path dir;
 
-    private final QemuHypervisor hypervisor = new QemuHypervisor(arch -> "qemu-system-" + arch, () -> Accelerator.TCG, JSON);
+    private final QemuHypervisor hypervisor = new QemuHypervisor(HostPlatform.current().arch(), arch -> "qemu-system-" + arch, () -> Accelerator.TCG, JSON);
     private final List<VmHandle> vms = new ArrayList<>();
     private final List<ManagedChannel> agents = new ArrayList<>();
 

@@ -90,7 +90,7 @@ class ImagePullerTest {
 
     private ImagePuller puller(ReleaseSource... sources) {
         return new ImagePuller(List.of(sources), new TrustedKeys(List.of(signer.publicKey())), cache,
-                new ImageCompatibility(ARCH), json, Executors.newVirtualThreadPerTaskExecutor(), watchdog,
+                new ImageCompatibility(), json, Executors.newVirtualThreadPerTaskExecutor(), watchdog,
                 STALL_TIMEOUT, Duration.ofMillis(10));
     }
 

@@ -82,7 +82,7 @@ class S3ReleaseSourceTest {
         ImageCache cache = new ImageCache(cacheDir, new ObjectMapper(), Clock.systemUTC());
         cache.open();
         return new ImagePuller(List.of(source), new TrustedKeys(List.of(SIGNER.publicKey())), cache,
-                new ImageCompatibility(ARCH), new ObjectMapper(), Executors.newVirtualThreadPerTaskExecutor(), WATCHDOG,
+                new ImageCompatibility(), new ObjectMapper(), Executors.newVirtualThreadPerTaskExecutor(), WATCHDOG,
                 Duration.ofSeconds(30), Duration.ofMillis(50));
     }
 

@@ -1,0 +1,272 @@
+package dev.kelpie.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kelpie.api.v1.DeletePackageRequest;
+import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxResponse;
+import dev.kelpie.api.v1.Sandbox;
+import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.RestoreRequest;
+import dev.kelpie.api.v1.SandboxState;
+import dev.kelpie.api.v1.SnapshotKind;
+import dev.kelpie.api.v1.SnapshotRequest;
+import dev.kelpie.daemon.agent.StreamCollector;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fork over the packaged daemon with real QEMU (TCG) VMs: copies of a sandbox running a counter continue from the fork
+ * and diverge, each with its own files, generation, entropy and hostname; deleting the source breaks none; a daemon
+ * killed mid-fork leaves no orphan qemu, no half-made sandbox and no RAM file without an owner; a vm package's memory
+ * is frozen by its first restore and mapped by the next, until the package goes. Guest RAM lives in a
+ * tmpfs directory of the test's own, so its files can be counted.
+ */
+class ForkIT {
+
+    private static final Duration COUNTER_TIMEOUT = Duration.ofSeconds(30);
+    private static final String COUNTER = "echo $$ > /workspace/counter.pid; i=0; while true; do i=$((i+1));"
+            + " echo $i > /workspace/counter; sleep 0.1; done";
+
+    @TempDir
+    static Path work;
+    static Path ramDir;
+    static String[] args;
+
+    @BeforeAll
+    static void start() throws IOException {
+        String imageDir = System.getProperty("kelpie.it.imageDir", "");
+        Assumptions.assumeFalse(imageDir.isBlank(), "no image given (-Dkelpie.imageDir=...; scripts/dev passes it)");
+        ramDir = Path.of("/dev/shm", "kelpie-fork-it-" + UUID.randomUUID());
+        List<String> all = new ArrayList<>(List.of(SandboxesIT.daemonArgs(imageDir)));
+        all.add("-Dkelpie.qemu.ram-dir=" + ramDir);
+        args = all.toArray(String[]::new);
+    }
+
+    @AfterAll
+    static void cleanUp() throws IOException {
+        if (work != null) {
+            Leftovers.killQemusNaming(work);
+        }
+        if (ramDir != null && Files.isDirectory(ramDir)) {
+            try (Stream<Path> files = Files.list(ramDir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(ramDir);
+        }
+    }
+
+    @Test
+    void copiesContinueFromTheForkDivergeAndOutliveTheirSource() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.startServing(work, "fork", args);
+                SandboxClient client = new SandboxClient(daemon.socket)) {
+            String source = client.create(SandboxSpec.getDefaultInstance()).getId();
+            String sum = client.sh(source, "head -c 67108864 /dev/urandom > /workspace/big && md5sum /workspace/big");
+            client.start(source, SandboxesIT.sh(COUNTER));
+            awaitCounterAbove(client, source, 5);
+            long atFork = counter(client, source);
+
+            ForkSandboxResponse forked = client.sandboxes().fork(ForkSandboxRequest.newBuilder().setId(source)
+                    .setCount(3).putLabels("copy", "yes").build());
+
+            List<String> copies = forked.getSandboxesList().stream().map(Sandbox::getId).toList();
+            assertEquals(3, copies.size());
+            assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(source).getState(), "the source runs on");
+            Set<String> generations = new HashSet<>();
+            Set<String> randoms = new HashSet<>();
+            for (String copy : copies) {
+                Sandbox s = client.get(copy);
+                assertEquals(SandboxState.SANDBOX_STATE_READY, s.getState());
+                assertEquals("yes", s.getSpec().getLabelsMap().get("copy"));
+                long first = counter(client, copy);
+                assertTrue(first >= atFork, "copy " + copy + " counts on from the fork (" + atFork + "), not anew: " + first);
+                awaitCounterAbove(client, copy, first);
+                assertEquals(copy, client.sh(copy, "hostname").strip());
+                generations.add(client.sh(copy, "cat /run/kelpie/generation").strip());
+                randoms.add(client.sh(copy, "head -c 16 /dev/urandom | od -An -tx1").strip());
+                client.sh(copy, "echo " + copy + " > /workspace/mine");
+            }
+            // A sandbox that was never restored has no generation yet.
+            generations.add(client.sh(source, "cat /run/kelpie/generation 2>/dev/null || echo none").strip());
+            assertEquals(4, generations.size(), "every copy has its own generation, none the source's: " + generations);
+            assertEquals(3, randoms.size(), "no two copies draw the same random bytes: " + randoms);
+            for (String copy : copies) {
+                assertEquals(copy, client.sh(copy, "cat /workspace/mine").strip(), "files written after the fork are private");
+            }
+            assertEquals("none", client.sh(source, "cat /workspace/mine 2>/dev/null || echo none").strip());
+
+            // A copy that frees memory hands it back (balloon free-page reporting); its siblings' memory must not
+            // change with it (QEMU 7.2 punches the freed range out of the RAM file, which once was shared).
+            client.sh(copies.get(0), "sync; echo 3 > /proc/sys/vm/drop_caches");
+            Await.until("copy " + copies.get(0) + " to report its freed page cache", Duration.ofSeconds(30),
+                    () -> ramAllocatedKib(copies.get(0)) < ramAllocatedKib(copies.get(1)) - 32 * 1024);
+            assertEquals(sum, client.sh(copies.get(1), "md5sum /workspace/big"), "a sibling's memory is its own");
+
+            // Diverge: the first copy's counter stops, the others count on.
+            client.sh(copies.get(0), "kill $(cat /workspace/counter.pid)");
+            long stopped = counter(client, copies.get(0));
+            long other = counter(client, copies.get(1));
+            awaitCounterAbove(client, copies.get(1), other + 5);
+            assertTrue(counter(client, copies.get(0)) <= stopped + 1, "a copy's processes are its own");
+
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(source).build());
+            assertFalse(Files.exists(ramDir.resolve(source + ".ram")), "the source's RAM file went with it");
+            for (String copy : copies.subList(1, 3)) {
+                long now = counter(client, copy);
+                awaitCounterAbove(client, copy, now);
+            }
+            assertEquals(new TreeSet<>(copies), ramFileOwners(), "one RAM file per copy, no snapshot left");
+
+            client.deleteAll();
+            assertEquals(Set.of(), ramFileOwners(), "deleting the copies freed the last links");
+            Leftovers.assertOnlyLiveSandboxes(work, daemon, client.list());
+        }
+    }
+
+    @Test
+    void aDaemonKilledMidForkLeavesNoOrphanQemuNoHalfMadeSandboxAndNoOwnerlessRam() throws Exception {
+        DaemonProcess first = DaemonProcess.startServing(work, "drill", args);
+        Path vms = first.stateDir.resolve("vms");
+        String source;
+        try (SandboxClient client = new SandboxClient(first.socket)) {
+            source = client.create(SandboxSpec.getDefaultInstance()).getId();
+            client.sh(source, "echo before > /workspace/note");
+            StreamCollector<ForkSandboxResponse> fork = new StreamCollector<>();
+            dev.kelpie.api.v1.SandboxesGrpc.newStub(client.channel).fork(ForkSandboxRequest.newBuilder().setId(source)
+                    .setCount(3).build(), fork);
+            // Kill once the first copy is being made: the frozen snapshot exists and some copies do not.
+            Await.until("the fork's first copy to start", Duration.ofSeconds(60), () -> childCount(vms) >= 3);
+            first.kill9();
+        }
+        try (DaemonProcess second = first.startSuccessor(work.resolve("drill/second.log"), args);
+                SandboxClient client = new SandboxClient(second.socket)) {
+            List<Sandbox> listed = client.list();
+            assertTrue(listed.stream().noneMatch(s -> s.getState() == SandboxState.SANDBOX_STATE_CREATING),
+                    "no sandbox is left half made: " + listed);
+            assertEquals(SandboxState.SANDBOX_STATE_READY, client.get(source).getState());
+            assertEquals("before", client.sh(source, "cat /workspace/note").strip(), "the source runs on");
+            Set<String> holdingVms = listed.stream().filter(s -> s.getState() == SandboxState.SANDBOX_STATE_READY)
+                    .map(Sandbox::getId).collect(Collectors.toCollection(TreeSet::new));
+            assertEquals(holdingVms, ramFileOwners(), "a RAM file only for sandboxes that hold a VM");
+            Leftovers.assertOnlyLiveSandboxes(work, second, listed);
+            client.deleteAll();
+            assertEquals(Set.of(), ramFileOwners());
+            Leftovers.assertOnlyLiveSandboxes(work, second, client.list());
+        }
+    }
+
+    @Test
+    void aVmPackageIsFrozenOnceAndEveryLaterRestoreMapsItUntilThePackageGoes() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.startServing(work, "lazy", args);
+                SandboxClient client = new SandboxClient(daemon.socket)) {
+            String source = client.create(SandboxSpec.getDefaultInstance()).getId();
+            client.sh(source, "echo kept > /workspace/note");
+            String pkg = client.sandboxes().snapshot(SnapshotRequest.newBuilder().setSandboxId(source)
+                    .setKind(SnapshotKind.SNAPSHOT_KIND_VM).setStopAfter(true).build()).getPackage().getId();
+
+            List<String> restored = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                restored.add(client.sandboxes().restore(RestoreRequest.newBuilder().setPackageId(pkg).build())
+                        .getSandbox().getId());
+                Set<String> frozen = frozenPackageMemory();
+                assertEquals(1, frozen.size(), "one frozen copy of the package's memory, made by the first restore: "
+                        + frozen);
+            }
+            for (String id : restored) {
+                assertEquals("kept", client.sh(id, "cat /workspace/note").strip());
+                assertEquals(id, client.sh(id, "hostname").strip());
+            }
+            assertNotEquals(client.sh(restored.get(0), "cat /run/kelpie/generation"),
+                    client.sh(restored.get(1), "cat /run/kelpie/generation"));
+
+            client.packages().delete(DeletePackageRequest.newBuilder().setId(pkg).build());
+            assertEquals(Set.of(), frozenPackageMemory(), "the frozen memory went with its package");
+            for (String id : restored) {
+                assertEquals("kept", client.sh(id, "cat /workspace/note").strip(), "restored sandboxes keep their link");
+            }
+            client.deleteAll();
+            assertEquals(Set.of(), ramFileOwners());
+            Leftovers.assertOnlyLiveSandboxes(work, daemon, client.list());
+        }
+    }
+
+    /** What a VM's RAM file holds on the host. */
+    private static long ramAllocatedKib(String id) {
+        try {
+            Process du = new ProcessBuilder("du", "-k", ramDir.resolve(id + ".ram").toString()).start();
+            String out = new String(du.getInputStream().readAllBytes());
+            du.waitFor();
+            return Long.parseLong(out.split("\\s+")[0]);
+        } catch (IOException | InterruptedException | NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** The package memory files ({@code pkg-SHA.ram} and {@code .state}) in the RAM directory. */
+    private static Set<String> frozenPackageMemory() throws IOException {
+        try (Stream<Path> files = Files.exists(ramDir) ? Files.list(ramDir) : Stream.empty()) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("pkg-"))
+                    .map(n -> n.substring(0, n.lastIndexOf('.'))).collect(Collectors.toCollection(TreeSet::new));
+        }
+    }
+
+    private static long counter(SandboxClient client, String id) throws Exception {
+        return Long.parseLong(client.sh(id, "cat /workspace/counter").strip());
+    }
+
+    private static void awaitCounterAbove(SandboxClient client, String id, long floor) {
+        Await.until("the counter of " + id + " to pass " + floor, COUNTER_TIMEOUT, () -> {
+            try {
+                return counter(client, id) > floor;
+            } catch (Exception | AssertionError e) {
+                return false; // the counter has not written its first value yet
+            }
+        });
+    }
+
+    private static int childCount(Path dir) {
+        try (Stream<Path> children = Files.exists(dir) ? Files.list(dir) : Stream.empty()) {
+            return (int) children.count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** The sandbox ids the RAM directory holds files for; anything else there (a snapshot, a partial copy) fails. */
+    private static Set<String> ramFileOwners() throws IOException {
+        Set<String> owners = new TreeSet<>();
+        try (Stream<Path> files = Files.exists(ramDir) ? Files.list(ramDir) : Stream.empty()) {
+            for (Path f : files.toList()) {
+                String name = f.getFileName().toString();
+                if (name.startsWith("pkg-")) {
+                    continue; // a package's frozen memory, owned by the package
+                }
+                assertTrue(name.endsWith(".ram") && !name.startsWith("fork-"), "an owner-less file in the RAM dir: " + name);
+                owners.add(name.substring(0, name.length() - ".ram".length()));
+            }
+        }
+        return owners;
+    }
+}
