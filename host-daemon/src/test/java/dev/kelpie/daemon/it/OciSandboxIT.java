@@ -20,6 +20,7 @@ import dev.kelpie.api.v1.SandboxState;
 import dev.kelpie.api.v1.SnapshotKind;
 import dev.kelpie.api.v1.RestoreRequest;
 import dev.kelpie.api.v1.DeleteSandboxRequest;
+import dev.kelpie.api.v1.ForkSandboxRequest;
 import dev.kelpie.api.v1.SnapshotRequest;
 import dev.kelpie.daemon.images.oci.TestImagePusher;
 import dev.kelpie.daemon.images.oci.TestImagePusher.Layer;
@@ -162,6 +163,14 @@ class OciSandboxIT {
                 accepted.getWarningsList().toString());
         client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(accepted.getSandbox().getId()).build());
         client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(restored.getId()).build());
+
+        // A fork's copy resumes the sandbox's memory on the same root: the image's files and defaults.
+        Sandbox copy = client.sandboxes().fork(ForkSandboxRequest.newBuilder().setId(sandbox.getId()).setCount(1).build())
+                .getSandboxes(0);
+        assertEquals(digest, copy.getOciManifestDigest());
+        assertEquals("only in the image|/srv/app|1234\n", client.sh(copy.getId(),
+                "echo \"$(cat /etc/greeting)|$(pwd)|$(id -u)\""));
+        client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(copy.getId()).build());
 
         // The overlay works as on our images: the read-only root has a writable upper layer.
         var written = client.start(sandbox.getId(), SandboxesIT.sh("echo ok > /etc/written && cat /etc/written")
