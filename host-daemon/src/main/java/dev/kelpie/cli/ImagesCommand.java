@@ -148,9 +148,12 @@ final class ImagesCommand {
         @Option(names = "--keep", description = "newest versions to keep per arch (default: ${DEFAULT-VALUE})")
         int keep = 2;
 
+        @Option(names = "--oci", description = "also remove every OCI image no sandbox uses")
+        boolean oci;
+
         @Override
         public Integer call() {
-            var r = parent.images().prune(PruneImagesRequest.newBuilder().setKeepNewest(keep).build());
+            var r = parent.images().prune(PruneImagesRequest.newBuilder().setKeepNewest(keep).setOciUnused(oci).build());
             r.getRemovedList().forEach(k -> System.out.println("removed " + k));
             System.out.printf("%d removed, %s freed%n", r.getRemovedCount(), ProgressBar.bytes(r.getFreedBytes()));
             return 0;

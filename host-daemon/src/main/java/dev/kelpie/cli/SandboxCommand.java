@@ -94,6 +94,11 @@ final class SandboxCommand {
         /** The network modes as the CLI spells them. */
         enum Net { none, egress }
 
+        @Option(names = "--oci", paramLabel = "REFERENCE", description = "boot this OCI image's files as the root"
+                + " (pulled when not cached) on the base image's kernel; its Env, WorkingDir, User and Entrypoint + Cmd"
+                + " become the exec defaults")
+        String ociImage = "";
+
         @Override
         public Integer call() {
             NetworkPolicy network = NetworkPolicy.newBuilder().setMode(net == Net.egress
@@ -105,7 +110,7 @@ final class SandboxCommand {
                     .putAllLabels(labels).setTtlMs(ttl.toMillis()).setIdleTimeoutMs(idleTimeout.toMillis())
                     .setIdleAction(idleTimeout.isZero() && idleAction == Idle.delete ? IdleAction.IDLE_ACTION_UNSPECIFIED
                             : IdleAction.valueOf("IDLE_ACTION_" + idleAction.name().toUpperCase(java.util.Locale.ROOT)))
-                    .setNetwork(network)).build())
+                    .setNetwork(network).setOciImage(ociImage)).build())
                     .getSandbox();
             System.out.println(s.getId());
             // The id alone goes to stdout, for scripts; where the ports ended up is for the person.

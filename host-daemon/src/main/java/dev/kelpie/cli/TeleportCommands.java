@@ -104,10 +104,20 @@ final class TeleportCommands {
                 + " the daemon's; a vm package only as its own)")
         String arch = "";
 
+        @Option(names = "--oci", paramLabel = "REFERENCE", description = "for a checkpoint of a sandbox from an OCI"
+                + " image: restore onto this reference instead of the digest the sandbox ran")
+        String ociImage = "";
+
+        @Option(names = "--accept-other-oci-digest", description = "allow --oci to name another digest of the same"
+                + " repository (a warning names both)")
+        boolean acceptOtherOciDigest;
+
         @Override
         public Integer call() {
-            RestoreResponse response = restore(cli.channel(), packageId, store, imageVersion, labels, acceptNetwork,
-                    arch);
+            RestoreResponse response = SandboxesGrpc.newBlockingStub(cli.channel()).restore(request(packageId, store,
+                    imageVersion, labels, acceptNetwork, arch).toBuilder().setAcceptOtherOciDigest(acceptOtherOciDigest)
+                    .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setArch(arch).setOciImage(ociImage))
+                    .build());
             response.getWarningsList().forEach(w -> System.err.println("warning: " + w));
             System.out.println(response.getSandbox().getId());
             return 0;
@@ -116,9 +126,15 @@ final class TeleportCommands {
 
     static RestoreResponse restore(ManagedChannel channel, String packageId, String store, String imageVersion,
             Map<String, String> labels, boolean acceptNetwork, String arch) {
-        return SandboxesGrpc.newBlockingStub(channel).restore(RestoreRequest.newBuilder().setPackageId(packageId)
-                .setStore(store).setImageVersion(imageVersion).setAcceptPackagedNetwork(acceptNetwork)
-                .setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels).setArch(arch)).build());
+        return SandboxesGrpc.newBlockingStub(channel).restore(request(packageId, store, imageVersion, labels,
+                acceptNetwork, arch));
+    }
+
+    private static RestoreRequest request(String packageId, String store, String imageVersion,
+            Map<String, String> labels, boolean acceptNetwork, String arch) {
+        return RestoreRequest.newBuilder().setPackageId(packageId).setStore(store).setImageVersion(imageVersion)
+                .setAcceptPackagedNetwork(acceptNetwork).setSpecOverrides(SandboxSpec.newBuilder().putAllLabels(labels)
+                        .setArch(arch)).build();
     }
 
     @Command(name = "teleport", description = "Move a sandbox to another daemon: snapshot here, send the package,"

@@ -2,6 +2,7 @@ package dev.kelpie.teleport;
 
 import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
+import dev.kelpie.teleport.pkg.SourceOciImage;
 import dev.kelpie.teleport.pkg.PlatformRef;
 import java.util.ArrayList;
 import java.util.List;
@@ -123,5 +124,39 @@ public final class RestoreGate {
 
     private static String abbreviated(String sha256) {
         return sha256 == null || sha256.length() < 12 ? String.valueOf(sha256) : sha256.substring(0, 12);
+    }
+
+    /**
+     * A checkpoint of a sandbox from an OCI image restores onto the same manifest digest; onto another digest only
+     * of the same repository and only when the caller asks, with a warning naming both. A sandbox on our own root
+     * never becomes one on an OCI image, nor the reverse.
+     *
+     * @param targetDigest the digest the restore would boot; empty for the base image's own root
+     * @return the warnings for the caller
+     */
+    public static List<String> checkOciImage(PackageManifest manifest, String targetDigest, String targetRepository,
+            boolean allowOtherDigest) {
+        SourceOciImage packaged = manifest.sourceSandbox().ociImage();
+        if (packaged == null) {
+            if (!targetDigest.isEmpty()) {
+                throw new RestoreRejectedException("the package's sandbox ran the base image's own root, not an OCI"
+                        + " image; restore it without spec_overrides.oci_image");
+            }
+            return List.of();
+        }
+        if (packaged.manifestDigest().equals(targetDigest)) {
+            return List.of();
+        }
+        if (!packaged.repository().equals(targetRepository)) {
+            throw new RestoreRejectedException("the package's sandbox ran OCI image " + packaged.pinnedReference()
+                    + "; " + targetRepository + "@" + targetDigest + " is another repository");
+        }
+        if (!allowOtherDigest) {
+            throw new RestoreRejectedException("the package's sandbox ran OCI image " + packaged.pinnedReference()
+                    + ", not " + targetDigest + "; set accept_other_oci_digest to restore onto another digest of "
+                    + packaged.repository());
+        }
+        return List.of("restored onto OCI image " + targetRepository + "@" + targetDigest + " instead of "
+                + packaged.manifestDigest() + ", which the package's sandbox ran");
     }
 }

@@ -24,6 +24,7 @@ import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.images.IncompatibleImageException;
 import dev.kelpie.daemon.images.cache.CachedImage;
+import dev.kelpie.daemon.images.ImageInUseException;
 import dev.kelpie.daemon.images.oci.OciArch;
 import dev.kelpie.daemon.images.oci.OciImage;
 import dev.kelpie.daemon.images.oci.OciImageConfig;
@@ -154,8 +155,14 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
         if (!request.getOciImage().isEmpty()) {
             respond(out, () -> {
                 OciImageStore store = oci(ociStore);
-                return RemoveImageResponse.newBuilder().setFreedBytes(store.remove(
-                        store.resolve(request.getOciImage()).manifestSha256())).build();
+                OciImage image = store.resolve(request.getOciImage());
+                List<String> users = sandboxes.ociImageUsers(image.manifestDigest());
+                if (!users.isEmpty()) {
+                    throw new ImageInUseException("OCI image " + image.repository() + "@" + image.manifestDigest()
+                            + " is in use by sandbox" + (users.size() == 1 ? " " : "es ") + String.join(", ", users)
+                            + "; delete them first");
+                }
+                return RemoveImageResponse.newBuilder().setFreedBytes(store.remove(image.manifestSha256())).build();
             });
             return;
         }
@@ -176,9 +183,24 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     public void prune(PruneImagesRequest request, StreamObserver<PruneImagesResponse> out) {
         respond(out, () -> {
             var result = catalog.cache().prune(request.getKeepNewest(), sandboxes.imageUsage().keySet());
-            return PruneImagesResponse.newBuilder().addAllRemoved(result.removed()).setFreedBytes(result.freedBytes())
-                    .build();
+            PruneImagesResponse.Builder response = PruneImagesResponse.newBuilder().addAllRemoved(result.removed())
+                    .setFreedBytes(result.freedBytes());
+            if (request.getOciUnused()) {
+                pruneOci(response);
+            }
+            return response.build();
         });
+    }
+
+    /** Removes the OCI images no sandbox uses; their layers go with the last image that references them. */
+    private void pruneOci(PruneImagesResponse.Builder response) {
+        OciImageStore store = oci(ociStore);
+        for (OciImage image : store.list()) {
+            if (sandboxes.ociImageUsers(image.manifestDigest()).isEmpty()) {
+                response.setFreedBytes(response.getFreedBytes() + store.remove(image.manifestSha256()))
+                        .addRemoved(image.repository() + "@" + image.manifestDigest());
+            }
+        }
     }
 
     private String arch(String requested) {

@@ -1,6 +1,5 @@
 package dev.kelpie.daemon.api;
 
-import dev.kelpie.daemon.errors.ErrorKind;
 import dev.kelpie.agent.v1.ExecStart;
 import dev.kelpie.agent.v1.Exited;
 import dev.kelpie.agent.v1.Failed;
@@ -18,7 +17,10 @@ import dev.kelpie.api.v1.ProcessStarted;
 import dev.kelpie.api.v1.ProcessSummary;
 import dev.kelpie.api.v1.StdinMode;
 import dev.kelpie.api.v1.TerminalSize;
+import dev.kelpie.daemon.errors.ErrorKind;
+import dev.kelpie.daemon.sandboxes.ExecDefaults;
 import io.grpc.Status;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -31,16 +33,21 @@ final class ProcessMessages {
     private ProcessMessages() {}
 
     /**
-     * @param sandboxEnv the sandbox's env, sent with every process instead of once to the agent, so that a sandbox
-     *     made from a warm-pool VM needs no agent call; the command's own values win
+     * @param defaults the sandbox's exec defaults: its env, sent with every process instead of once to the agent (so
+     *     that a sandbox made from a warm-pool VM needs no agent call), and an OCI image's working directory, user and
+     *     command; the command's own values win
      */
-    static ExecStart toAgent(Command command, Map<String, String> sandboxEnv) {
-        if (command.getArgvCount() == 0) {
-            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "command.argv is empty");
+    static ExecStart toAgent(Command command, ExecDefaults defaults) {
+        List<String> argv = command.getArgvCount() > 0 ? command.getArgvList() : defaults.command();
+        if (argv.isEmpty()) {
+            throw GrpcErrors.of(ErrorKind.BAD_REQUEST, "command.argv is empty (only a sandbox from an OCI image with an"
+                    + " Entrypoint or Cmd has a default command)");
         }
-        ExecStart.Builder start = ExecStart.newBuilder().addAllArgv(command.getArgvList()).putAllEnv(sandboxEnv)
+        ExecStart.Builder start = ExecStart.newBuilder().addAllArgv(argv).putAllEnv(defaults.env())
                 .putAllEnv(command.getEnvMap())
-                .setCwd(command.getCwd()).setUser(command.getUser()).setTimeoutMs(command.getTimeoutMs())
+                .setCwd(command.getCwd().isEmpty() ? defaults.cwd() : command.getCwd())
+                .setUser(command.getUser().isEmpty() ? defaults.user() : command.getUser())
+                .setTimeoutMs(command.getTimeoutMs())
                 .setStdoutLimitBytes(command.getStdoutLimitBytes()).setStderrLimitBytes(command.getStderrLimitBytes())
                 .setDetached(command.getDetached()).setStdinMode(toAgent(command.getStdinMode()));
         if (command.hasTerminalSize()) {

@@ -51,7 +51,7 @@ final class ProcessStreams {
                 r -> ProcessMessages.isFinal(r.getEvent()), t -> AgentStreamErrors.explain(manager, id, t), activity);
         try {
             activity.begin(id);
-            ExecStart start = ProcessMessages.toAgent(request.getCommand(), manager.guestEnv(id));
+            ExecStart start = ProcessMessages.toAgent(request.getCommand(), manager.execDefaults(id));
             relay.startWhen(manager.agentAsync(id), (channel, observer) -> {
                 StreamObserver<dev.kelpie.agent.v1.ExecRequest> requests = AgentGrpc.newStub(channel)
                         .withExecutor(StreamRelay.AGENT_CALLBACKS).exec(observer);
@@ -79,7 +79,7 @@ final class ProcessStreams {
                 }
                 String id = first.getStart().getSandboxId();
                 activity.begin(id);
-                ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand(), manager.guestEnv(id));
+                ExecStart start = ProcessMessages.toAgent(first.getStart().getCommand(), manager.execDefaults(id));
                 startWhenAgentIsThere(id, (channel, observer) -> {
                     var agentRequests = AgentGrpc.newStub(channel).exec(observer);
                     agentRequests.onNext(dev.kelpie.agent.v1.ExecRequest.newBuilder().setStart(start).build());

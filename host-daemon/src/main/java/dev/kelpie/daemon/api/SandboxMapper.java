@@ -41,7 +41,7 @@ final class SandboxMapper {
                 unsigned("spec.memory_mib", spec.getMemoryMib()), unsigned("spec.disk_size_mib", spec.getDiskSizeMib()),
                 spec.getEnvMap(), spec.getLabelsMap(), unsigned("spec.ttl_ms", spec.getTtlMs()),
                 unsigned("spec.idle_timeout_ms", spec.getIdleTimeoutMs()), toPolicy(spec.getNetwork()),
-                toIdleAction(spec), spec.getArch());
+                toIdleAction(spec), spec.getArch(), spec.getOciImage().strip());
     }
 
     /** Unset means delete, what an idle timeout always did; an action other than none needs a timeout. */
@@ -156,7 +156,8 @@ final class SandboxMapper {
         SandboxSpec spec = SandboxSpec.newBuilder().setImageVersion(r.imageVersion()).setVcpuCount(c.vcpuCount())
                 .setMemoryMib(c.memoryMib()).setDiskSizeMib((int) c.diskSizeMib()).putAllEnv(c.env())
                 .putAllLabels(c.labels()).setTtlMs(c.ttlMs()).setIdleTimeoutMs(c.idleTimeoutMs()).setBackend(r.backend())
-                .setNetwork(toProto(c.network())).setIdleAction(toProto(c.idleAction())).setArch(r.arch()).build();
+                .setNetwork(toProto(c.network())).setIdleAction(toProto(c.idleAction())).setArch(r.arch())
+                .setOciImage(c.ociImage()).build();
         // The forwards that exist are those the VM's process holds; a sandbox without a VM has none.
         List<PortForward> established = r.vm() == null ? List.of() : r.vm().portForwards();
         return Sandbox.newBuilder().setId(r.id()).setSpec(spec).setState(toProto(r.state()))
@@ -168,6 +169,8 @@ final class SandboxMapper {
                 .setNetworkReachability(c.network().withForwards(r.vm() == null ? c.network().forwards() : established)
                         .reachability())
                 .setUsage(StatsMapper.toProto(r.usage()))
+                .setOciManifestDigest(r.oci() == null ? "" : r.oci().manifestDigest())
+                .setOciRepository(r.oci() == null ? "" : r.oci().repository())
                 .build();
     }
 

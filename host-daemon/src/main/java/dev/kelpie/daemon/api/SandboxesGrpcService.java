@@ -140,7 +140,8 @@ public class SandboxesGrpcService extends SandboxesGrpc.SandboxesImplBase {
                     request.getImageVersion(), new RestoreOverrides(o.getLabelsMap(), checked.ttlMs(),
                             checked.idleTimeoutMs(), checked.vcpuCount(), checked.memoryMib(), o.hasNetwork()
                                     ? java.util.Optional.of(SandboxMapper.toPolicy(o.getNetwork()))
-                                    : java.util.Optional.empty(), request.getAcceptPackagedNetwork(), o.getArch()));
+                                    : java.util.Optional.empty(), request.getAcceptPackagedNetwork(), o.getArch(),
+                            checked.ociImage(), request.getAcceptOtherOciDigest()));
             return RestoreResponse.newBuilder().setSandbox(SandboxMapper.toProto(restored.sandbox()))
                     .addAllWarnings(restored.warnings()).build();
         });

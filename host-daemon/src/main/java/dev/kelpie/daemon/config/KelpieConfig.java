@@ -294,6 +294,12 @@ public interface KelpieConfig {
         /** Guest architecture of the warm pool's VMs; default {@link #defaultArch()}. */
         Optional<String> warmPoolArch();
 
+        /**
+         * An OCI image reference whose root the warm pool's VMs boot (pulled at start when absent); unset: the base
+         * image's own root. The pool serves Creates whose spec.oci_image resolves to the same manifest digest.
+         */
+        Optional<String> warmPoolOciImage();
+
         /** How often expired and idle sandboxes are looked for. */
         @WithDefault("5s")
         Duration reapInterval();

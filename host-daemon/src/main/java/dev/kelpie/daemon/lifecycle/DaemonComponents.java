@@ -22,6 +22,7 @@ import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import dev.kelpie.daemon.hypervisor.qemu.QemuHypervisor;
 import dev.kelpie.daemon.hypervisor.qemu.QemuRamFiles;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.network.EgressProxy;
 import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
 import dev.kelpie.daemon.sandboxes.SandboxLimits;
@@ -72,7 +73,7 @@ public class DaemonComponents {
     @Produces
     @Singleton
     SandboxManager sandboxManager(KelpieConfig config, ObjectMapper json, ImageSource images, HostInfoService host,
-            UnixSocketChannels channels, Vertx vertx, ApiServing api, HostResources resources) {
+            UnixSocketChannels channels, Vertx vertx, ApiServing api, HostResources resources, OciBootSource oci) {
         KelpieConfig.Sandboxes s = config.sandboxes();
         HostPlatform platform = HostPlatform.current();
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -99,7 +100,7 @@ public class DaemonComponents {
         };
         return new SandboxManager(hypervisor, images, dialer, new DirectorySandboxStore(config.stateDir(), json),
                 Clock.systemUTC(), limits, settings, ids, Executors.newVirtualThreadPerTaskExecutor(),
-                new EgressProxy(vertx, api::tcpPorts), resources.cpuTime());
+                new EgressProxy(vertx, api::tcpPorts), resources.cpuTime(), oci);
     }
 
     void closeSandboxManager(@Disposes SandboxManager manager) {

@@ -12,6 +12,8 @@ import dev.kelpie.daemon.images.oci.OciPlatform;
 import dev.kelpie.daemon.images.oci.OciPuller;
 import dev.kelpie.daemon.images.oci.OciRegistryClient;
 import dev.kelpie.daemon.images.oci.OciRegistrySettings;
+import dev.kelpie.daemon.images.oci.OciBootImages;
+import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.images.oci.OciRootBuilder;
 import dev.kelpie.daemon.images.pull.GithubReleaseSource;
 import dev.kelpie.daemon.images.pull.ImagePuller;
@@ -124,6 +126,12 @@ public class ImageComponents {
     }
 
     /** Also the sandbox manager's {@code ImageSource}. */
+    @Produces
+    @Singleton
+    OciBootSource ociBootSource(OciImageStore store, OciPuller puller, OciRootBuilder roots) {
+        return new OciBootImages(store, puller, roots);
+    }
+
     @Produces
     @Singleton
     ImageCatalog imageCatalog(KelpieConfig config, ObjectMapper json, ImageCache cache, ImagePuller puller) {

@@ -26,7 +26,8 @@ public class SandboxSupervision {
     void onStart(@Observes @Priority(20) StartupEvent event, SandboxManager manager, KelpieConfig config) {
         manager.recover();
         try {
-            manager.startWarmPool(config.sandboxes().warmPoolSize(), config.sandboxes().warmPoolArch().orElse(""));
+            manager.startWarmPool(config.sandboxes().warmPoolSize(), config.sandboxes().warmPoolArch().orElse(""),
+                    config.sandboxes().warmPoolOciImage().orElse(""));
         } catch (RuntimeException e) {
             LOG.errorf("no warm pool: %s", e.getMessage());
         }

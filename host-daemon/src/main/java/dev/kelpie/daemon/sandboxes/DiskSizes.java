@@ -32,6 +32,6 @@ final class DiskSizes {
 
     private static SandboxConfig withDiskSize(SandboxConfig c, long diskSizeMib) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount(), c.memoryMib(), diskSizeMib, c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), c.arch());
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), c.arch(), c.ociImage());
     }
 }

@@ -15,12 +15,15 @@ import java.util.Map;
  *     daemons
  * @param arch guest architecture; empty for the daemon's default (and in records of older daemons: the record's own
  *     {@code arch} says what the VM runs)
+ * @param ociImage the OCI image reference to boot as the root instead of the base image's; empty for the base image
+ *     (and in records of daemons before OCI sandboxes). The record's {@code oci} holds what it resolved to.
  */
 public record SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
         Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network, IdleAction idleAction,
-        String arch) {
+        String arch, String ociImage) {
 
     public SandboxConfig {
+        ociImage = ociImage == null ? "" : ociImage;
         network = network == null ? NetworkPolicy.NONE : network;
         idleAction = idleAction == null ? IdleAction.DELETE : idleAction;
         arch = arch == null ? "" : arch;
@@ -28,10 +31,24 @@ public record SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, l
         labels = Map.copyOf(labels);
     }
 
+    /** Settings of a sandbox booting the base image's own root. */
+    public SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
+            Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network, IdleAction idleAction,
+            String arch) {
+        this(imageVersion, vcpuCount, memoryMib, diskSizeMib, env, labels, ttlMs, idleTimeoutMs, network, idleAction, arch,
+                "");
+    }
+
+    /** The same settings booting the OCI image {@code reference}. */
+    public SandboxConfig withOciImage(String reference) {
+        return new SandboxConfig(imageVersion, vcpuCount, memoryMib, diskSizeMib, env, labels, ttlMs, idleTimeoutMs,
+                network, idleAction, arch, reference);
+    }
+
     /** Settings of the daemon's default architecture whose idle timeout, if any, deletes the sandbox. */
     public SandboxConfig(String imageVersion, int vcpuCount, int memoryMib, long diskSizeMib, Map<String, String> env,
             Map<String, String> labels, long ttlMs, long idleTimeoutMs, NetworkPolicy network) {
         this(imageVersion, vcpuCount, memoryMib, diskSizeMib, env, labels, ttlMs, idleTimeoutMs, network, IdleAction.DELETE,
-                "");
+                "", "");
     }
 }

@@ -70,7 +70,10 @@ final class SandboxForks {
             Files.createDirectories(work);
             frozen = sandboxes.exclusively(sourceId, live -> live.vm().saveLocalState(work));
             long frozenMs = (System.nanoTime() - started) / 1_000_000;
-            List<SandboxRecord> copies = copies(frozen, source.config(), labels, count, work);
+            // Copies resume the source's memory, which caches its root's blocks: an OCI root by the exact digest.
+            SandboxConfig sourceConfig = source.oci() == null ? source.config()
+                    : source.config().withOciImage(source.oci().manifestDigest());
+            List<SandboxRecord> copies = copies(frozen, sourceConfig, labels, count, work);
             LOG.infof("sandbox %s forked into %s: snapshot in %d ms, copies ready after %d ms", sourceId,
                     copies.stream().map(SandboxRecord::id).toList(), frozenMs, (System.nanoTime() - started) / 1_000_000);
             return copies;
@@ -92,7 +95,7 @@ final class SandboxForks {
         allLabels.putAll(labels);
         SandboxConfig config = new SandboxConfig(sourceConfig.imageVersion(), sourceConfig.vcpuCount(),
                 sourceConfig.memoryMib(), sourceConfig.diskSizeMib(), sourceConfig.env(), allLabels, sourceConfig.ttlMs(),
-                sourceConfig.idleTimeoutMs(), sourceConfig.network());
+                sourceConfig.idleTimeoutMs(), sourceConfig.network()).withOciImage(sourceConfig.ociImage());
         // Distinct per copy: two copies that saw the same generation would take each other for one.
         long generation = clock.millis();
         List<SandboxRecord> made = new ArrayList<>();

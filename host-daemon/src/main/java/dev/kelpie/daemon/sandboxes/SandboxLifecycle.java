@@ -6,12 +6,17 @@ import dev.kelpie.daemon.hypervisor.Hypervisor;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
+import dev.kelpie.daemon.images.oci.OciBootSource;
+import dev.kelpie.daemon.images.oci.OciImageConfig;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.NetworkMode;
 import dev.kelpie.daemon.network.NetworkPolicy;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
@@ -39,10 +44,13 @@ final class SandboxLifecycle {
     private final UsageAccounting usage;
     private final IdleActions idle;
 
+    private final OciBootSource oci;
+
     SandboxLifecycle(Hypervisor hypervisor, ImageSource images, SandboxRegistry registry, Capacity capacity,
             VmLauncher launcher, VmSupervision supervision, SandboxSettings settings, Clock clock, Supplier<String> ids,
-            UsageAccounting usage, IdleActions idle) {
+            UsageAccounting usage, IdleActions idle, OciBootSource oci) {
         this.idle = idle;
+        this.oci = oci;
         this.hypervisor = hypervisor;
         this.images = images;
         this.registry = registry;
@@ -61,13 +69,24 @@ final class SandboxLifecycle {
         SandboxConfig asked = withDefaults(requested);
         capacity.checkShape(asked);
         checkArch(hypervisor, asked.arch());
-        BootImage image = images.resolve(asked.imageVersion(), asked.arch());
-        SandboxConfig config = DiskSizes.resolve(asked, image);
+        if (!asked.ociImage().isEmpty() && settings.archs().emulated(asked.arch())) {
+            // OCI pulls pick the host's platform; an emulated guest would need the image for its own.
+            throw new VmOperationUnsupportedException("spec.oci_image boots only on the host's architecture ("
+                    + settings.archs().hostArch() + "), not " + asked.arch());
+        }
+        BootImage base = images.resolve(asked.imageVersion(), asked.arch());
+        SandboxConfig config = DiskSizes.resolve(asked, base);
         checkNetwork(config.network());
         checkIdleAction(config);
+        // Pulled and built before admission: a failing image leaves no record, and a long pull holds no slot.
+        Optional<OciBoot> ociBoot = config.ociImage().isEmpty() ? Optional.empty()
+                : Optional.of(oci.prepare(config.ociImage(), base));
+        BootImage image = ociBoot.map(OciBoot::image).orElse(base);
+        SandboxOciImage ociImage = ociBoot.map(SandboxLifecycle::recorded).orElse(null);
         boolean resume = launch.resumeFrom().isPresent();
         // Pooled VMs have no network device, so a sandbox with one boots its own.
-        WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null : poolKeyOf(image, config);
+        WarmPool.PoolKey poolable = resume || config.network().needsDevice() ? null
+                : poolKeyOf(image, config, ociImage == null ? "" : ociImage.manifestDigest());
         long now = clock.millis();
         // A plain create from the pool is a hand-over: the VM was configured for the pool's shape when it booted (its
         // hostname is already this id, env travels with each exec), so its first record is its READY one.
@@ -77,7 +96,7 @@ final class SandboxLifecycle {
             String id = taken.map(PooledVm::id).orElseGet(ids);
             SandboxRecord first = new SandboxRecord(id, config, SandboxState.CREATING, "", now, hypervisor.name(),
                     image.arch(), image.version(), taken.isPresent(), null, now, launch.restoredFromPackageId(),
-                    SandboxUsage.startingAt(now));
+                    SandboxUsage.startingAt(now), false, ociImage);
             created[0] = new Sandbox(first);
             if (taken.isPresent()) {
                 // The pooled VM's boot is the pool's cost, not the sandbox's: its CPU so far is the baseline.
@@ -190,10 +209,24 @@ final class SandboxLifecycle {
         return false;
     }
 
+    private static SandboxOciImage recorded(OciBoot boot) {
+        OciImageConfig c = boot.oci().config();
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String entry : c.env()) {
+            int eq = entry.indexOf('=');
+            if (eq > 0) {
+                env.put(entry.substring(0, eq), entry.substring(eq + 1));
+            }
+        }
+        return new SandboxOciImage(boot.reference(), boot.oci().manifestDigest(), boot.oci().repository(), env,
+                c.workingDir(), c.user(), c.defaultCommand());
+    }
+
     private SandboxConfig withDefaults(SandboxConfig c) {
         return new SandboxConfig(c.imageVersion(), c.vcpuCount() == 0 ? settings.defaultVcpuCount() : c.vcpuCount(),
                 c.memoryMib() == 0 ? settings.defaultMemoryMib() : c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), settings.archs().resolve(c.arch(), "spec.arch"));
+                c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(), settings.archs().resolve(c.arch(), "spec.arch"),
+                c.ociImage());
     }
 
     /** A policy the backend cannot enforce is refused before anything boots. */
@@ -229,16 +262,24 @@ final class SandboxLifecycle {
         hypervisor.pauseUnsupportedReason().ifPresent(reason -> {
             throw new VmOperationUnsupportedException(name + ": " + reason);
         });
+        if (action == IdleAction.SNAPSHOT && !config.ociImage().isEmpty()) {
+            // A resume boots from the record's base image, which is not the OCI image's root.
+            throw new VmOperationUnsupportedException(name + " is not supported yet for a sandbox from an OCI image ("
+                    + config.ociImage() + "); use idle_action pause");
+        }
         if (action == IdleAction.SNAPSHOT && !config.network().forwards().isEmpty()) {
             throw new VmOperationUnsupportedException(name + " ends the VM process and with it the published host ports"
                     + ", which a resume could not promise to get back; use idle_action pause with port forwards");
         }
     }
 
-    /** Pooled VMs have the template's disk, so a sandbox asking for a bigger one boots its own. */
-    static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config) {
+    /**
+     * Pooled VMs have the template's disk, so a sandbox asking for a bigger one boots its own; a pool of an OCI
+     * image's VMs serves only sandboxes of that very digest (a tag that moved since the pool started boots its own).
+     */
+    static WarmPool.PoolKey poolKeyOf(BootImage image, SandboxConfig config, String ociDigest) {
         return new WarmPool.PoolKey(image.version(), image.arch(), config.vcpuCount(), config.memoryMib(),
-                config.diskSizeMib());
+                config.diskSizeMib(), ociDigest);
     }
 
     // ---- pause, resume, delete ---------------------------------------------------------------------------------

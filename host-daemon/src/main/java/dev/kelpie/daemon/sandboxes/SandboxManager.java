@@ -9,6 +9,8 @@ import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
+import dev.kelpie.daemon.images.oci.OciBootSource;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.network.EgressGateway;
 import dev.kelpie.daemon.network.EgressTraffic;
@@ -43,6 +45,7 @@ public final class SandboxManager implements AutoCloseable {
 
     private final Hypervisor hypervisor;
     private final ImageSource images;
+    private final OciBootSource oci;
     private final Clock clock;
     private final SandboxSettings settings;
     private final Supplier<String> ids;
@@ -72,12 +75,23 @@ public final class SandboxManager implements AutoCloseable {
         this(hypervisor, images, agents, store, clock, limits, settings, ids, background, egress, VmCpuTime.NONE);
     }
 
-    /** @param cpu how the host counts a VM process's CPU time, for usage accounting */
+    /** A manager that cannot boot OCI images. */
     public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
             Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
             EgressGateway egress, VmCpuTime cpu) {
+        this(hypervisor, images, agents, store, clock, limits, settings, ids, background, egress, cpu, OciBootSource.NONE);
+    }
+
+    /**
+     * @param cpu how the host counts a VM process's CPU time, for usage accounting
+     * @param oci where sandboxes from {@code spec.oci_image} get their root
+     */
+    public SandboxManager(Hypervisor hypervisor, ImageSource images, AgentConnector agents, SandboxStore store,
+            Clock clock, SandboxLimits limits, SandboxSettings settings, Supplier<String> ids, Executor background,
+            EgressGateway egress, VmCpuTime cpu, OciBootSource oci) {
         this.hypervisor = hypervisor;
         this.images = images;
+        this.oci = oci;
         this.clock = clock;
         this.settings = settings;
         this.ids = ids;
@@ -91,7 +105,7 @@ public final class SandboxManager implements AutoCloseable {
         VmSuspension suspension = new SavedStateSuspension(hypervisor, store, launcher);
         this.idle = new IdleActions(registry, suspension, images, supervision, networks, clock);
         this.lifecycle = new SandboxLifecycle(hypervisor, images, registry, capacity, launcher, supervision, settings,
-                clock, ids, usage, idle);
+                clock, ids, usage, idle, oci);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);
         this.reaper = new SandboxReaper(registry, lifecycle, idle, clock);
         this.forks = new SandboxForks(this, store, clock, new SecureRandom(), ids);
@@ -209,18 +223,46 @@ public final class SandboxManager implements AutoCloseable {
      * {@link #recover()}. Pooled VMs count against the host's limits and make way for sandboxes.
      */
     public void startWarmPool(int size, String arch) {
+        startWarmPool(size, arch, "");
+    }
+
+    /**
+     * A warm pool whose VMs boot the OCI image {@code ociImage} (pulled and built now, when absent) on the newest
+     * base image of the host's architecture; empty for the base image's own root. The pool is keyed by the digest
+     * the reference names now.
+     */
+    public void startWarmPool(int size, String arch, String ociImage) {
         if (size <= 0) {
             return;
         }
         String poolArch = settings.archs().resolve(arch, "kelpie.sandboxes.warm-pool-arch");
         SandboxLifecycle.checkArch(hypervisor, poolArch);
         BootImage image = images.resolve("", poolArch);
+        Optional<OciBoot> boot;
+        try {
+            boot = ociImage.isEmpty() ? Optional.empty() : Optional.of(oci.prepare(ociImage, image));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warnf("no warm pool: interrupted while preparing OCI image %s", ociImage);
+            return;
+        }
+        String digest = boot.map(b -> b.oci().manifestDigest()).orElse("");
         WarmPool.PoolKey key = new WarmPool.PoolKey(image.version(), image.arch(), settings.defaultVcpuCount(),
-                settings.defaultMemoryMib(), image.diskTemplateSizeMib());
-        capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), images.resolve(k.imageVersion(), k.arch()), k),
-                background);
-        LOG.infof("warm pool of %d VMs for image %s/%s%s (%d vCPU, %d MiB)", size, image.version(), image.arch(),
-                settings.archs().emulated(image.arch()) ? ", emulated" : "", key.vcpuCount(), key.memoryMib());
+                settings.defaultMemoryMib(), image.diskTemplateSizeMib(), digest);
+        capacity.startPool(key, size, k -> launcher.bootForPool(ids.get(), boot.isPresent() ? boot.get().image()
+                : images.resolve(k.imageVersion(), k.arch()), k), background);
+        LOG.infof("warm pool of %d VMs for image %s/%s%s%s (%d vCPU, %d MiB)", size, image.version(), image.arch(),
+                settings.archs().emulated(image.arch()) ? ", emulated" : "",
+                digest.isEmpty() ? "" : " with OCI image " + ociImage + " (" + digest + ")", key.vcpuCount(),
+                key.memoryMib());
+    }
+
+    /**
+     * The OCI image {@code reference} names, pulled and its root built on {@code base} when absent: what a restore
+     * checks before it creates anything.
+     */
+    public OciBoot prepareOci(String reference, BootImage base) throws InterruptedException {
+        return oci.prepare(reference, base);
     }
 
     /** Tops the warm pool up after failed refills or when room came free. */
@@ -247,6 +289,15 @@ public final class SandboxManager implements AutoCloseable {
         warmPoolStatus().ifPresent(p -> usage.merge(p.imageVersion() + "/" + p.arch(),
                 Math.max(1, p.ready() + p.booting()), Integer::sum));
         return usage;
+    }
+
+    /**
+     * The sandboxes that booted the OCI image {@code manifestDigest}, in any state: a paused or suspended one needs
+     * its root to go on, so each of them keeps the image in the cache.
+     */
+    public List<String> ociImageUsers(String manifestDigest) {
+        return registry.all().stream().map(s -> s.record).filter(r -> r.oci() != null
+                && r.oci().manifestDigest().equals(manifestDigest)).map(SandboxRecord::id).sorted().toList();
     }
 
     /** What network policies new sandboxes can have on the backend serving now. */
@@ -452,6 +503,14 @@ public final class SandboxManager implements AutoCloseable {
      */
     public Map<String, String> guestEnv(String id) {
         return SandboxNetworks.guestEnv(registry.find(id).record.config());
+    }
+
+    /**
+     * What every exec in the sandbox starts from: {@link #guestEnv}, and for a sandbox from an OCI image that image's
+     * Env (under the sandbox's), WorkingDir, User and Entrypoint + Cmd.
+     */
+    public ExecDefaults execDefaults(String id) {
+        return registry.find(id).record.execDefaults();
     }
 
     /** Records activity now, which postpones an idle timeout. */

@@ -35,8 +35,14 @@ final class WarmPool {
      * What a pool's VMs look like.
      *
      * @param diskSizeMib the writable disk's size: the image's template size, as pooled VMs boot with no request
+     * @param ociDigest the manifest digest of the OCI image whose root the VMs boot; empty for the base image's root
      */
-    record PoolKey(String imageVersion, String arch, int vcpuCount, int memoryMib, long diskSizeMib) {}
+    record PoolKey(String imageVersion, String arch, int vcpuCount, int memoryMib, long diskSizeMib, String ociDigest) {
+
+        PoolKey(String imageVersion, String arch, int vcpuCount, int memoryMib, long diskSizeMib) {
+            this(imageVersion, arch, vcpuCount, memoryMib, diskSizeMib, "");
+        }
+    }
 
     /** Counters and sizes for Host.Info and metrics. */
     record Status(PoolKey key, int targetSize, int ready, int booting, long takenTotal, long failedBootsTotal,

@@ -15,9 +15,12 @@ import java.util.Optional;
  *     absent
  * @param arch the guest architecture to restore as; empty for the daemon's default. A vm package restores only as its
  *     own
+ * @param ociImage the OCI image to restore onto instead of the digest the package's sandbox ran; empty keeps it
+ * @param acceptOtherOciDigest allow a digest other than the package's (same repository only)
  */
 public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
-        Optional<NetworkPolicy> network, boolean acceptPackagedNetwork, String arch) {
+        Optional<NetworkPolicy> network, boolean acceptPackagedNetwork, String arch, String ociImage,
+        boolean acceptOtherOciDigest) {
 
     public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), 0, 0, 0, 0, Optional.empty(), false, "");
 
@@ -25,5 +28,12 @@ public record RestoreOverrides(Map<String, String> labels, long ttlMs, long idle
         labels = Map.copyOf(labels);
         arch = arch == null ? "" : arch;
         network = network == null ? Optional.empty() : network;
+        ociImage = ociImage == null ? "" : ociImage;
+    }
+
+    /** Overrides that keep the package's OCI image. */
+    public RestoreOverrides(Map<String, String> labels, long ttlMs, long idleTimeoutMs, int vcpuCount, int memoryMib,
+            Optional<NetworkPolicy> network, boolean acceptPackagedNetwork, String arch) {
+        this(labels, ttlMs, idleTimeoutMs, vcpuCount, memoryMib, network, acceptPackagedNetwork, arch, "", false);
     }
 }

@@ -5,6 +5,7 @@ import dev.kelpie.daemon.errors.InvalidRequestException;
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.oci.OciBoot;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.IdleAction;
 import dev.kelpie.daemon.sandboxes.Launch;
@@ -17,6 +18,7 @@ import dev.kelpie.teleport.pkg.BlobNames;
 import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageReader;
+import dev.kelpie.teleport.pkg.SourceOciImage;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.pkg.WorkspacePrograms;
 import dev.kelpie.teleport.pkg.WorkspaceTarCheck;
@@ -89,7 +91,8 @@ public final class Restorer {
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
         // After the gate: a vm package from another backend is refused as such, with the way across (a checkpoint).
         sandboxes.requireArch(arch);
-        SandboxConfig config = config(manifest, image, overrides, warnings);
+        SandboxConfig config = withOciImage(config(manifest, image, overrides, warnings), manifest, image, overrides,
+                warnings);
         if (!arch.equals(manifest.baseImage().arch())) {
             warnings.add("the package was taken on " + manifest.baseImage().arch() + " and is restored on " + arch
                     + (sandboxes.guestArchs().emulated(arch) ? " (emulated here)" : ""));
@@ -107,6 +110,26 @@ public final class Restorer {
         } finally {
             FileTrees.deleteUnchecked(work);
         }
+    }
+
+    /**
+     * The OCI image the restored sandbox boots: the package's digest (or the caller's reference), resolved (pulled
+     * when absent) before anything is created and gated by {@link RestoreGate#checkOciImage}; the sandbox is then
+     * created from that exact digest, so a tag that moves in between changes nothing.
+     */
+    private SandboxConfig withOciImage(SandboxConfig config, PackageManifest manifest, BootImage image,
+            RestoreOverrides overrides, List<String> warnings) throws InterruptedException {
+        SourceOciImage packaged = manifest.sourceSandbox().ociImage();
+        String target = !overrides.ociImage().isEmpty() ? overrides.ociImage()
+                : packaged == null ? "" : packaged.pinnedReference();
+        if (target.isEmpty()) {
+            RestoreGate.checkOciImage(manifest, "", "", false);
+            return config;
+        }
+        OciBoot boot = sandboxes.prepareOci(target, image);
+        warnings.addAll(RestoreGate.checkOciImage(manifest, boot.oci().manifestDigest(), boot.oci().repository(),
+                overrides.acceptOtherOciDigest()));
+        return config.withOciImage(boot.oci().manifestDigest());
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.kelpie.daemon.teleport;
 
 import dev.kelpie.daemon.hypervisor.SavedVmState;
 import dev.kelpie.daemon.hypervisor.VmPlatform;
+import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
 import dev.kelpie.daemon.sandboxes.LiveSandbox;
@@ -14,6 +15,7 @@ import dev.kelpie.teleport.pkg.PackageKind;
 import dev.kelpie.teleport.pkg.PackageManifest;
 import dev.kelpie.teleport.pkg.PackageWriter;
 import dev.kelpie.teleport.pkg.PlatformRef;
+import dev.kelpie.teleport.pkg.SourceOciImage;
 import dev.kelpie.teleport.pkg.SourceSandbox;
 import dev.kelpie.teleport.store.FileTrees;
 import dev.kelpie.teleport.store.PackageStore;
@@ -107,6 +109,12 @@ public final class Snapshotter {
     private PackageManifest write(LiveSandbox live, PackageKind kind, String id, PackageStore store,
             Map<String, String> labels) throws IOException, InterruptedException {
         SandboxRecord record = live.record();
+        if (record.oci() != null && kind == PackageKind.VM) {
+            // Its memory caches the root's blocks; a root rebuilt from the same digest is not the same bytes.
+            throw new VmOperationUnsupportedException("sandbox " + record.id() + " runs the OCI image "
+                    + record.oci().repository() + "@" + record.oci().manifestDigest() + ": vm packages of sandboxes"
+                    + " from OCI images are not supported yet (a checkpoint is)");
+        }
         BootImage image = images.resolve(record.imageVersion(), record.arch());
         Path work = staging.newDirectory("snapshot-" + id);
         try (PackageWriter writer = PackageWriter.create(work.resolve("package"))) {
@@ -174,6 +182,8 @@ public final class Snapshotter {
     private static SourceSandbox source(SandboxRecord record) {
         SandboxConfig c = record.config();
         return new SourceSandbox(record.id(), c.vcpuCount(), c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
-                c.ttlMs(), c.idleTimeoutMs(), DEFAULT_WORKDIR, PackagedNetwork.toSource(c.network()));
+                c.ttlMs(), c.idleTimeoutMs(), DEFAULT_WORKDIR, PackagedNetwork.toSource(c.network()),
+                record.oci() == null ? null : new SourceOciImage(record.oci().reference(), record.oci().manifestDigest(),
+                        record.oci().repository()));
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import dev.kelpie.api.v1.Image;
 import dev.kelpie.api.v1.ImagesGrpc;
 import dev.kelpie.api.v1.InspectImageRequest;
@@ -15,6 +16,16 @@ import dev.kelpie.api.v1.PullImageResponse;
 import dev.kelpie.api.v1.RemoveImageRequest;
 import dev.kelpie.daemon.images.cache.ImageCache;
 import dev.kelpie.daemon.images.oci.OciImageStore;
+import dev.kelpie.daemon.images.oci.OciBoot;
+import dev.kelpie.daemon.sandboxes.DirectorySandboxStore;
+import dev.kelpie.daemon.sandboxes.FakeHypervisor;
+import dev.kelpie.daemon.sandboxes.InProcessAgents;
+import dev.kelpie.daemon.sandboxes.OneImage;
+import dev.kelpie.daemon.sandboxes.SandboxConfig;
+import dev.kelpie.daemon.sandboxes.SandboxLimits;
+import dev.kelpie.daemon.sandboxes.SandboxManager;
+import dev.kelpie.daemon.sandboxes.SandboxSettings;
+import dev.kelpie.daemon.sandboxes.VmCpuTime;
 import dev.kelpie.daemon.images.oci.OciPlatform;
 import dev.kelpie.daemon.images.oci.OciPuller;
 import dev.kelpie.daemon.images.oci.OciRegistryClient;
@@ -62,6 +73,8 @@ class ImagesGrpcOciTest {
     private Server server;
     private ManagedChannel channel;
     private ImagesGrpc.ImagesBlockingStub images;
+    private SandboxManager sandboxes;
+    private final InProcessAgents agents = new InProcessAgents();
 
     @BeforeEach
     void setUp() throws Exception {
@@ -76,16 +89,29 @@ class ImagesGrpcOciTest {
                 Map.of(), Optional.empty(), List.of()), Executors.newVirtualThreadPerTaskExecutor()), store,
                 new ResumableDownload(watchdog, Duration.ofSeconds(10), Duration.ofMillis(10)), json,
                 Executors.newVirtualThreadPerTaskExecutor(), Clock.systemUTC(), OciPlatform.forArch("x86_64"));
+        // Sandboxes boot on a fake hypervisor from whatever cached image they name: only their records matter here.
+        sandboxes = new SandboxManager(new FakeHypervisor(), new OneImage(), agents, new DirectorySandboxStore(
+                tmp.resolve("state"), new ObjectMapper().registerModule(new Jdk8Module())), Clock.systemUTC(),
+                new SandboxLimits(3, 1024, 4, 512, 4096), new SandboxSettings(dev.kelpie.daemon.hypervisor.GuestArchs.of("x86_64"), 1, 256, Duration.ofSeconds(5),
+                        Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO), () -> "sb1", Runnable::run,
+                (id, socket, allowlist, traffic) -> {
+                    throw new IllegalStateException("no egress here");
+                }, VmCpuTime.NONE, (reference, base) -> new OciBoot(base, store.resolve(reference),
+                        reference));
         String name = InProcessServerBuilder.generateName();
         // Only the OCI requests are made: they touch neither our images' catalog nor the sandboxes.
         server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(new ImagesGrpcService(null, null, store, puller)).build().start();
+                .addService(new ImagesGrpcService(null, sandboxes, store, puller)).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         images = ImagesGrpc.newBlockingStub(channel);
     }
 
     @AfterEach
     void tearDown() throws Exception {
+        if (sandboxes != null) {
+            sandboxes.close();
+        }
+        agents.close();
         if (channel != null) {
             channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
             server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -127,6 +153,14 @@ class ImagesGrpcOciTest {
 
         assertEquals(digest, images.inspect(InspectImageRequest.newBuilder().setOciImage(reference).build())
                 .getImage().getOci().getManifestDigest());
+        String id = sandboxes.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null)
+                .withOciImage(reference)).id();
+        StatusRuntimeException inUse = assertThrows(StatusRuntimeException.class, () -> images.remove(
+                RemoveImageRequest.newBuilder().setOciImage(reference).build()));
+        assertEquals(Status.Code.FAILED_PRECONDITION, inUse.getStatus().getCode());
+        assertEquals("OCI image " + registry.host() + "/team/tool@" + digest + " is in use by sandbox " + id
+                + "; delete them first", inUse.getStatus().getDescription());
+        sandboxes.delete(id);
         assertTrue(images.remove(RemoveImageRequest.newBuilder().setOciImage(digest).build()).getFreedBytes() > 0);
         assertEquals(Status.Code.NOT_FOUND, codeOf(() -> images.inspect(InspectImageRequest.newBuilder()
                 .setOciImage(reference).build())));

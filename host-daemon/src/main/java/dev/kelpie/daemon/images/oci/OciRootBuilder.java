@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -98,19 +97,9 @@ public final class OciRootBuilder {
                 "-N", Long.toString(inodes), "-m", "0", "-O", "^has_journal", "-E", "root_owner=0:0",
                 "-L", "kelpie-oci-root", "-d", tree.toString(), ext4.toString(), sizeMib + "M"));
         Path log = ext4.resolveSibling("mke2fs.log");
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            if (!p.waitFor(MKE2FS_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException("mke2fs did not finish within " + MKE2FS_TIMEOUT_SECONDS + " s");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while mke2fs built " + ext4, e);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException("mke2fs failed (exit " + p.exitValue() + "): " + Files.readString(log).strip());
+        int exit = HostCommand.run(command, log, MKE2FS_TIMEOUT_SECONDS, "mke2fs built " + ext4);
+        if (exit != 0) {
+            throw new IOException("mke2fs failed (exit " + exit + "): " + HostCommand.output(log));
         }
     }
 

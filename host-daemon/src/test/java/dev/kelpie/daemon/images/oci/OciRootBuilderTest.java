@@ -45,6 +45,11 @@ class OciRootBuilderTest {
     }
 
     private OciImage cached(List<Layer> layers) throws IOException {
+        return cached(store, tmp, layers);
+    }
+
+    /** Installs an image of {@code layers} in {@code store}, as a pull would, from files written under {@code tmp}. */
+    static OciImage cached(OciImageStore store, Path tmp, List<Layer> layers) throws IOException {
         Map<String, Path> downloads = new LinkedHashMap<>();
         List<OciDescriptor> descriptors = new ArrayList<>();
         for (Layer l : layers) {
@@ -65,7 +70,7 @@ class OciRootBuilderTest {
                 descriptors, 0), downloads);
     }
 
-    private static String debugfs(Path ext4, String request) throws Exception {
+    static String debugfs(Path ext4, String request) throws Exception {
         Process p = new ProcessBuilder("debugfs", "-R", request, ext4.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));

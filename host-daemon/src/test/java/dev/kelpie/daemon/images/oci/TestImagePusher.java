@@ -56,7 +56,10 @@ public final class TestImagePusher {
     }
 
     public static void file(TarArchiveOutputStream tar, String name, int mode, String content) throws IOException {
-        byte[] bytes = content.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        file(tar, name, mode, content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    public static void file(TarArchiveOutputStream tar, String name, int mode, byte[] bytes) throws IOException {
         TarArchiveEntry e = new TarArchiveEntry(name);
         e.setMode(mode);
         e.setSize(bytes.length);
@@ -80,11 +83,18 @@ public final class TestImagePusher {
     /** Pushes a single-platform image; returns its manifest's bytes. */
     public byte[] pushImage(String repository, String tag, String architecture, List<String> env, String workingDir,
             List<Layer> layers) throws Exception {
-        ObjectNode config = json.createObjectNode().put("architecture", architecture).put("os", "linux");
-        ObjectNode c = config.putObject("config");
+        ObjectNode c = json.createObjectNode();
         env.forEach(c.putArray("Env")::add);
         c.put("WorkingDir", workingDir);
         c.putArray("Cmd").add("/bin/sh");
+        return pushImage(repository, tag, architecture, c, layers);
+    }
+
+    /** Pushes a single-platform image whose config's {@code config} section is {@code runConfig}. */
+    public byte[] pushImage(String repository, String tag, String architecture, ObjectNode runConfig,
+            List<Layer> layers) throws Exception {
+        ObjectNode config = json.createObjectNode().put("architecture", architecture).put("os", "linux");
+        config.set("config", runConfig);
         ObjectNode rootfs = config.putObject("rootfs").put("type", "layers");
         ArrayNode diffIds = rootfs.putArray("diff_ids");
         for (Layer l : layers) {

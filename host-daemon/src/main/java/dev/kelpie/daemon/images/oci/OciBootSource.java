@@ -1,0 +1,23 @@
+package dev.kelpie.daemon.images.oci;
+
+import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.IncompatibleImageException;
+
+/** Where sandboxes get a bootable OCI root: pulled and built on first use, cached by manifest digest after. */
+public interface OciBootSource {
+
+    /** A daemon without OCI support (tests, simulations): every OCI sandbox is refused. */
+    OciBootSource NONE = (reference, base) -> {
+        throw new IncompatibleImageException("this daemon cannot boot OCI images (asked for " + reference + ")");
+    };
+
+    /**
+     * The boot image for a sandbox from {@code reference} on the kernel of {@code base}: the image is pulled when no
+     * cached image was pulled as that reference, its root built when not cached.
+     *
+     * @throws dev.kelpie.daemon.errors.KelpieException as a pull or a root build fails (DATA_LOSS for a layer whose
+     *     bytes differ from its digest, FAILED_PRECONDITION for another platform, RESOURCE_EXHAUSTED for a root over
+     *     the limit), with nothing left of the attempt
+     */
+    OciBoot prepare(String reference, BootImage base) throws InterruptedException;
+}
