@@ -70,9 +70,12 @@ final class SandboxForks {
             Files.createDirectories(work);
             frozen = sandboxes.exclusively(sourceId, live -> live.vm().saveLocalState(work));
             long frozenMs = (System.nanoTime() - started) / 1_000_000;
-            // Copies resume the source's memory, which caches its root's blocks: an OCI root by the exact digest.
-            SandboxConfig sourceConfig = source.oci() == null ? source.config()
-                    : source.config().withOciImage(source.oci().manifestDigest());
+            // Copies resume the source's memory, so they boot exactly what it runs: its resolved image version and
+            // arch, and an OCI root by the exact digest (the memory caches the root's blocks).
+            SandboxConfig c = source.config();
+            SandboxConfig sourceConfig = new SandboxConfig(source.imageVersion(), c.vcpuCount(), c.memoryMib(),
+                    c.diskSizeMib(), c.env(), c.labels(), c.ttlMs(), c.idleTimeoutMs(), c.network(), c.idleAction(),
+                    source.arch(), source.oci() == null ? c.ociImage() : source.oci().manifestDigest());
             List<SandboxRecord> copies = copies(frozen, sourceConfig, labels, count, work);
             LOG.infof("sandbox %s forked into %s: snapshot in %d ms, copies ready after %d ms", sourceId,
                     copies.stream().map(SandboxRecord::id).toList(), frozenMs, (System.nanoTime() - started) / 1_000_000);
@@ -95,7 +98,8 @@ final class SandboxForks {
         allLabels.putAll(labels);
         SandboxConfig config = new SandboxConfig(sourceConfig.imageVersion(), sourceConfig.vcpuCount(),
                 sourceConfig.memoryMib(), sourceConfig.diskSizeMib(), sourceConfig.env(), allLabels, sourceConfig.ttlMs(),
-                sourceConfig.idleTimeoutMs(), sourceConfig.network()).withOciImage(sourceConfig.ociImage());
+                sourceConfig.idleTimeoutMs(), sourceConfig.network(), sourceConfig.idleAction(), sourceConfig.arch(),
+                sourceConfig.ociImage());
         // Distinct per copy: two copies that saw the same generation would take each other for one.
         long generation = clock.millis();
         List<SandboxRecord> made = new ArrayList<>();

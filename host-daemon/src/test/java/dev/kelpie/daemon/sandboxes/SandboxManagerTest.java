@@ -213,6 +213,21 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aForksCopiesKeepTheSourcesResolvedImageItsArchAndItsIdleAction() throws Exception {
+        SandboxRecord source = manager.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 60_000, null,
+                IdleAction.PAUSE, "aarch64"));
+
+        SandboxRecord copy = manager.fork(source.id(), 1, Map.of()).get(0);
+
+        assertEquals("1.2.3", copy.imageVersion());
+        assertEquals("1.2.3", copy.config().imageVersion(), "the version the source resolved, not 'the newest'");
+        assertEquals("aarch64", copy.arch());
+        assertEquals("aarch64", copy.config().arch());
+        assertEquals(IdleAction.PAUSE, copy.config().idleAction());
+        assertEquals(60_000, copy.config().idleTimeoutMs());
+    }
+
+    @Test
     void aForkMakesReadyCopiesOfOneFrozenInstantEachWithItsOwnDiskHostnameAndGeneration() throws Exception {
         SandboxRecord source = manager.create(config(0));
 
