@@ -35,7 +35,7 @@ class KelpieToolsTest {
 
     @Test
     void everyToolHasADescribedClosedSchemaAndHints() {
-        assertEquals(9, tools.size());
+        assertEquals(10, tools.size());
         for (KelpieTool t : tools.values()) {
             McpSchema.Tool tool = t.tool();
             assertTrue(tool.name().matches("[a-z_]{1,64}"), tool.name());
