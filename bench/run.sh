@@ -41,28 +41,28 @@ for _ in $(seq 1 600); do [ -S "$scratch/k.sock" ] && break; sleep 0.1; done
 echo "bench: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), image $(basename "$(dirname "$image")")/$arch, TCG" >&2
 # The same classpath as bin/kelpie: the daemon's jars without its log manager.
 classpath=$(printf "%s:" "$app"/app/*.jar $(ls "$app"/lib/boot/*.jar "$app"/lib/main/*.jar | grep -v -e logmanager -e slf4j-jboss))
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/KelpieBench.java" "$scratch/k.sock" "$image" "$scratch" "$arch"
+# One bench's Java source run against the daemon: run_bench NAME ARGS... (bench/NAME.java).
+run_bench() {
+  local name=$1; shift
+  "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+    -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/$name.java" "$@"
+}
+run_bench KelpieBench "$scratch/k.sock" "$image" "$scratch" "$arch"
 echo >&2
 echo "teleport:" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/TeleportBench.java" "$scratch/k.sock"
+run_bench TeleportBench "$scratch/k.sock"
 echo >&2
 echo "fork:" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/ForkBench.java" "$scratch/k.sock" "$scratch/state"
+run_bench ForkBench "$scratch/k.sock" "$scratch/state"
 echo >&2
 echo "idle actions:" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/IdleBench.java" "$scratch/k.sock"
+run_bench IdleBench "$scratch/k.sock"
 echo >&2
 echo "soak (leaks):" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/SoakBench.java" "$scratch/k.sock" "$daemon_pid"
+run_bench SoakBench "$scratch/k.sock" "$daemon_pid"
 echo >&2
 echo "egress proxy:" >&2
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/EgressBench.java" "$scratch/k.sock"
+run_bench EgressBench "$scratch/k.sock"
 echo >&2
 echo "libkrun VM runner (against the libkrun double):" >&2
 # The daemon's own command line for its runners (RunnerLauncher prints it): options and class path; with the app's AOT
@@ -77,6 +77,5 @@ if [ -n "$other_image" ]; then
   other_arch=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["arch"])' "$other_image/metadata.json")
   echo >&2
   echo "checkpoint restore across arch ($arch native, $other_arch emulated):" >&2
-  "$java_home/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-    -Dslf4j.internal.verbosity=ERROR -cp "$classpath" "$here/CrossArchBench.java" "$scratch/k.sock" "$arch" "$other_arch"
+  run_bench CrossArchBench "$scratch/k.sock" "$arch" "$other_arch"
 fi
