@@ -231,13 +231,22 @@ public class SoakBench {
         }
     }
 
+    /**
+     * The serial collector reports one unindented line per generation, G1 one for the whole heap: all of them count.
+     * Only the first would be the young generation, which the full GC has just emptied.
+     */
     static long heapAfterGc(long pid) throws IOException, InterruptedException {
         jcmd(pid, "GC.run");
-        Matcher m = Pattern.compile("used (\\d+)K").matcher(jcmd(pid, "GC.heap_info"));
-        if (!m.find()) {
+        Matcher m = Pattern.compile("^(?!Metaspace|class space)\\S.*?\\bused (\\d+)K", Pattern.MULTILINE)
+                .matcher(jcmd(pid, "GC.heap_info"));
+        long usedKiB = -1;
+        while (m.find()) {
+            usedKiB = Math.max(usedKiB, 0) + Long.parseLong(m.group(1));
+        }
+        if (usedKiB < 0) {
             throw new IllegalStateException("no heap usage in jcmd GC.heap_info");
         }
-        return Long.parseLong(m.group(1)) * 1024;
+        return usedKiB * 1024;
     }
 
     static String jcmd(long pid, String command) throws IOException, InterruptedException {
