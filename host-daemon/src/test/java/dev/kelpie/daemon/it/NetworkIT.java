@@ -199,8 +199,11 @@ class NetworkIT {
         assertEquals("eth0\n", networkDevices(id));
         assertEquals("eth0\nlo\n", interfacesUp(id));
         assertEquals("10.0.2.15\n", client.sh(id, "ip -4 -o addr show dev eth0 | sed 's/.*inet \\([0-9.]*\\)\\/.*/\\1/'"));
-        // The same proxy URL on both backends, so a checkpoint moves between them with nothing in the guest to change.
+        // The same proxy URL on both backends, so a checkpoint moves between them with nothing in the guest to change:
+        // slirp's guestfwd answers it on QEMU (no interface holds the address), the agent's relay on lo on libkrun.
         assertEquals("http://10.0.2.100:3128\n", client.sh(id, "echo $http_proxy"));
+        assertEquals(backend == Backend.LIBKRUN_DOUBLE, client.sh(id, "ip -4 -o addr show dev lo").contains(
+                "inet 10.0.2.100/"), "the relay's address on lo");
         assertEquals("allowed-server\n", client.sh(id, NO_PROXY_BYPASS + "wget -q -O- http://127.0.0.1:" + allowed + "/"));
         String tunnel = connectStatusLine(id, allowed);
         assertTrue(tunnel.startsWith("HTTP/1.1 200"), "CONNECT to the allowed server: " + tunnel);
