@@ -12,6 +12,7 @@ daemon_dir=$repo/host-daemon
 img_root=$KELPIE_TEST_WORK/agent-arm
 if [ ! -d "$img_root/$KELPIE_TEST_VERSION/aarch64" ]; then
   command -v aarch64-linux-gnu-gcc >/dev/null || { skip "aarch64 sandbox: no cross compiler (apt-get install gcc-aarch64-linux-gnu)"; exit 0; }
+  dpkg --print-foreign-architectures | grep -qx arm64 || { skip "aarch64 sandbox: dpkg architecture arm64 not added"; exit 0; }
   pick_agent aarch64
   [ "$agent_kind" = real ] || { skip "aarch64 sandbox: guest-agent/scripts/build.sh --arch aarch64 did not produce a binary"; exit 0; }
   agent_version_override=$("$agent" --version 2>/dev/null | awk '{print $2}')
