@@ -155,7 +155,9 @@ class NetworkIT {
             daemon = null;
         }
         // VMs (and libkrun's runners) outlive daemons by design: a failed case must not leave them behind.
-        Leftovers.killProcessesNaming(backendDir);
+        if (backendDir != null) {
+            Leftovers.killProcessesNaming(backendDir);
+        }
     }
 
     @AfterAll
