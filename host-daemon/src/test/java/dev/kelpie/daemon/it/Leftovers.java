@@ -41,6 +41,25 @@ final class Leftovers {
         qemusNaming(dir).forEach(ProcessHandle::destroyForcibly);
     }
 
+    /** Every process but this JVM and {@code except} whose command line names {@code dir}, as "PID COMMAND LINE". */
+    static Set<String> processesNaming(Path dir, Set<Long> except) {
+        long self = ProcessHandle.current().pid();
+        return ProcessHandle.allProcesses().filter(p -> p.pid() != self && !except.contains(p.pid()))
+                .filter(p -> p.info().commandLine().map(c -> c.contains(dir.toString())).orElse(false))
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
+                .collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    /**
+     * Kills every process but this JVM naming {@code dir}: VMs and libkrun's runners (with their QEMU and socat under
+     * the double) outlive daemons by design, and a failed test must not leave them.
+     */
+    static void killProcessesNaming(Path dir) {
+        long self = ProcessHandle.current().pid();
+        ProcessHandle.allProcesses().filter(p -> p.pid() != self && p.info().commandLine()
+                .map(c -> c.contains(dir.toString())).orElse(false)).forEach(ProcessHandle::destroyForcibly);
+    }
+
     /**
      * Asserts that the host holds exactly what {@code daemon}'s sandboxes need, after its startup probe finished.
      *
