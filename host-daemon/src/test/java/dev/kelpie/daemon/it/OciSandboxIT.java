@@ -236,6 +236,16 @@ class OciSandboxIT {
     }
 
     @Test
+    void aMissingTagIsNotFoundAndTheDaemonLogsOneLineWithoutAStackTrace() throws Exception {
+        assertRefused(Status.Code.NOT_FOUND, REPO + ":no-such-tag");
+        String log = daemon.logText();
+        String reference = registry.host() + "/" + REPO + ":no-such-tag";
+        assertEquals(1, log.lines().filter(l -> l.contains("pull of OCI image " + reference + " failed")).count(), log);
+        assertFalse(log.contains("Failed to execute request") || log.contains("OrasException"),
+                "ORAS's own ERROR lines with stack traces are off: " + log);
+    }
+
+    @Test
     void aLayerWhoseBytesDifferFromItsDigestIsDataLossWithNothingLeft() throws Exception {
         Layer layer = TestImagePusher.gzip(TestImagePusher.tar(tar -> TestImagePusher.file(tar, "etc/corrupt", 0644,
                 "bytes the registry will serve changed")));
