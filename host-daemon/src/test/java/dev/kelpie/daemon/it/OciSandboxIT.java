@@ -235,12 +235,26 @@ class OciSandboxIT {
         assertFalse(client.list().stream().anyMatch(s -> s.getId().equals(copy.getId())));
     }
 
+    /**
+     * A missing tag (NOT_FOUND) and a registry nothing listens on (UNAVAILABLE; ORAS logs that one at ERROR with a
+     * 30-line stack trace): the daemon's log has its own one line for each, and nothing of ORAS's.
+     */
     @Test
-    void aMissingTagIsNotFoundAndTheDaemonLogsOneLineWithoutAStackTrace() throws Exception {
+    void aFailedPullIsLoggedOnceByTheDaemonWithoutOrasStackTraces() throws Exception {
         assertRefused(Status.Code.NOT_FOUND, REPO + ":no-such-tag");
+        String unreachable;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            unreachable = "127.0.0.1:" + probe.getLocalPort() + "/kelpie/nowhere:1"; // closed again below
+        }
+        String ref = unreachable;
+        var down = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> client.create(SandboxSpec.newBuilder().setOciImage(ref).build()));
+        assertEquals(Status.Code.UNAVAILABLE, down.getStatus().getCode(), down.getStatus().toString());
         String log = daemon.logText();
-        String reference = registry.host() + "/" + REPO + ":no-such-tag";
-        assertEquals(1, log.lines().filter(l -> l.contains("pull of OCI image " + reference + " failed")).count(), log);
+        for (String reference : List.of(registry.host() + "/" + REPO + ":no-such-tag", unreachable)) {
+            assertEquals(1, log.lines().filter(l -> l.contains("pull of OCI image " + reference + " failed")).count(),
+                    log);
+        }
         assertFalse(log.contains("Failed to execute request") || log.contains("OrasException"),
                 "ORAS's own ERROR lines with stack traces are off: " + log);
     }
