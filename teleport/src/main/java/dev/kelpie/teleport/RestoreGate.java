@@ -159,4 +159,26 @@ public final class RestoreGate {
         return List.of("restored onto OCI image " + targetRepository + "@" + targetDigest + " instead of "
                 + packaged.manifestDigest() + ", which the package's sandbox ran");
     }
+
+    /**
+     * A {@code vm} package of a sandbox from an OCI image resumes a VM whose memory caches blocks of the root it
+     * booted: only the very same root (by sha256) may be under it. Roots are built reproducibly, so the same digest
+     * and agent give the same root on any host with e2fsprogs 1.47.1+; anything else (another digest, another agent,
+     * an older mke2fs) is refused, naming both hashes. A checkpoint has no such need.
+     *
+     * @param targetRootSha256 the sha256 of the root the restore would boot; empty for the base image's own root
+     */
+    public static void checkOciRoot(PackageManifest manifest, String targetRootSha256) {
+        SourceOciImage packaged = manifest.sourceSandbox().ociImage();
+        if (manifest.kind() != PackageKind.VM || packaged == null) {
+            return;
+        }
+        if (!packaged.rootSha256().equals(targetRootSha256)) {
+            throw new RestoreRejectedException("this vm package's VM booted OCI image " + packaged.pinnedReference()
+                    + " from a root with sha256 " + packaged.rootSha256() + ", and the root here has sha256 "
+                    + (targetRootSha256.isEmpty() ? "(none)" : targetRootSha256) + ": a saved VM resumes only on the"
+                    + " very root it booted (built here from another image digest, another agent or an e2fsprogs"
+                    + " older than 1.47.1)" + CHECKPOINT_SUGGESTION);
+        }
+    }
 }

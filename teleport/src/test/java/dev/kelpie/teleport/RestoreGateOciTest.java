@@ -52,4 +52,23 @@ class RestoreGateOciTest {
         assertEquals(List.of(), RestoreGate.checkOciImage(plain, "", "", false));
         assertThrows(RestoreRejectedException.class, () -> RestoreGate.checkOciImage(plain, DIGEST, REPO, true));
     }
+
+    private static PackageManifest vmPackage(String rootSha256) {
+        return new PackageManifest(PackageManifest.FORMAT_VERSION, "pkg-2", PackageKind.VM,
+                new BaseImageRef("1.2.3", "x86_64", RestoreGateTest.KERNEL, RestoreGateTest.ROOTFS), RestoreGateTest.QEMU,
+                1L, new SourceSandbox("sb", 1, 256, 0, Map.of(), Map.of(), 0, 0, "/workspace", null,
+                        new SourceOciImage(REPO + ":1", DIGEST, REPO, rootSha256)), Map.of(),
+                List.of(new BlobRef("vm-memory.zst", 1, "c".repeat(64), "zstd", 1)));
+    }
+
+    @Test
+    void aVmPackageResumesOnlyOnTheVeryRootItBootedAndSaysBothHashes() {
+        String root = "a".repeat(64);
+        String other = "b".repeat(64);
+        RestoreGate.checkOciRoot(vmPackage(root), root);
+        var e = assertThrows(RestoreRejectedException.class, () -> RestoreGate.checkOciRoot(vmPackage(root), other));
+        assertTrue(e.getMessage().contains(root) && e.getMessage().contains(other)
+                && e.getMessage().contains("checkpoint"), e.getMessage());
+        RestoreGate.checkOciRoot(OCI, other); // a checkpoint takes any root of its digest
+    }
 }

@@ -156,13 +156,9 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
             respond(out, () -> {
                 OciImageStore store = oci(ociStore);
                 OciImage image = store.resolve(request.getOciImage());
-                List<String> users = sandboxes.ociImageUsers(image.manifestDigest());
-                if (!users.isEmpty()) {
-                    throw new ImageInUseException("OCI image " + image.repository() + "@" + image.manifestDigest()
-                            + " is in use by sandbox" + (users.size() == 1 ? " " : "es ") + String.join(", ", users)
-                            + "; delete them first");
-                }
-                return RemoveImageResponse.newBuilder().setFreedBytes(store.remove(image.manifestSha256())).build();
+                // One step with a Create's lease on it: a sandbox being made from the image keeps it too.
+                return RemoveImageResponse.newBuilder().setFreedBytes(store.removeUnlessUsed(image,
+                        () -> sandboxes.ociImageUsers(image.manifestDigest()))).build();
             });
             return;
         }
@@ -196,9 +192,12 @@ public class ImagesGrpcService extends ImagesGrpc.ImagesImplBase {
     private void pruneOci(PruneImagesResponse.Builder response) {
         OciImageStore store = oci(ociStore);
         for (OciImage image : store.list()) {
-            if (sandboxes.ociImageUsers(image.manifestDigest()).isEmpty()) {
-                response.setFreedBytes(response.getFreedBytes() + store.remove(image.manifestSha256()))
+            try {
+                response.setFreedBytes(response.getFreedBytes() + store.removeUnlessUsed(image,
+                        () -> sandboxes.ociImageUsers(image.manifestDigest())))
                         .addRemoved(image.repository() + "@" + image.manifestDigest());
+            } catch (ImageInUseException | ImageNotFoundException used) {
+                // in use (or being used right now), or removed meanwhile: not this prune's
             }
         }
     }

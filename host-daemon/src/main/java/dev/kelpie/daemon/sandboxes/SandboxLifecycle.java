@@ -81,6 +81,16 @@ final class SandboxLifecycle {
         // Pulled and built before admission: a failing image leaves no record, and a long pull holds no slot.
         Optional<OciBoot> ociBoot = config.ociImage().isEmpty() ? Optional.empty()
                 : Optional.of(oci.prepare(config.ociImage(), base));
+        try {
+            return create(config, launch, base, ociBoot);
+        } finally {
+            // The lease kept the image from its resolve until here; the sandbox's record holds it now (or none is).
+            ociBoot.ifPresent(OciBoot::release);
+        }
+    }
+
+    private SandboxRecord create(SandboxConfig config, Launch launch, BootImage base, Optional<OciBoot> ociBoot)
+            throws InterruptedException {
         BootImage image = ociBoot.map(OciBoot::image).orElse(base);
         SandboxOciImage ociImage = ociBoot.map(SandboxLifecycle::recorded).orElse(null);
         boolean resume = launch.resumeFrom().isPresent();
@@ -219,7 +229,7 @@ final class SandboxLifecycle {
             }
         }
         return new SandboxOciImage(boot.reference(), boot.oci().manifestDigest(), boot.oci().repository(), env,
-                c.workingDir(), c.user(), c.defaultCommand());
+                c.workingDir(), c.user(), c.defaultCommand(), boot.rootSha256());
     }
 
     private SandboxConfig withDefaults(SandboxConfig c) {

@@ -240,6 +240,7 @@ public final class SandboxManager implements AutoCloseable {
         BootImage image = images.resolve("", poolArch);
         Optional<OciBoot> boot;
         try {
+            // Never released: the pool boots VMs from this root for as long as the daemon runs.
             boot = ociImage.isEmpty() ? Optional.empty() : Optional.of(oci.prepare(ociImage, image));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -263,6 +264,18 @@ public final class SandboxManager implements AutoCloseable {
      */
     public OciBoot prepareOci(String reference, BootImage base) throws InterruptedException {
         return oci.prepare(reference, base);
+    }
+
+    /**
+     * Takes back what {@link #prepareOci} pulled for a restore that was then refused or failed, so that the refusal
+     * adds nothing to the cache; an image it found cached, or that a sandbox booted meanwhile, stays.
+     */
+    public void discardPulledOci(OciBoot boot) {
+        if (boot.pulled()) {
+            oci.discard(boot, () -> ociImageUsers(boot.oci().manifestDigest()));
+        } else {
+            boot.release();
+        }
     }
 
     /** Tops the warm pool up after failed refills or when room came free. */

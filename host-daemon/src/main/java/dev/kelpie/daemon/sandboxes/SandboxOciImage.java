@@ -14,12 +14,20 @@ import java.util.Map;
  * @param workingDir empty for none
  * @param user empty for none
  * @param command Entrypoint followed by Cmd; empty when the image has neither
+ * @param rootSha256 the sha256 (hex) of the root it booted, which its {@code vm} packages pin; empty in records
+ *     written before roots were hashed
  */
 public record SandboxOciImage(String reference, String manifestDigest, String repository, Map<String, String> env,
-        String workingDir, String user, List<String> command) {
+        String workingDir, String user, List<String> command, String rootSha256) {
 
     public SandboxOciImage {
         env = Map.copyOf(env);
         command = List.copyOf(command);
+        rootSha256 = rootSha256 == null ? "" : rootSha256;
+    }
+
+    public SandboxOciImage(String reference, String manifestDigest, String repository, Map<String, String> env,
+            String workingDir, String user, List<String> command) {
+        this(reference, manifestDigest, repository, env, workingDir, user, command, "");
     }
 }

@@ -91,8 +91,23 @@ public final class Restorer {
                 image.rootfsSha256(), Snapshotter.platformRef(platform)));
         // After the gate: a vm package from another backend is refused as such, with the way across (a checkpoint).
         sandboxes.requireArch(arch);
-        SandboxConfig config = withOciImage(config(manifest, image, overrides, warnings), manifest, image, overrides,
-                warnings);
+        SandboxConfig base = config(manifest, image, overrides, warnings);
+        Optional<OciBoot> oci = ociImage(manifest, image, overrides, warnings);
+        SandboxConfig config = oci.map(b -> base.withOciImage(b.oci().manifestDigest())).orElse(base);
+        try {
+            return restore(packageId, store, manifest, image, platform, config, warnings);
+        } catch (RuntimeException | IOException | InterruptedException e) {
+            // "Loses nothing" is also "adds nothing half-made": an image this restore pulled goes with it.
+            oci.ifPresent(sandboxes::discardPulledOci);
+            throw e;
+        } finally {
+            oci.ifPresent(OciBoot::release); // the restored sandbox's record holds the image now
+        }
+    }
+
+    private Restored restore(String packageId, PackageStore store, PackageManifest manifest, BootImage image,
+            VmPlatform platform, SandboxConfig config, List<String> warnings) throws IOException, InterruptedException {
+        String arch = image.arch();
         if (!arch.equals(manifest.baseImage().arch())) {
             warnings.add("the package was taken on " + manifest.baseImage().arch() + " and is restored on " + arch
                     + (sandboxes.guestArchs().emulated(arch) ? " (emulated here)" : ""));
@@ -114,22 +129,29 @@ public final class Restorer {
 
     /**
      * The OCI image the restored sandbox boots: the package's digest (or the caller's reference), resolved (pulled
-     * when absent) before anything is created and gated by {@link RestoreGate#checkOciImage}; the sandbox is then
-     * created from that exact digest, so a tag that moves in between changes nothing.
+     * when absent) before anything is created and gated by {@link RestoreGate#checkOciImage} (and, for a {@code vm}
+     * package, {@link RestoreGate#checkOciRoot}); the sandbox is then created from that exact digest, so a tag that
+     * moves in between changes nothing. A refused image that was pulled for this restore is removed again.
      */
-    private SandboxConfig withOciImage(SandboxConfig config, PackageManifest manifest, BootImage image,
-            RestoreOverrides overrides, List<String> warnings) throws InterruptedException {
+    private Optional<OciBoot> ociImage(PackageManifest manifest, BootImage image, RestoreOverrides overrides,
+            List<String> warnings) throws InterruptedException {
         SourceOciImage packaged = manifest.sourceSandbox().ociImage();
         String target = !overrides.ociImage().isEmpty() ? overrides.ociImage()
                 : packaged == null ? "" : packaged.pinnedReference();
         if (target.isEmpty()) {
             RestoreGate.checkOciImage(manifest, "", "", false);
-            return config;
+            return Optional.empty();
         }
         OciBoot boot = sandboxes.prepareOci(target, image);
-        warnings.addAll(RestoreGate.checkOciImage(manifest, boot.oci().manifestDigest(), boot.oci().repository(),
-                overrides.acceptOtherOciDigest()));
-        return config.withOciImage(boot.oci().manifestDigest());
+        try {
+            warnings.addAll(RestoreGate.checkOciImage(manifest, boot.oci().manifestDigest(), boot.oci().repository(),
+                    overrides.acceptOtherOciDigest()));
+            RestoreGate.checkOciRoot(manifest, boot.rootSha256());
+        } catch (RuntimeException e) {
+            sandboxes.discardPulledOci(boot);
+            throw e;
+        }
+        return Optional.of(boot);
     }
 
     /**

@@ -109,11 +109,11 @@ public final class Snapshotter {
     private PackageManifest write(LiveSandbox live, PackageKind kind, String id, PackageStore store,
             Map<String, String> labels) throws IOException, InterruptedException {
         SandboxRecord record = live.record();
-        if (record.oci() != null && kind == PackageKind.VM) {
-            // Its memory caches the root's blocks; a root rebuilt from the same digest is not the same bytes.
+        if (record.oci() != null && kind == PackageKind.VM && record.oci().rootSha256().isEmpty()) {
+            // Its memory caches the root's blocks, so its restore needs that very root, known by its hash.
             throw new VmOperationUnsupportedException("sandbox " + record.id() + " runs the OCI image "
-                    + record.oci().repository() + "@" + record.oci().manifestDigest() + ": vm packages of sandboxes"
-                    + " from OCI images are not supported yet (a checkpoint is)");
+                    + record.oci().repository() + "@" + record.oci().manifestDigest() + " from a root whose sha256"
+                    + " was not recorded (it was created by an older daemon): take a checkpoint instead");
         }
         BootImage image = images.resolve(record.imageVersion(), record.arch());
         Path work = staging.newDirectory("snapshot-" + id);
@@ -126,7 +126,7 @@ public final class Snapshotter {
             allLabels.putAll(labels);
             PackageManifest manifest = writer.finish(new PackageManifest(PackageManifest.FORMAT_VERSION, id, kind,
                     new BaseImageRef(image.version(), image.arch(), image.kernelSha256(), image.rootfsSha256()), platform,
-                    clock.millis(), source(record), allLabels, null));
+                    clock.millis(), source(record, kind), allLabels, null));
             store.publish(id, writer.directory());
             return manifest;
         } finally {
@@ -179,11 +179,11 @@ public final class Snapshotter {
         return new PlatformRef(p.hypervisor(), p.hypervisorVersion(), p.machineType(), p.cpuModel());
     }
 
-    private static SourceSandbox source(SandboxRecord record) {
+    private static SourceSandbox source(SandboxRecord record, PackageKind kind) {
         SandboxConfig c = record.config();
         return new SourceSandbox(record.id(), c.vcpuCount(), c.memoryMib(), c.diskSizeMib(), c.env(), c.labels(),
                 c.ttlMs(), c.idleTimeoutMs(), DEFAULT_WORKDIR, PackagedNetwork.toSource(c.network()),
                 record.oci() == null ? null : new SourceOciImage(record.oci().reference(), record.oci().manifestDigest(),
-                        record.oci().repository()));
+                        record.oci().repository(), kind == PackageKind.VM ? record.oci().rootSha256() : null));
     }
 }

@@ -75,6 +75,10 @@ class ImagesGrpcOciTest {
     private ImagesGrpc.ImagesBlockingStub images;
     private SandboxManager sandboxes;
     private final InProcessAgents agents = new InProcessAgents();
+    private final java.util.concurrent.CompletableFuture<Void> leasedBeforeRootBuild =
+            new java.util.concurrent.CompletableFuture<>();
+    /** Open unless a test holds a Create between its lease and its root build. */
+    private volatile java.util.concurrent.CountDownLatch rootBuildMayFinish = new java.util.concurrent.CountDownLatch(0);
 
     @BeforeEach
     void setUp() throws Exception {
@@ -96,8 +100,13 @@ class ImagesGrpcOciTest {
                         Duration.ofSeconds(1), 2, 64, 1024, Duration.ZERO), () -> "sb1", Runnable::run,
                 (id, socket, allowlist, traffic) -> {
                     throw new IllegalStateException("no egress here");
-                }, VmCpuTime.NONE, (reference, base) -> new OciBoot(base, store.resolve(reference),
-                        reference));
+                }, VmCpuTime.NONE, (reference, base) -> {
+                    // As OciBootImages does: the image resolved and held in one step, then its root built.
+                    OciImageStore.Leased leased = store.lease(reference);
+                    leasedBeforeRootBuild.complete(null);
+                    rootBuildMayFinish.await();
+                    return new OciBoot(base, leased.image(), reference, "", false, leased.lease());
+                });
         String name = InProcessServerBuilder.generateName();
         // Only the OCI requests are made: they touch neither our images' catalog nor the sandboxes.
         server = InProcessServerBuilder.forName(name).directExecutor()
@@ -177,5 +186,46 @@ class ImagesGrpcOciTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, codeOf(() -> images.pull(PullImageRequest.newBuilder()
                 .setOciImage(registry.host() + "/arm/only:1").setVersion("1.0.0").build()).forEachRemaining(r -> {})));
         assertFalse(Files.list(tmp.resolve("cache/oci")).findAny().isPresent(), "nothing was cached");
+    }
+
+    /**
+     * A Create that resolved an image and is building its root holds a lease on it: an Images.Remove or a prune in
+     * that moment is refused, as by a prune (the same step; without the lease it would find no sandbox record yet and remove the root from under
+     * the Create), and once the sandbox exists its record holds the image.
+     */
+    @Test
+    void aRemoveOrPruneRacingACreateOfTheImageIsRefusedAndTheCreateBoots() throws Exception {
+        byte[] manifest = pusher.pushImage("team/raced", "1", "amd64", List.of(), "/", List.of(TestImagePusher.gzip(
+                TestImagePusher.tar(t -> TestImagePusher.file(t, "a", 0644, "a")))));
+        String reference = registry.host() + "/team/raced:1";
+        String digest = "sha256:" + TestImagePusher.sha256(manifest);
+        pull(reference);
+        java.util.concurrent.CountDownLatch mayFinish = new java.util.concurrent.CountDownLatch(1);
+        rootBuildMayFinish = mayFinish;
+        var created = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return sandboxes.create(new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 0, null)
+                        .withOciImage(reference)).id();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, Executors.newVirtualThreadPerTaskExecutor());
+        leasedBeforeRootBuild.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+
+        StatusRuntimeException raced = assertThrows(StatusRuntimeException.class, () -> images.remove(
+                RemoveImageRequest.newBuilder().setOciImage(digest).build()));
+        assertEquals(Status.Code.FAILED_PRECONDITION, raced.getStatus().getCode());
+        assertTrue(raced.getStatus().getDescription().contains("being created or restored from it right now"),
+                raced.getStatus().getDescription());
+
+        mayFinish.countDown();
+        String id = created.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+        assertEquals(digest, sandboxes.get(id).oci().manifestDigest());
+        StatusRuntimeException inUse = assertThrows(StatusRuntimeException.class, () -> images.remove(
+                RemoveImageRequest.newBuilder().setOciImage(digest).build()));
+        assertTrue(inUse.getStatus().getDescription().contains("in use by sandbox " + id), inUse.getStatus().toString());
+        sandboxes.delete(id);
+        assertTrue(images.remove(RemoveImageRequest.newBuilder().setOciImage(digest).build()).getFreedBytes() > 0,
+                "the lease was released: nothing holds the image once its sandbox is gone");
     }
 }

@@ -178,6 +178,87 @@ class OciSandboxIT {
         assertEquals("ok\n", SandboxesIT.stdout(written.messages()), written.messages().toString());
     }
 
+    /**
+     * A vm package of an OCI sandbox pins the root it booted by sha256. Its image removed from the cache (root and
+     * layers), the restore pulls it by digest and rebuilds the root, which is the same bytes, so the VM resumes with
+     * its running process and its memory-only files; a restore onto another digest's root is refused naming both
+     * hashes, and the image it pulled for itself is gone again.
+     */
+    @Test
+    void aVmPackageResumesOnARebuiltIdenticalRootAndIsRefusedOnAnother() throws Exception {
+        String reference = registry.host() + "/" + REPO + ":vm";
+        byte[] manifest = pusher.pushImage(REPO, "vm", "amd64", List.of("PATH=/bin", "VM=1"), "/", List.of(busyboxLayer()));
+        String digest = "sha256:" + TestImagePusher.sha256(manifest);
+        Sandbox source = client.create(SandboxSpec.newBuilder().setOciImage(reference).build());
+        var counting = client.start(source.getId(), SandboxesIT.sh(
+                "i=0; while true; do echo $i > /tmp/counter; i=$((i+1)); sleep 0.2; done").toBuilder()
+                .setUser("0").setDetached(true).build());
+        Await.until("the background process started", java.time.Duration.ofSeconds(60),
+                () -> counting.messages().stream().anyMatch(m -> m.getEvent().hasStarted()));
+        client.sh(source.getId(), "echo only-in-memory > /tmp/mem");
+        String rootSha256 = Files.readString(daemon.stateDir.resolve("images/oci/" + digest.substring(7)
+                + ".ext4.sha256")).strip();
+        var pkg = client.sandboxes().snapshot(SnapshotRequest.newBuilder().setSandboxId(source.getId())
+                .setKind(SnapshotKind.SNAPSHOT_KIND_VM).setStopAfter(true).build()).getPackage();
+        assertEquals(SnapshotKind.SNAPSHOT_KIND_VM, pkg.getKind());
+        ImagesGrpc.newBlockingStub(client.channel).remove(RemoveImageRequest.newBuilder().setOciImage(digest).build());
+        assertFalse(Files.exists(daemon.stateDir.resolve("images/oci/" + digest.substring(7) + ".ext4")));
+
+        Sandbox copy = client.sandboxes().restore(RestoreRequest.newBuilder().setPackageId(pkg.getId()).build())
+                .getSandbox();
+        assertEquals(digest, copy.getOciManifestDigest());
+        assertEquals(rootSha256, Files.readString(daemon.stateDir.resolve("images/oci/" + digest.substring(7)
+                + ".ext4.sha256")).strip(), "the rebuilt root is the same bytes");
+        assertEquals("only-in-memory\n", client.sh(copy.getId(), "cat /tmp/mem"));
+        int before = Integer.parseInt(client.sh(copy.getId(), "cat /tmp/counter").strip());
+        Await.until("the process to count on in the restored VM", java.time.Duration.ofSeconds(60), () -> {
+            try {
+                return Integer.parseInt(client.sh(copy.getId(), "cat /tmp/counter").strip()) > before;
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(copy.getId()).build());
+
+        // Another digest of the repository has another root: refused even with accept_other_oci_digest, and the
+        // image that restore pulled for itself is not left in the cache.
+        pusher.pushImage(REPO, "vm-other", "amd64", List.of("PATH=/bin", "VM=2"), "/", List.of(busyboxLayer()));
+        List<Path> cacheBefore = cacheFiles();
+        var refused = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> client
+                .sandboxes().restore(RestoreRequest.newBuilder().setPackageId(pkg.getId()).setAcceptOtherOciDigest(true)
+                        .setSpecOverrides(SandboxSpec.newBuilder().setOciImage(registry.host() + "/" + REPO + ":vm-other"))
+                        .build()));
+        assertEquals(Status.Code.FAILED_PRECONDITION, refused.getStatus().getCode(), refused.getStatus().toString());
+        String message = refused.getStatus().getDescription();
+        assertTrue(message.contains(rootSha256) && message.contains("checkpoint"), message);
+        assertEquals(cacheBefore, cacheFiles(), "the image cache after a refused restore");
+        assertFalse(client.list().stream().anyMatch(s -> s.getId().equals(copy.getId())));
+    }
+
+    /**
+     * A missing tag (NOT_FOUND) and a registry nothing listens on (UNAVAILABLE; ORAS logs that one at ERROR with a
+     * 30-line stack trace): the daemon's log has its own one line for each, and nothing of ORAS's.
+     */
+    @Test
+    void aFailedPullIsLoggedOnceByTheDaemonWithoutOrasStackTraces() throws Exception {
+        assertRefused(Status.Code.NOT_FOUND, REPO + ":no-such-tag");
+        String unreachable;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            unreachable = "127.0.0.1:" + probe.getLocalPort() + "/kelpie/nowhere:1"; // closed again below
+        }
+        String ref = unreachable;
+        var down = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> client.create(SandboxSpec.newBuilder().setOciImage(ref).build()));
+        assertEquals(Status.Code.UNAVAILABLE, down.getStatus().getCode(), down.getStatus().toString());
+        String log = daemon.logText();
+        for (String reference : List.of(registry.host() + "/" + REPO + ":no-such-tag", unreachable)) {
+            assertEquals(1, log.lines().filter(l -> l.contains("pull of OCI image " + reference + " failed")).count(),
+                    log);
+        }
+        assertFalse(log.contains("Failed to execute request") || log.contains("OrasException"),
+                "ORAS's own ERROR lines with stack traces are off: " + log);
+    }
+
     @Test
     void aLayerWhoseBytesDifferFromItsDigestIsDataLossWithNothingLeft() throws Exception {
         Layer layer = TestImagePusher.gzip(TestImagePusher.tar(tar -> TestImagePusher.file(tar, "etc/corrupt", 0644,
@@ -249,7 +330,7 @@ class OciSandboxIT {
         return TestImagePusher.gzip(TestImagePusher.tar(tar -> {
             dir(tar, "bin/");
             TestImagePusher.file(tar, "bin/busybox", 0755, busybox);
-            for (String applet : List.of("sh", "cat", "echo", "id", "pwd", "grep", "touch", "env", "ls")) {
+            for (String applet : List.of("sh", "cat", "echo", "id", "pwd", "grep", "touch", "env", "ls", "sleep")) {
                 TarArchiveEntry link = new TarArchiveEntry("bin/" + applet, TarArchiveEntry.LF_SYMLINK);
                 link.setLinkName("busybox");
                 tar.putArchiveEntry(link);

@@ -90,6 +90,12 @@ public final class ManifestCodec {
                     + " package");
         }
         require(m.sourceSandbox() != null, where, "source_sandbox is required");
+        SourceOciImage oci = m.sourceSandbox().ociImage();
+        if (oci != null && (m.kind() == PackageKind.VM || oci.rootSha256() != null)) {
+            // The gate compares it with the root this host builds; a vm package of an OCI sandbox needs it.
+            require(isSha256Hex(oci.rootSha256()), where, "source_sandbox.oci_image.root_sha256 is required for a vm"
+                    + " package of a sandbox from an OCI image, as 64 lowercase hex digits");
+        }
         require(m.sourceSandbox().vcpuCount() >= 1 && m.sourceSandbox().vcpuCount() <= 1024, where,
                 "source_sandbox.vcpu_count " + m.sourceSandbox().vcpuCount() + " is out of range 1..1024");
         require(m.sourceSandbox().memoryMib() >= 64 && m.sourceSandbox().memoryMib() <= 16 * 1024 * 1024, where,

@@ -174,6 +174,24 @@ class PackageFormatTest {
     }
 
     @Test
+    void aVmPackageOfAnOciSandboxCarriesItsRootSha256AndIsInvalidWithoutIt() {
+        SourceSandbox s = draft("pkg-1").sourceSandbox();
+        java.util.function.Function<String, PackageManifest> vm = root -> new PackageManifest(1, "pkg-1", PackageKind.VM,
+                draft("pkg-1").baseImage(), draft("pkg-1").platform(), 1, new SourceSandbox(s.id(), s.vcpuCount(),
+                        s.memoryMib(), s.diskSizeMib(), s.env(), s.labels(), s.ttlMs(), s.idleTimeoutMs(), s.workdir(),
+                        s.network(), new SourceOciImage("r:1", "sha256:" + "1".repeat(64), "r", root)), Map.of(),
+                List.of(new BlobRef(BlobNames.VM_MEMORY, 10, "c".repeat(64), "zstd", 20),
+                        new BlobRef(BlobNames.VM_DISK, 10, "d".repeat(64), "zstd", 20)));
+        PackageManifest ok = vm.apply("e".repeat(64));
+        assertEquals("e".repeat(64), codec.read(codec.write(ok), "ok").sourceSandbox().ociImage().rootSha256());
+        for (String bad : java.util.Arrays.asList(null, "E".repeat(64), "../x")) {
+            InvalidPackageException e = assertThrows(InvalidPackageException.class,
+                    () -> codec.read(codec.write(vm.apply(bad)), "t"), String.valueOf(bad));
+            assertTrue(e.getMessage().contains("root_sha256"), e.getMessage());
+        }
+    }
+
+    @Test
     void archiveRoundTripsAndRefusesStrangers() throws IOException {
         Path dir = tmp.resolve("p");
         PackageManifest m = writePackage(dir, randomBytes(100_000));

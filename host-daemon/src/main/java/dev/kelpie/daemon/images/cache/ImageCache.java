@@ -44,6 +44,7 @@ import org.jboss.logging.Logger;
  *   ROOT/staging/RANDOM/           archives being unpacked
  *   ROOT/oci/HEX.json              an OCI image by its manifest's sha256: the blobs of its manifest, config, layers
  *   ROOT/oci/HEX.ext4              its bootable root, built from the layers (a cache: rebuilt when missing)
+ *   ROOT/oci/HEX.ext4.sha256       that root's sha256 (the same bytes on every host: a vm package pins it)
  * </pre>
  *
  * An image exists once its index file does. Blobs are renamed into place before the index is written atomically, so
@@ -248,6 +249,11 @@ public final class ImageCache {
         return oci.resolve(requireHex(manifestSha256) + ".ext4");
     }
 
+    /** The sha256 (hex) of {@link #ociRoot}, written before the root is published and removed after it. */
+    public Path ociRootSha256(String manifestSha256) {
+        return oci.resolve(requireHex(manifestSha256) + ".ext4.sha256");
+    }
+
     /** The entries of cached OCI images. */
     public List<Path> ociEntries() {
         try (Stream<Path> files = Files.isDirectory(oci) ? Files.find(oci, 1, ImageCache::isIndexEntry)
@@ -306,6 +312,7 @@ public final class ImageCache {
             Path builtRoot = ociRoot(manifestSha256);
             long rootBytes = Files.exists(builtRoot) ? Files.size(builtRoot) : 0;
             Files.deleteIfExists(builtRoot);
+            Files.deleteIfExists(ociRootSha256(manifestSha256));
             return rootBytes + collectUnreferencedBlobs();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove OCI image sha256:" + manifestSha256 + ": " + e.getMessage(),

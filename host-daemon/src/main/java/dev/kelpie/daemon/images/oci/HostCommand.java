@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs an e2fsprogs tool on the host, bounded in time, with its output in a log the failure quotes. */
@@ -17,7 +18,15 @@ final class HostCommand {
      * @throws IOException when it could not start, ran out of time or was interrupted (then it is killed)
      */
     static int run(List<String> command, Path log, long timeoutSeconds, String what) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return run(command, Map.of(), log, timeoutSeconds, what);
+    }
+
+    /** @param env set in the tool's environment, over the daemon's */
+    static int run(List<String> command, Map<String, String> env, Path log, long timeoutSeconds, String what)
+            throws IOException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        Process p = builder.start();
         try {
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

@@ -1,6 +1,7 @@
 package dev.kelpie.daemon.images.oci;
 
 import dev.kelpie.daemon.images.BootImage;
+import dev.kelpie.daemon.images.ImageInUseException;
 import dev.kelpie.daemon.images.ImageNotFoundException;
 import dev.kelpie.daemon.images.cache.ImageCache;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,22 +40,55 @@ public final class OciBootImages implements OciBootSource {
 
     @Override
     public OciBoot prepare(String reference, BootImage base) throws InterruptedException {
-        Optional<OciImage> cached = cached(reference);
-        OciImage image = cached.isPresent() ? cached.get() : pull(reference);
+        Optional<OciImageStore.Leased> cached = cached(reference);
+        OciImageStore.Leased leased = cached.isPresent() ? cached.get() : leasePulled(pull(reference));
+        OciImage image = leased.image();
         Path root;
+        String rootSha256;
         try {
             root = root(image, base);
-        } catch (RuntimeException e) {
+            rootSha256 = roots.rootSha256(image.manifestSha256()).orElseThrow(() -> new OciRootBuildException("the root"
+                    + " of " + image.repository() + "@" + image.manifestDigest() + " is missing after it was built",
+                    null));
+        } catch (IOException | RuntimeException e) {
+            leased.lease().close();
             if (cached.isEmpty()) {
                 // What this Create pulled goes with it: a refused Create leaves the cache as it found it.
-                store.remove(image.manifestSha256());
+                removeUnlessUsed(image, List::of);
             }
-            throw e;
+            throw e instanceof IOException io ? new OciRootBuildException("cannot hash the root of "
+                    + image.repository() + "@" + image.manifestDigest() + ": " + io.getMessage(), io)
+                    : (RuntimeException) e;
         }
         BootImage boot = new BootImage(base.version(), base.arch(), base.directory(), base.kernel(),
                 kernelCmdline(base.kernelCmdline()), root, base.diskTemplate(), base.diskTemplateSizeMib(),
                 base.agentVersion(), base.agentProtocolVersion(), base.kernelSha256(), "");
-        return new OciBoot(boot, image, reference);
+        return new OciBoot(boot, image, reference, rootSha256, cached.isEmpty(), leased.lease());
+    }
+
+    @Override
+    public void discard(OciBoot boot, Supplier<List<String>> users) {
+        boot.release();
+        removeUnlessUsed(boot.oci(), users);
+    }
+
+    /** Removes an image nobody else took up meanwhile; one that a sandbox (being) made from it holds stays. */
+    private void removeUnlessUsed(OciImage image, Supplier<List<String>> users) {
+        try {
+            store.removeUnlessUsed(image, users);
+        } catch (ImageNotFoundException | ImageInUseException keptOrGone) {
+            // gone already, or another sandbox holds it now: either way not this caller's to remove
+        }
+    }
+
+    /** The image a pull just installed, held; an Images.Remove in between is a clear failure, not a missing root. */
+    private OciImageStore.Leased leasePulled(OciImage pulled) {
+        try {
+            return store.lease(pulled.manifestDigest());
+        } catch (ImageNotFoundException e) {
+            throw new ImageNotFoundException("OCI image " + pulled.repository() + "@" + pulled.manifestDigest()
+                    + " was removed from the cache (Images.Remove or prune) right after it was pulled; try again");
+        }
     }
 
     /** The base image's command line with init naming the injected agent. */
@@ -63,9 +98,9 @@ public final class OciBootImages implements OciBootSource {
         return m.find() ? m.replaceFirst("$1" + Matcher.quoteReplacement(init)) : (base.strip() + " " + init).strip();
     }
 
-    private Optional<OciImage> cached(String reference) {
+    private Optional<OciImageStore.Leased> cached(String reference) {
         try {
-            return Optional.of(store.resolve(reference));
+            return Optional.of(store.lease(reference));
         } catch (ImageNotFoundException notCached) {
             if (reference.matches("sha256:[0-9a-f]{64}")) {
                 throw notCached; // a bare digest names no registry to pull from

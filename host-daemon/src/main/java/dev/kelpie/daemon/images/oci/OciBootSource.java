@@ -20,4 +20,12 @@ public interface OciBootSource {
      *     the limit), with nothing left of the attempt
      */
     OciBoot prepare(String reference, BootImage base) throws InterruptedException;
+
+    /**
+     * Releases {@code boot} and removes its image from the cache (with its root) unless another lease or one of
+     * {@code users} (the sandboxes that booted it) holds it.
+     */
+    default void discard(OciBoot boot, java.util.function.Supplier<java.util.List<String>> users) {
+        boot.release();
+    }
 }

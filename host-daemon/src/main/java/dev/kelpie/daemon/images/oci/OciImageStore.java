@@ -10,12 +10,15 @@ import dev.kelpie.daemon.images.cache.ImageCache;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.kelpie.daemon.images.ImageInUseException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -29,6 +32,8 @@ public final class OciImageStore {
 
     private final ImageCache cache;
     private final ObjectMapper json;
+    /** Manifest sha256 → how many {@link OciLease}s hold it; guarded by {@code this}. */
+    private final Map<String, Integer> leases = new HashMap<>();
 
     public OciImageStore(ImageCache cache, ObjectMapper json) {
         this.cache = cache;
@@ -107,6 +112,48 @@ public final class OciImageStore {
     /** @return bytes freed */
     public long remove(String manifestSha256) {
         return cache.removeOci(manifestSha256);
+    }
+
+    /**
+     * The cached image {@code nameOrDigest} names, held by a lease in the same step: a removal between the two cannot
+     * happen, and none after until the lease is closed.
+     *
+     * @throws ImageNotFoundException when no cached image matches
+     */
+    public synchronized Leased lease(String nameOrDigest) {
+        OciImage image = resolve(nameOrDigest);
+        leases.merge(image.manifestSha256(), 1, Integer::sum);
+        return new Leased(image, new OciLease(this, image.manifestSha256()));
+    }
+
+    /** An image and the lease that keeps it cached. */
+    public record Leased(OciImage image, OciLease lease) {}
+
+    synchronized void release(String manifestSha256) {
+        leases.computeIfPresent(manifestSha256, (k, n) -> n == 1 ? null : n - 1);
+    }
+
+    /**
+     * Removes the image unless a lease holds it (a sandbox is being made from it) or {@code users} names sandboxes
+     * that booted it, as one step with {@link #lease}: an {@code Images.Remove} racing a Create either removes the
+     * image before the Create resolves it (which then pulls it again or fails NOT_FOUND) or is refused.
+     *
+     * @param users the sandboxes using the image, asked under this store's lock
+     * @return bytes freed
+     * @throws ImageInUseException (FAILED_PRECONDITION) naming what holds it
+     */
+    public synchronized long removeUnlessUsed(OciImage image, Supplier<List<String>> users) {
+        String what = "OCI image " + image.repository() + "@" + image.manifestDigest();
+        if (leases.containsKey(image.manifestSha256())) {
+            throw new ImageInUseException(what + " is held by a sandbox being created or restored from it right now"
+                    + " (or by the warm pool, which boots it): try again when that is done");
+        }
+        List<String> ids = users.get();
+        if (!ids.isEmpty()) {
+            throw new ImageInUseException(what + " is in use by sandbox" + (ids.size() == 1 ? " " : "es ")
+                    + String.join(", ", ids) + "; delete them first");
+        }
+        return remove(image.manifestSha256());
     }
 
     private ObjectNode entry(OciImage image) {

@@ -68,7 +68,15 @@ public final class OciPuller {
      */
     public CompletableFuture<OciImage> pull(String reference, Consumer<PullProgress> progress) {
         OciReference ref = OciReference.parse(reference);
-        return running.join(ref.toString(), progress, reporter -> pullNow(ref, reporter));
+        return running.join(ref.toString(), progress, reporter -> {
+            try {
+                return pullNow(ref, reporter);
+            } catch (IOException | RuntimeException e) {
+                // The daemon's one line for it (ORAS's own are turned off: a stack trace per 401 and 404).
+                LOG.warnf("pull of OCI image %s failed: %s", ref, e.getMessage());
+                throw e;
+            }
+        });
     }
 
     private OciImage pullNow(OciReference ref, Consumer<PullProgress> progress) throws IOException {

@@ -50,6 +50,11 @@ class OciRootBuilderTest {
 
     /** Installs an image of {@code layers} in {@code store}, as a pull would, from files written under {@code tmp}. */
     static OciImage cached(OciImageStore store, Path tmp, List<Layer> layers) throws IOException {
+        return cached(store, tmp, layers, "{}");
+    }
+
+    static OciImage cached(OciImageStore store, Path tmp, List<Layer> layers, String configJson) throws IOException {
+        Files.createDirectories(tmp);
         Map<String, Path> downloads = new LinkedHashMap<>();
         List<OciDescriptor> descriptors = new ArrayList<>();
         for (Layer l : layers) {
@@ -57,7 +62,7 @@ class OciRootBuilderTest {
             downloads.put(sha, Files.write(tmp.resolve(sha), l.bytes()));
             descriptors.add(new OciDescriptor(l.mediaType(), sha, l.bytes().length));
         }
-        byte[] config = "{}".getBytes(StandardCharsets.UTF_8);
+        byte[] config = configJson.getBytes(StandardCharsets.UTF_8);
         String configSha = TestImagePusher.sha256(config);
         downloads.put(configSha, Files.write(tmp.resolve(configSha), config));
         byte[] manifest = ("manifest of " + descriptors).getBytes(StandardCharsets.UTF_8);
@@ -124,5 +129,43 @@ class OciRootBuilderTest {
         assertTrue(e.getMessage().contains("kelpie.images.oci.max-root-bytes"), e.getMessage());
         assertFalse(Files.exists(cache.ociRoot(image.manifestSha256())));
         assertNoStaging();
+    }
+
+    @Test
+    void twoBuildsOfOneImageOnTwoCachesAreTheSameBytes() throws Exception {
+        List<Layer> layers = List.of(TestImagePusher.gzip(TestImagePusher.tar(t -> {
+            TestImagePusher.file(t, "etc/one", 0644, "one");
+            TestImagePusher.file(t, "usr/bin/tool", 04755, "setuid tool");
+            TestImagePusher.file(t, "z/a/b/c", 0600, "deep");
+        })), TestImagePusher.zstd(TestImagePusher.tar(t -> {
+            // A directory a later layer changes gets this build's time on disk, which must not reach the root.
+            TestImagePusher.file(t, "etc/two", 0644, "two");
+            TestImagePusher.file(t, "etc/.wh.one", 0644, "");
+        })));
+        String config = "{\"created\":\"2024-05-01T10:00:00Z\"}";
+
+        List<byte[]> roots = new ArrayList<>();
+        List<String> hashes = new ArrayList<>();
+        for (String host : List.of("host-a", "host-b")) {
+            ImageCache hostCache = new ImageCache(tmp.resolve(host), json, Clock.systemUTC());
+            hostCache.open();
+            OciImage image = cached(new OciImageStore(hostCache, json), tmp.resolve(host + "-downloads"), layers, config);
+            Path hostAgent = Files.copy(agent, tmp.resolve(host + "-agent"));
+            OciRootBuilder builder = new OciRootBuilder(hostCache, 64 * ONE_MIB);
+            Path root = builder.build(image, hostAgent);
+            roots.add(Files.readAllBytes(root));
+            hashes.add(builder.rootSha256(image.manifestSha256()).orElseThrow());
+            assertEquals(dev.kelpie.daemon.images.cache.BlobHashing.sha256(root), hashes.getLast(),
+                    "the recorded sha256 is the root's");
+        }
+
+        assertTrue(java.util.Arrays.equals(roots.get(0), roots.get(1)), "the same image gives the same root bytes");
+        assertEquals(hashes.get(0), hashes.get(1));
+        Path root = tmp.resolve("host-a").resolve("oci");
+        try (Stream<Path> files = Files.list(root)) {
+            Path ext4 = files.filter(f -> f.toString().endsWith(".ext4")).findFirst().orElseThrow();
+            String stat = debugfs(ext4, "stat /etc/two");
+            assertTrue(stat.contains("2024"), "times are clamped to the image's created time: " + stat);
+        }
     }
 }
