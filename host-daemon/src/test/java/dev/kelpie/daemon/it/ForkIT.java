@@ -16,6 +16,7 @@ import dev.kelpie.api.v1.SandboxState;
 import dev.kelpie.api.v1.SnapshotKind;
 import dev.kelpie.api.v1.SnapshotRequest;
 import dev.kelpie.daemon.agent.StreamCollector;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -267,7 +268,7 @@ class ForkIT {
     /** Whether the qemu on PATH can map a frozen RAM file read-only and private (QEMU >= 8.2), as the daemon asks. */
     private static boolean qemuSharesFrozenRam() {
         try {
-            Process help = new ProcessBuilder("qemu-system-x86_64", "-object", "memory-backend-file,help")
+            Process help = new ProcessBuilder("qemu-system-" + HostPlatform.current().arch(), "-object", "memory-backend-file,help")
                     .redirectErrorStream(true).start();
             String out = new String(help.getInputStream().readAllBytes());
             return help.waitFor() == 0 && out.contains("rom=");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kelpie.daemon.hypervisor.Executables;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
+import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.probe.QemuProbe;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -59,14 +60,15 @@ class QemuRamCapabilitiesTest {
     /** The real binary on PATH agrees with its version: the property and the version move together in QEMU. */
     @Test
     void theInstalledQemuAnswersAsItsVersionSays() throws IOException {
-        Assumptions.assumeTrue(Executables.find("qemu-system-x86_64").isPresent(), "no qemu-system-x86_64 on PATH");
+        String binary = "qemu-system-" + HostPlatform.current().arch();
+        Assumptions.assumeTrue(Executables.find(binary).isPresent(), "no " + binary + " on PATH");
         CommandRunner commands = new CommandRunner();
-        String version = QemuProbe.parseVersion(commands.run(List.of("qemu-system-x86_64", "--version"),
+        String version = QemuProbe.parseVersion(commands.run(List.of(binary, "--version"),
                 QemuVersions.VERSION_TIMEOUT).output());
         String[] parts = version.split("\\.");
         boolean atLeast82 = Integer.parseInt(parts[0]) > 8 || (Integer.parseInt(parts[0]) == 8 && Integer.parseInt(parts[1]) >= 2);
 
-        assertEquals(atLeast82, new QemuRamCapabilities(commands).privateReadOnlyFile("qemu-system-x86_64"),
+        assertEquals(atLeast82, new QemuRamCapabilities(commands).privateReadOnlyFile(binary),
                 "QEMU " + version);
     }
 }
