@@ -9,9 +9,7 @@ import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
 import dev.kelpie.daemon.hypervisor.probe.QemuProbe;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -29,11 +27,7 @@ class QemuRamCapabilitiesTest {
     Path dir;
 
     private Path fakeQemu(String name, String output, int status) throws IOException {
-        Path script = dir.resolve(name);
-        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> '" + dir.resolve(name + ".runs") + "'\nprintf '%s' '"
-                + output + "'\nexit " + status + "\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        return script;
+        return FakeQemuBinary.create(dir, name, output, status);
     }
 
     @Test
@@ -45,7 +39,7 @@ class QemuRamCapabilitiesTest {
         assertFalse(capabilities.privateReadOnlyFile(old.toString()), "readonly alone made a ROM before QEMU 8.2");
         assertTrue(capabilities.privateReadOnlyFile(recent.toString()));
         assertTrue(capabilities.privateReadOnlyFile(recent.toString()));
-        assertEquals(List.of("-object memory-backend-file,help"), Files.readAllLines(dir.resolve("qemu-new.runs")));
+        assertEquals(List.of("-object memory-backend-file,help"), FakeQemuBinary.runs(dir, "qemu-new"));
     }
 
     @Test
