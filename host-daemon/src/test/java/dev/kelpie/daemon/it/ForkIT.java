@@ -3,6 +3,7 @@ package dev.kelpie.daemon.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kelpie.api.v1.DeletePackageRequest;
@@ -11,12 +12,16 @@ import dev.kelpie.api.v1.ForkSandboxRequest;
 import dev.kelpie.api.v1.ForkSandboxResponse;
 import dev.kelpie.api.v1.Sandbox;
 import dev.kelpie.api.v1.SandboxSpec;
+import dev.kelpie.api.v1.PauseSandboxRequest;
 import dev.kelpie.api.v1.RestoreRequest;
+import dev.kelpie.api.v1.ResumeSandboxRequest;
 import dev.kelpie.api.v1.SandboxState;
 import dev.kelpie.api.v1.SnapshotKind;
 import dev.kelpie.api.v1.SnapshotRequest;
 import dev.kelpie.daemon.agent.StreamCollector;
 import dev.kelpie.daemon.hypervisor.probe.HostPlatform;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -153,6 +158,25 @@ class ForkIT {
             long other = counter(client, copies.get(1));
             awaitCounterAbove(client, copies.get(1), other + 5);
             assertTrue(counter(client, copies.get(0)) <= stopped + 1, "a copy's processes are its own");
+
+            // A paused source is frozen already: it is forked as it is and stays paused.
+            long beforePause = counter(client, source);
+            client.sandboxes().pause(PauseSandboxRequest.newBuilder().setId(source).build());
+            String ofPaused = client.sandboxes().fork(ForkSandboxRequest.newBuilder().setId(source).setCount(1).build())
+                    .getSandboxes(0).getId();
+            long copied = counter(client, ofPaused);
+            assertTrue(copied >= beforePause, "the copy of the paused source counts on from " + beforePause + ": " + copied);
+            awaitCounterAbove(client, ofPaused, copied);
+            assertEquals(SandboxState.SANDBOX_STATE_PAUSED, client.get(source).getState(), "the source stays paused");
+            // QEMU saves a paused VM once (it is left in postmigrate): a second fork before a resume is refused.
+            StatusRuntimeException again = assertThrows(StatusRuntimeException.class, () -> client.sandboxes().fork(
+                    ForkSandboxRequest.newBuilder().setId(source).setCount(1).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, again.getStatus().getCode(), again.getMessage());
+            assertTrue(again.getStatus().getDescription().contains("resume it before saving or forking it again"),
+                    again.getMessage());
+            client.sandboxes().resume(ResumeSandboxRequest.newBuilder().setId(source).build());
+            awaitCounterAbove(client, source, counter(client, source));
+            client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(ofPaused).build());
 
             client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(source).build());
             assertFalse(Files.exists(ramDir.resolve(source + ".ram")), "the source's RAM file went with it");
