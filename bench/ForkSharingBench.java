@@ -24,8 +24,6 @@ import java.util.Locale;
 
 public class ForkSharingBench {
 
-    static final int RUNS = 5;
-    static final int MEMORY_MIB = 256;
     /**
      * Within the guest's user memory limit (256 MiB less the 64 reserved), so the whole file stays in the page cache and
      * reading it back is a read of memory: with 200 MiB the guest trims its cache and re-reads from disk into pages of
@@ -39,13 +37,13 @@ public class ForkSharingBench {
         ManagedChannel daemon = channels.open(Path.of(args[0]));
         Path vms = Path.of(args[1]).resolve("vms");
         var sandboxes = SandboxesGrpc.newBlockingStub(daemon);
-        SandboxSpec spec = SandboxSpec.newBuilder().setMemoryMib(MEMORY_MIB).setVcpuCount(1).build();
-
-        List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes, spec, RUNS);
+        // ForkBench's guest shape and run count, so that the two benches' fork times compare.
+        SandboxSpec spec = SandboxSpec.newBuilder().setMemoryMib(ForkBench.MEMORY_MIB).setVcpuCount(1).build();
+        List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes, spec, ForkBench.RUNS);
         String source = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
         // Page cache of random data: guest RAM touched, as a workload's heap would be.
         KelpieBench.exec(sandboxes, source, "head -c " + TOUCHED_MIB * 1024 * 1024 + " /dev/urandom > /workspace/big");
-        List<Double> forks = ForkBench.forkToFirstExec(sandboxes, source, RUNS);
+        List<Double> forks = ForkBench.forkToFirstExec(sandboxes, source, ForkBench.RUNS);
 
         List<String> copies = sandboxes.fork(ForkSandboxRequest.newBuilder().setId(source).setCount(COPIES).build())
                 .getSandboxesList().stream().map(Sandbox::getId).toList();
