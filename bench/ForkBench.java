@@ -42,15 +42,7 @@ public class ForkBench {
 
         List<Double> cold = KelpieBench.coldCreateToFirstExec(sandboxes, spec, RUNS);
         String source = sandboxes.create(CreateSandboxRequest.newBuilder().setSpec(spec).build()).getSandbox().getId();
-        List<Double> forks = new ArrayList<>();
-        for (int i = 0; i < RUNS; i++) {
-            long t0 = System.nanoTime();
-            String copy = sandboxes.fork(ForkSandboxRequest.newBuilder().setId(source).setCount(1).build())
-                    .getSandboxes(0).getId();
-            KelpieBench.exec(sandboxes, copy, "true");
-            forks.add(KelpieBench.ms(t0));
-            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(copy).build());
-        }
+        List<Double> forks = forkToFirstExec(sandboxes, source, RUNS);
 
         // Page cache of random data: guest RAM touched, as a workload's heap would be.
         KelpieBench.exec(sandboxes, source, "head -c " + TOUCHED_MIB * 1024 * 1024 + " /dev/urandom > /workspace/big");
@@ -127,15 +119,34 @@ public class ForkBench {
         return total;
     }
 
+    /** Fork (1 copy) → first `true` exited in the copy, {@code runs} times, each copy deleted after; in ms. */
+    static List<Double> forkToFirstExec(SandboxesGrpc.SandboxesBlockingStub sandboxes, String source, int runs) {
+        List<Double> forks = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            long t0 = System.nanoTime();
+            String copy = sandboxes.fork(ForkSandboxRequest.newBuilder().setId(source).setCount(1).build())
+                    .getSandboxes(0).getId();
+            KelpieBench.exec(sandboxes, copy, "true");
+            forks.add(KelpieBench.ms(t0));
+            sandboxes.delete(DeleteSandboxRequest.newBuilder().setId(copy).build());
+        }
+        return forks;
+    }
+
     /** Proportional set size of a sandbox's qemu: shared pages divided among their mappers. */
     static long pssKib(Path vms, String id) throws Exception {
+        return smapsKib(vms, id, "Pss");
+    }
+
+    /** A field of the smaps_rollup of a sandbox's qemu, in KiB. */
+    static long smapsKib(Path vms, String id, String field) throws Exception {
         long pid = Long.parseLong(Files.readString(vms.resolve(id).resolve("qemu.pid")).strip());
         for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
-            if (line.startsWith("Pss:")) {
+            if (line.startsWith(field + ":")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", ""));
             }
         }
-        throw new IllegalStateException("no Pss for qemu " + pid);
+        throw new IllegalStateException("no " + field + " for qemu " + pid);
     }
 
     /** What the RAM directory holds on the host (du counts a hard-linked inode once). */

@@ -2,6 +2,7 @@
 # Benchmarks kelpied against the raw path (the same qemu command line plus direct agent calls), side by side,
 # then teleport (TeleportBench.java): snapshot time and size per kind, restore → first exec against cold boot,
 # then fork (ForkBench.java): fork → first exec against cold create, and the PSS of 10 copies against 11 × the source's,
+# then how 3 fork copies hold the source's memory (ForkSharingBench.java: shared on QEMU >= 8.2, copied on 7.2),
 # then idle actions (IdleBench.java): pause and suspend → resume on the next exec,
 # then a soak for leaks (SoakBench.java): the daemon's threads, fds and heap after GC before and after.
 # then the egress path (EgressBench.java): per-request latency and download throughput through the allowlisting proxy,
@@ -54,6 +55,9 @@ run_bench TeleportBench "$scratch/k.sock"
 echo >&2
 echo "fork:" >&2
 run_bench ForkBench "$scratch/k.sock" "$scratch/state"
+echo >&2
+echo "fork copies' shared memory:" >&2
+run_bench ForkSharingBench "$scratch/k.sock" "$scratch/state"
 echo >&2
 echo "idle actions:" >&2
 run_bench IdleBench "$scratch/k.sock"

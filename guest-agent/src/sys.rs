@@ -241,7 +241,9 @@ pub fn configure_child(command: &mut Command, setup: ChildSetup) {
     }
 }
 
-/// Credits entropy to the kernel pool (RNDADDENTROPY), so clones of a snapshot diverge.
+/// Credits entropy to the kernel pool (RNDADDENTROPY) and reseeds the CRNG from it at once (RNDRESEEDCRNG), so clones
+/// of a snapshot diverge: since Linux 5.18 a credit reaches /dev/urandom only at the CRNG's next scheduled reseed
+/// (1 s to 60 s away), and until then every clone reads the bytes the snapshot's CRNG state gives.
 pub fn add_entropy(random: &File, entropy: &[u8]) -> io::Result<()> {
     #[repr(C)]
     struct RandPoolInfo {
@@ -256,6 +258,9 @@ pub fn add_entropy(random: &File, entropy: &[u8]) -> io::Result<()> {
         // SAFETY: the struct has the kernel's rand_pool_info layout with its buffer inline.
         check(unsafe { libc::ioctl(random.as_raw_fd(), RNDADDENTROPY as _, &info) })?;
     }
+    const RNDRESEEDCRNG: libc::c_ulong = 0x5207;
+    // SAFETY: the ioctl takes no argument.
+    check(unsafe { libc::ioctl(random.as_raw_fd(), RNDRESEEDCRNG as _) })?;
     Ok(())
 }
 

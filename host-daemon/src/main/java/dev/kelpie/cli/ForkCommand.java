@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code kelpie fork ID [-n N]}: prints the copies' ids, one a line. */
-@Command(name = "fork", description = "Copy a running sandbox: each copy continues from this instant (processes,"
+@Command(name = "fork", description = "Copy a running or paused sandbox: each copy continues from this instant (processes,"
         + " memory, /workspace) with its own id; the source runs on. Prints the copies' ids, one a line.")
 final class ForkCommand implements Callable<Integer> {
 

@@ -21,7 +21,7 @@ import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
- * Copies a running sandbox: one local snapshot of its VM (frozen RAM, device state, disk, one instant; the source runs
+ * Copies a running or paused sandbox: one local snapshot of its VM (frozen RAM, device state, disk, one instant; the source runs
  * on), then each copy is created like any sandbox (admission counts it) and resumed from that snapshot with its own
  * disk clone, mapping the frozen RAM copy-on-write. Before a copy is READY it gets the treatment a restore gets: its
  * clock stepped, entropy reseeded with a generation of its own, its hostname set to its id. All or nothing: when a
@@ -68,7 +68,8 @@ final class SandboxForks {
         SavedVmState frozen = null;
         try {
             Files.createDirectories(work);
-            frozen = sandboxes.exclusively(sourceId, live -> live.vm().saveLocalState(work));
+            // A paused source is frozen already: it is saved as it is and stays paused.
+            frozen = sandboxes.exclusivelyEvenPaused(sourceId, live -> live.vm().saveLocalState(work));
             long frozenMs = (System.nanoTime() - started) / 1_000_000;
             // Copies resume the source's memory, so they boot exactly what it runs: its resolved image version and
             // arch, and an OCI root by the exact digest (the memory caches the root's blocks).

@@ -456,6 +456,26 @@ public final class SandboxManager implements AutoCloseable {
     }
 
     /**
+     * {@link #exclusively}, but a sandbox a client paused is lent as it is, without its agent (null) and without being
+     * resumed: its vCPUs are stopped already, which is all a fork's local snapshot needs, and it stays paused. A
+     * sandbox its idle action paused or suspended is resumed first, as for any call that needs it.
+     *
+     * @throws SandboxStateException when the sandbox is neither READY nor paused by a client
+     */
+    public <T> T exclusivelyEvenPaused(String id, LiveSandbox.Operation<T> operation) throws InterruptedException {
+        Sandbox sandbox = registry.find(id);
+        sandbox.operations.lockInterruptibly();
+        try {
+            if (sandbox.record.state() == SandboxState.PAUSED && !IdleActions.needsResume(sandbox)) {
+                return operation.run(new LiveSandbox(sandbox.current(), sandbox.vm, null));
+            }
+        } finally {
+            sandbox.operations.unlock();
+        }
+        return exclusively(id, operation);
+    }
+
+    /**
      * Lends a READY sandbox's VM and agent to {@code operation} (a snapshot) while pause, resume and delete wait; exec
      * and file calls go on. Counts as activity.
      *

@@ -254,6 +254,18 @@ class SandboxManagerTest {
     }
 
     @Test
+    void aPausedSourceIsForkedAsItIsAndStaysPausedWhileItsCopiesRun() throws Exception {
+        SandboxRecord source = manager.create(config(0));
+        manager.pause(source.id());
+
+        List<SandboxRecord> copies = manager.fork(source.id(), 1, Map.of());
+
+        assertEquals(SandboxState.READY, copies.get(0).state());
+        assertEquals(SandboxState.PAUSED, manager.get(source.id()).state(), "the source stays paused");
+        assertEquals(SandboxState.READY, manager.resume(source.id()).state());
+    }
+
+    @Test
     void aForkBeyondAdmissionMakesNoCopyAtAll() throws Exception {
         SandboxRecord source = manager.create(config(0));
 

@@ -74,7 +74,7 @@ public final class QemuCommandLine {
             // VM on anonymous memory: packages move between the two.
             String ramId = machine.defaultRamId();
             argv.addAll(List.of("-object", "memory-backend-file,id=" + ramId + ",size=" + spec.memoryMib() + "M,mem-path="
-                    + spec.ramFile() + ",share=" + (spec.ramShared() ? "on" : "off"), "-machine", "memory-backend=" + ramId));
+                    + spec.ramFile() + spec.ramMapping().backendOptions(), "-machine", "memory-backend=" + ramId));
         }
         if (spec.network().hasDevice()) {
             argv.addAll(List.of("-netdev", userNetdev(spec), "-device", "virtio-net-device,netdev=" + NETDEV_ID));

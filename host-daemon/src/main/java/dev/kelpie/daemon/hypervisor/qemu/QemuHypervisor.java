@@ -59,6 +59,7 @@ public final class QemuHypervisor implements Hypervisor {
     private final Supplier<Accelerator> accelerator;
     private final ObjectMapper json;
     private final QemuVersions versions = new QemuVersions(new CommandRunner());
+    private final QemuRamCapabilities ramCapabilities = new QemuRamCapabilities(new CommandRunner());
     private final Optional<EgressRelay> egressRelay = EgressRelay.onPath();
     private final QemuRamFiles ram;
 
@@ -124,7 +125,7 @@ public final class QemuHypervisor implements Hypervisor {
         try {
             Files.createDirectories(files.dir());
             WritableDisk.create(spec, files.writableDisk());
-            return launch(spec, files, acceleratorFor(spec.image().arch()), false, ownRam(spec), true);
+            return launch(spec, files, acceleratorFor(spec.image().arch()), false, ownRam(spec), QemuRamMapping.OWNED);
         } catch (IOException e) {
             throw new VmException("preparing " + files.dir() + " for qemu failed: " + e.getMessage(), e);
         }
@@ -169,19 +170,22 @@ public final class QemuHypervisor implements Hypervisor {
                         state.memoryFile(), e.getMessage());
             }
         }
+        QemuRamMapping mapping = mapped && ramCapabilities.privateReadOnlyFile(binaryForArch.apply(spec.image().arch()))
+                ? QemuRamMapping.PRIVATE_READ_ONLY_FILE : QemuRamMapping.OWNED;
         Path ramFile;
         try {
-            ramFile = mapped ? ram.copyOf(spec.vmId(), state.sharedRam().get()) : ownRam(spec);
+            // Without a read-only private mapping a clone must own a copy: see QemuRamFiles.copyOf.
+            ramFile = !mapped ? ownRam(spec) : mapping == QemuRamMapping.PRIVATE_READ_ONLY_FILE
+                    ? ram.linkTo(spec.vmId(), state.sharedRam().get()) : ram.copyOf(spec.vmId(), state.sharedRam().get());
         } catch (IOException e) {
-            throw new VmException("copying the RAM of " + spec.vmId() + " in " + ram.dir() + " failed: "
+            throw new VmException("preparing the RAM of " + spec.vmId() + " in " + ram.dir() + " failed: "
                     + e.getMessage(), e);
         }
-        // share=on either way: see QemuRamFiles.copyOf for why a clone does not map the snapshot privately.
-        QemuVm vm = launch(spec, files, accel, true, ramFile, true);
+        QemuVm vm = launch(spec, files, accel, true, ramFile, mapping);
         try {
             QmpClient qmp = new QmpClient(files.qmpSocket(), json);
             if (mapped) {
-                // The stream has no RAM pages: the clone starts from its copy of the frozen snapshot.
+                // The stream has no RAM pages: the clone starts from the frozen snapshot (its view or its copy of it).
                 qmp.execute("migrate-set-capabilities", Map.of("capabilities",
                         List.of(Map.of("capability", QemuMigration.IGNORE_SHARED, "state", true))));
             }
@@ -215,7 +219,7 @@ public final class QemuHypervisor implements Hypervisor {
         String making = name + "-" + spec.vmId();
         Path statePartial = ram.stateOf(making);
         try {
-            QemuVm maker = launch(spec, files, accel, true, ram.fresh(making), true);
+            QemuVm maker = launch(spec, files, accel, true, ram.fresh(making), QemuRamMapping.OWNED);
             try {
                 QmpClient qmp = new QmpClient(files.qmpSocket(), json);
                 qmp.execute("migrate-incoming", Map.of("uri", QemuMigration.loadUri(full.memoryFile())));
@@ -295,14 +299,14 @@ public final class QemuHypervisor implements Hypervisor {
      * {@code incoming} waiting for a saved state.
      */
     private QemuVm launch(VmSpec spec, QemuRuntimeFiles files, Accelerator accel, boolean incoming, Path ramFile,
-            boolean ramShared) throws InterruptedException {
+            QemuRamMapping ramMapping) throws InterruptedException {
         Path dir = files.dir();
         Path log = files.qemuLog();
         try {
             QemuVmSpec qemuSpec = new QemuVmSpec(spec.image().arch(), accel, spec.vcpuCount(), spec.memoryMib(),
                     spec.image().kernel(), spec.image().kernelCmdline(), spec.image().rootfs(), files.writableDisk(),
                     files.agentSocket(), files.qmpSocket(), files.consoleLog(), files.pidFile(), log, spec.network(),
-                    egressRelay.orElse(null), ramFile, ramShared);
+                    egressRelay.orElse(null), ramFile, ramMapping);
             String binary = binaryForArch.apply(spec.image().arch());
             List<String> argv = new ArrayList<>(incoming ? QemuCommandLine.incoming(binary, qemuSpec)
                     : QemuCommandLine.build(binary, qemuSpec));

@@ -15,9 +15,11 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Guest RAM of qemu VMs as files, one directory per daemon. A VM maps {@code <vmId>.ram} with {@code share=on}: its
- * own memory, which for a clone starts as a sparse copy of a frozen snapshot (see {@link #copyOf}). Every file is
- * owned by one VM, one fork under way, or one package's frozen memory, so a sweep by name finds the orphans.
+ * Guest RAM of qemu VMs as files, one directory per daemon. A VM maps {@code <vmId>.ram}: its own memory
+ * ({@code share=on}), or for a clone of a frozen snapshot either a hard link to that snapshot mapped read-only and
+ * private ({@link #linkTo}, where qemu can) or a sparse copy of it that the clone owns ({@link #copyOf}). Every name is
+ * owned by one VM, one fork under way, or one package's frozen memory, so a sweep by name finds the orphans; the link
+ * count keeps a snapshot's pages while any clone still names them.
  */
 public final class QemuRamFiles {
 
@@ -75,8 +77,18 @@ public final class QemuRamFiles {
     }
 
     /**
+     * {@code vmId}'s RAM file as a hard link to a frozen snapshot, for a clone that maps it read-only and private
+     * ({@link QemuRamMapping#PRIVATE_READ_ONLY_FILE}): its siblings share every page it has not written.
+     */
+    Path linkTo(String vmId, Path frozen) throws IOException {
+        Path file = fresh(vmId);
+        Files.createLink(file, frozen);
+        return file;
+    }
+
+    /**
      * {@code vmId}'s RAM file as its own sparse copy of a frozen snapshot, which the VM then maps {@code share=on}.
-     * Not a link mapped {@code share=off}: QEMU 7.2 discards a page the guest's balloon reports free by punching a
+     * For a qemu without a read-only private mapping: QEMU 7.2 discards a page the guest's balloon reports free by punching a
      * hole in the file even for a private mapping, which would zero that page under every other clone of the snapshot.
      */
     Path copyOf(String vmId, Path frozen) throws IOException, InterruptedException {

@@ -101,7 +101,7 @@ final class QemuStateSave {
                 resume();
             }
             return saved;
-        } catch (InterruptedException e) {
+        } catch (InterruptedException | dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException e) {
             abandon(partial, memoryFile, diskFile, e);
             throw e;
         } catch (IOException | RuntimeException e) {
@@ -120,8 +120,10 @@ final class QemuStateSave {
         VmPlatform platform = runningPlatform();
         JsonNode status = qmp.execute("query-status");
         if (status.path("status").asText().equals("postmigrate")) {
-            // QEMU 7.2 refuses to migrate a VM that has not run since its last migration completed.
-            throw new VmException("it was saved while paused and has not run since; resume it before saving it again");
+            // QEMU refuses to migrate a VM that has not run since its last migration completed: the caller's to fix.
+            throw new dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException("VM " + vm + " was saved (or forked)"
+                    + " while paused and has not run since, and QEMU saves a VM only once per pause; resume it before"
+                    + " saving or forking it again");
         }
         resumeAfterwards = status.path("running").asBoolean();
         qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", MAX_BANDWIDTH_BYTES_PER_SECOND));

@@ -12,6 +12,7 @@ import dev.kelpie.daemon.network.PortForward;
 import dev.kelpie.daemon.hypervisor.probe.Accelerator;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class QemuCommandLineTest {
@@ -44,21 +45,24 @@ class QemuCommandLineTest {
     }
 
     @Test
-    void guestRamFromAFileTakesTheMachinesDefaultRamIdSharedOrCopyOnWrite() {
-        for (boolean shared : List.of(true, false)) {
+    void guestRamFromAFileTakesTheMachinesDefaultRamIdOwnedOrAPrivateViewOfAReadOnlyFile() {
+        Map<QemuRamMapping, String> options = Map.of(QemuRamMapping.OWNED, "share=on",
+                // A clone's writes and discards stay in its own anonymous pages; the file is opened read-only.
+                QemuRamMapping.PRIVATE_READ_ONLY_FILE, "share=off,readonly=on,rom=off");
+        for (QemuRamMapping mapping : QemuRamMapping.values()) {
             QemuVmSpec s = new QemuVmSpec("x86_64", Accelerator.TCG, 1, 256, Path.of("/img/vmlinux"), "root=/dev/vda ro",
                     Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"),
-                    Path.of("/l"), VmNetwork.NONE, null, Path.of("/dev/shm/k/sb1.ram"), shared);
+                    Path.of("/l"), VmNetwork.NONE, null, Path.of("/dev/shm/k/sb1.ram"), mapping);
             List<String> argv = QemuCommandLine.build("qemu-system-x86_64", s);
             int at = argv.indexOf("-object");
             // The default id keeps the migration stream's RAM block name: packages move between file and anonymous RAM.
-            assertEquals(List.of("-object", "memory-backend-file,id=microvm.ram,size=256M,mem-path=/dev/shm/k/sb1.ram,share="
-                    + (shared ? "on" : "off"), "-machine", "memory-backend=microvm.ram"), argv.subList(at, at + 4));
+            assertEquals(List.of("-object", "memory-backend-file,id=microvm.ram,size=256M,mem-path=/dev/shm/k/sb1.ram,"
+                    + options.get(mapping), "-machine", "memory-backend=microvm.ram"), argv.subList(at, at + 4));
             assertTrue(argv.containsAll(List.of("-m", "256")), "the size stays on -m too: " + argv);
         }
         QemuVmSpec arm = new QemuVmSpec("aarch64", Accelerator.TCG, 1, 256, Path.of("/img/Image"), "root=/dev/vda ro",
                 Path.of("/r"), Path.of("/w"), Path.of("/a"), Path.of("/q"), Path.of("/c"), Path.of("/p"), Path.of("/l"),
-                VmNetwork.NONE, null, Path.of("/x.ram"), true);
+                VmNetwork.NONE, null, Path.of("/x.ram"), QemuRamMapping.OWNED);
         assertTrue(QemuCommandLine.build("qemu-system-aarch64", arm).contains("memory-backend=mach-virt.ram"));
         assertFalse(QemuCommandLine.build("qemu-system-x86_64", spec("x86_64", Accelerator.TCG)).contains("-object"),
                 "no RAM file, anonymous memory");

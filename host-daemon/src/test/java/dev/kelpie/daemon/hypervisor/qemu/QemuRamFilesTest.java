@@ -2,6 +2,7 @@ package dev.kelpie.daemon.hypervisor.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
@@ -45,6 +46,24 @@ class QemuRamFilesTest {
             f.readFully(read);
             assertArrayEquals(new byte[] {1, 2, 3}, read, "the source and the snapshot are gone, the clone's memory is not");
         }
+    }
+
+    @Test
+    void aLinkedCloneNamesTheSnapshotsPagesWhichOutliveTheSnapshotsOwnName() throws Exception {
+        QemuRamFiles ram = new QemuRamFiles(dir.resolve("ram"));
+        Path source = ram.fresh("sb1");
+        Files.write(source, new byte[] {7, 8, 9});
+        Path frozen = ram.freeze("sb1", "fork-b");
+
+        Path first = ram.linkTo("sb2", frozen);
+        Path second = ram.linkTo("sb3", frozen);
+
+        assertEquals(3, (int) Files.getAttribute(frozen, "unix:nlink"), "one inode for the snapshot and its clones");
+        ram.delete("fork-b");
+        ram.delete("sb1");
+        ram.delete("sb2");
+        assertArrayEquals(new byte[] {7, 8, 9}, Files.readAllBytes(second), "the last clone keeps the pages");
+        assertFalse(Files.exists(first));
     }
 
     /** What the file occupies on disk ({@code du}: the JDK has no block count). */

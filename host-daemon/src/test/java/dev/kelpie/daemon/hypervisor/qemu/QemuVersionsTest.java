@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kelpie.daemon.hypervisor.VmException;
 import dev.kelpie.daemon.hypervisor.probe.CommandRunner;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,18 +17,12 @@ class QemuVersionsTest {
     @TempDir
     Path dir;
 
-    /** A stand-in binary that prints {@code output}, exits with {@code status} and counts its runs. */
     private Path fakeQemu(String name, String output, int status) throws IOException {
-        Path script = dir.resolve(name);
-        Files.writeString(script, "#!/bin/sh\necho run >> '" + dir.resolve(name + ".runs") + "'\nprintf '%s\\n' '"
-                + output + "'\nexit " + status + "\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        return script;
+        return FakeQemuBinary.create(dir, name, output, status);
     }
 
     private long runs(String name) throws IOException {
-        Path runs = dir.resolve(name + ".runs");
-        return Files.exists(runs) ? Files.readAllLines(runs).size() : 0;
+        return FakeQemuBinary.runs(dir, name).size();
     }
 
     @Test
