@@ -235,7 +235,7 @@ class QemuSaveRestoreIT {
         assertEquals("postmigrate", qmp.execute("query-status").path("status").asText());
         VmException again = assertThrows(VmException.class,
                 () -> vm.saveState(state.resolve("memory-2"), state.resolve("disk-2.ext4")));
-        assertTrue(again.getMessage().contains("resume it before saving it again"), again.getMessage());
+        assertTrue(again.getMessage().contains("resume it before saving or forking it again"), again.getMessage());
         assertFalse(Files.exists(state.resolve("memory-2")));
         assertFalse(Files.exists(state.resolve("disk-2.ext4")));
 
