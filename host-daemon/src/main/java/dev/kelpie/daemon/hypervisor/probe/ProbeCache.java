@@ -46,9 +46,16 @@ public final class ProbeCache {
         this.entries = load();
     }
 
+    /**
+     * The probe's own command line, as a version: a verdict reached with another command line (before the x86 probe
+     * booted {@code -cpu max}) says nothing about this one.
+     */
+    static final String PROBE_COMMAND_VERSION = "2";
+
     /** The cache key for one probe on this boot of the host. */
     public String key(String qemuPath, String qemuVersion, Path kernel, Accelerator accelerator) throws IOException {
-        return String.join("|", bootId, qemuPath, qemuVersion, sha256(kernel), accelerator.qemuName());
+        return String.join("|", bootId, qemuPath, qemuVersion, sha256(kernel), accelerator.qemuName(),
+                PROBE_COMMAND_VERSION);
     }
 
     public synchronized java.util.Optional<ProbeResult> get(String key) {

@@ -21,12 +21,16 @@ public record QemuMachine(String binary, String machineType, String consoleDevic
         };
     }
 
-    /** The CPU model argument for an accelerator; TCG on Arm needs an explicit model, KVM/HVF take the host's. */
+    /**
+     * The CPU model argument for an accelerator; TCG on Arm needs an explicit model, KVM/HVF take the host's. On x86
+     * the probe boots {@code max}, as sandboxes do: with QEMU 10's default model (qemu64) a microvm with ACPI resets
+     * before our kernel prints a word, which read as "TCG does not work" on a host where every sandbox boots.
+     */
     public List<String> cpuArgs(Accelerator accelerator) {
         if (machineType.equals("virt")) {
             return List.of("-cpu", accelerator == Accelerator.TCG ? "max" : "host");
         }
-        return List.of();
+        return List.of("-cpu", "max");
     }
 
     /**
