@@ -154,8 +154,9 @@ public final class LayerUnpacker {
         // Deepest first, so that a directory's time is set after its children are written.
         directories.sort(Comparator.comparingInt((Deferred d) -> d.path.getNameCount()).reversed());
         for (Deferred d : directories) {
-            if (lstat(d.path) == null) {
-                continue; // a later entry of the layer replaced or whited it out
+            BasicFileAttributes now = lstat(d.path);
+            if (now == null || !now.isDirectory()) {
+                continue; // a later entry of the layer whited it out or replaced it (a symlink's mode is not ours to set)
             }
             own(d.path, d.entry);
             Files.setAttribute(d.path, "unix:mode", d.entry.getMode() & 07777, LinkOption.NOFOLLOW_LINKS);
