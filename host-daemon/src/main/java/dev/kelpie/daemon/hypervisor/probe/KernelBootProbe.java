@@ -32,9 +32,10 @@ public final class KernelBootProbe implements BootProbe {
     @Override
     public ProbeResult boot(String qemuBinary, QemuMachine machine, Accelerator accelerator, Path kernel) {
         List<String> command = new ArrayList<>(List.of(qemuBinary, "-accel", accelerator.qemuName(),
-                "-M", machine.machineType(), "-m", "128", "-smp", "1", "-nodefaults", "-no-user-config",
+                "-M", machine.probeMachine(accelerator), "-m", "128", "-smp", "1", "-nodefaults", "-no-user-config",
                 "-nographic", "-no-reboot", "-serial", "stdio", "-kernel", kernel.toString(),
-                "-append", "console=" + machine.consoleDevice() + " panic=-1 reboot=t"));
+                "-append", "console=" + machine.consoleDevice() + " panic=-1 reboot=t"
+                        + machine.probeKernelArgs(accelerator)));
         command.addAll(machine.cpuArgs(accelerator));
         long startNanos = System.nanoTime();
         Process process;

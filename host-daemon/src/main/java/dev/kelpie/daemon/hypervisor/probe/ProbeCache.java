@@ -47,10 +47,10 @@ public final class ProbeCache {
     }
 
     /**
-     * The probe's own command line, as a version: a verdict reached with another command line (before the x86 probe
-     * booted {@code -cpu max}) says nothing about this one.
+     * The probe's own command line, as a version: a verdict reached with another command line (before the x86 TCG probe
+     * booted a microvm without ACPI) says nothing about this one.
      */
-    static final String PROBE_COMMAND_VERSION = "2";
+    static final String PROBE_COMMAND_VERSION = "3";
 
     /** The cache key for one probe on this boot of the host. */
     public String key(String qemuPath, String qemuVersion, Path kernel, Accelerator accelerator) throws IOException {

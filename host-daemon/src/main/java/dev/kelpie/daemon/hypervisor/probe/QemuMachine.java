@@ -34,6 +34,23 @@ public record QemuMachine(String binary, String machineType, String consoleDevic
     }
 
     /**
+     * The {@code -M} value the probe boots: under TCG an x86 microvm without ACPI, as sandboxes run (QemuCommandLine):
+     * with ACPI, QEMU 10's TCG microvm resets before our kernel prints in most boots.
+     */
+    public String probeMachine(Accelerator accelerator) {
+        return x86Tcg(accelerator) ? machineType + ",rtc=on,acpi=off" : machineType;
+    }
+
+    /** What the probe adds to the kernel command line to match {@link #probeMachine}. */
+    public String probeKernelArgs(Accelerator accelerator) {
+        return x86Tcg(accelerator) ? " acpi=off" : "";
+    }
+
+    private boolean x86Tcg(Accelerator accelerator) {
+        return machineType.equals("microvm") && accelerator == Accelerator.TCG;
+    }
+
+    /**
      * The id QEMU gives the machine's RAM backend when it makes one itself ({@code default_ram_id}); a migration
      * stream names RAM blocks by it.
      */
