@@ -4,6 +4,7 @@ import dev.kelpie.daemon.hypervisor.SparseFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -124,7 +125,11 @@ public final class QemuRamFiles {
         }
     }
 
-    /** Removes every file here that is not the RAM file of one of {@code keep}: snapshots, partial copies. */
+    /**
+     * Removes every file here that is not the RAM file of one of {@code keep}: snapshots, partial copies. A directory
+     * left empty goes too, so that daemons whose state directories are gone leave nothing in {@code /dev/shm}; the
+     * daemon sweeps only while it makes no VM (at recovery and at shutdown), and {@link #fresh} makes it again.
+     */
     void sweep(Set<String> keep) {
         if (!Files.isDirectory(dir)) {
             return;
@@ -144,6 +149,13 @@ public final class QemuRamFiles {
                     throw new UncheckedIOException("removing the orphan RAM file " + file + " failed: " + e.getMessage(), e);
                 }
             }
+        }
+        try {
+            Files.delete(dir);
+        } catch (DirectoryNotEmptyException e) {
+            // VMs that run on past this daemon keep their RAM files, and so the directory.
+        } catch (IOException e) {
+            throw new UncheckedIOException("removing the empty RAM directory " + dir + " failed: " + e.getMessage(), e);
         }
     }
 }

@@ -91,6 +91,19 @@ class QemuRamFilesTest {
     }
 
     @Test
+    void aSweepThatLeavesNothingRemovesTheDirectoryAndTheNextVmMakesItAgain() throws Exception {
+        QemuRamFiles ram = new QemuRamFiles(dir.resolve("ram"));
+        Files.writeString(ram.fresh("gone"), "gone");
+
+        ram.sweep(Set.of());
+
+        assertTrue(Files.notExists(ram.dir()), "an empty RAM directory is left in " + dir);
+        ram.sweep(Set.of());
+        Path next = ram.fresh("next");
+        assertTrue(Files.isDirectory(next.getParent()), "fresh() did not make the directory again");
+    }
+
+    @Test
     void eachDaemonHasADirectoryOfItsOwnNamedAfterItsStateDirectory() {
         Path a = QemuRamFiles.defaultDir(Path.of("/var/lib/kelpie"));
         Path b = QemuRamFiles.defaultDir(Path.of("/tmp/other/state"));
