@@ -46,6 +46,10 @@ public final class LayerUnpacker {
     static final String OPAQUE = ".wh..wh..opq";
     /** Linux gives up resolving after 40 symlinks; so does this. */
     private static final int MAX_SYMLINK_HOPS = 40;
+    /** NAME_MAX of ext4 and of every file system the daemon unpacks on. */
+    static final int MAX_NAME_BYTES = 255;
+    /** PATH_MAX, which counts the terminating NUL: the longest path (or symlink target) a system call takes. */
+    static final int MAX_PATH_BYTES = 4096;
     /** What an entry costs beyond its data: an inode and a directory entry, roughly, in the ext4 root. */
     static final long ENTRY_OVERHEAD_BYTES = 256;
     private static final long BLOCK_BYTES = 4096;
@@ -106,6 +110,7 @@ public final class LayerUnpacker {
                 continue;
             }
             Path target = parent.resolve(base);
+            requireShortEnough(target, entry.getName(), layer);
             charge(ENTRY_OVERHEAD_BYTES, entry.getName());
             if (entry.isDirectory()) {
                 BasicFileAttributes existing = lstat(target);
@@ -120,9 +125,10 @@ public final class LayerUnpacker {
                 directories.add(new Deferred(target, entry));
             } else if (entry.isSymbolicLink()) {
                 String linkName = entry.getLinkName();
-                if (linkName.isEmpty() || linkName.indexOf('\0') >= 0) {
+                if (linkName.isEmpty() || linkName.indexOf('\0') >= 0
+                        || bytes(linkName) >= MAX_PATH_BYTES) {
                     throw new HostileLayerException(image + ": layer " + layer + ": symlink '" + entry.getName()
-                            + "' has an empty target or one with a NUL byte");
+                            + "' has an empty target, one with a NUL byte or one of " + MAX_PATH_BYTES + " bytes or more");
                 }
                 deleteTree(target);
                 Files.createSymbolicLink(target, Path.of(linkName));
@@ -130,6 +136,11 @@ public final class LayerUnpacker {
                 own(target, entry);
             } else if (entry.isLink()) {
                 Path source = resolveExisting(entry.getLinkName(), createdHere, layer, entry.getName());
+                if (source.startsWith(target)) {
+                    // Replacing the target would delete the very file the link is to share.
+                    throw new HostileLayerException(image + ": layer " + layer + ": hard link '" + entry.getName()
+                            + "' would replace its own source '" + entry.getLinkName() + "'");
+                }
                 deleteTree(target);
                 Files.createLink(target, source);
                 createdHere.add(target);
@@ -190,6 +201,10 @@ public final class LayerUnpacker {
             if (c.indexOf('\0') >= 0) {
                 throw new HostileLayerException(image + ": layer " + layer + " has an entry name with a NUL byte");
             }
+            if (bytes(c) > MAX_NAME_BYTES) {
+                throw new HostileLayerException(image + ": layer " + layer + " has entry '" + entryName
+                        + "' with a name longer than " + MAX_NAME_BYTES + " bytes, which no Linux file system takes");
+            }
             out.add(c);
         }
         return out;
@@ -221,6 +236,7 @@ public final class LayerUnpacker {
                 continue;
             }
             Path here = join(resolved).resolve(c);
+            requireShortEnough(here, entryName, layer);
             BasicFileAttributes a = lstat(here);
             if (a == null) {
                 charge(ENTRY_OVERHEAD_BYTES, entryName);
@@ -266,6 +282,19 @@ public final class LayerUnpacker {
                     + linkName + "', which is " + (a == null ? "not in the image" : "not a regular file"));
         }
         return source;
+    }
+
+    /** A path the kernel would refuse to look up (ENAMETOOLONG) is the image's fault, and says so. */
+    private void requireShortEnough(Path path, String entryName, String layer) {
+        if (bytes(path.toString()) >= MAX_PATH_BYTES) {
+            throw new HostileLayerException(image + ": layer " + layer + ": entry '" + entryName
+                    + "' makes a path of " + MAX_PATH_BYTES + " bytes or more (the unpacking directory's own included),"
+                    + " which Linux does not take");
+        }
+    }
+
+    private static int bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8).length;
     }
 
     private Path join(Deque<String> resolved) {
@@ -342,7 +371,13 @@ public final class LayerUnpacker {
                 value = h.getValue().getBytes(StandardCharsets.UTF_8);
             } else if (key.startsWith("LIBARCHIVE.xattr.")) {
                 name = key.substring("LIBARCHIVE.xattr.".length());
-                value = Base64.getDecoder().decode(h.getValue());
+                try {
+                    value = Base64.getDecoder().decode(h.getValue());
+                } catch (IllegalArgumentException e) {
+                    LOG.warnf("%s: xattr %s of %s is not base64 (%s); left out", image, name, entry.getName(),
+                            e.getMessage());
+                    continue;
+                }
             } else {
                 continue;
             }

@@ -245,6 +245,44 @@ class LayerUnpackerTest {
     }
 
     @Test
+    void namesLongerThanTheFileSystemTakesAreRefusedByName() {
+        String longComponent = "n".repeat(256);
+        var e = assertThrows(HostileLayerException.class,
+                () -> apply(t -> TestImagePusher.file(t, "etc/" + longComponent, 0644, "x")));
+        assertTrue(e.getMessage().contains("longer than 255 bytes"), e.getMessage());
+        String deep = ("d".repeat(200) + "/").repeat(25) + "file";
+        var tooDeep = assertThrows(HostileLayerException.class, () -> apply(t -> TestImagePusher.file(t, deep, 0644, "x")));
+        assertTrue(tooDeep.getMessage().contains("4096 bytes or more"), tooDeep.getMessage());
+    }
+
+    @Test
+    void aHardLinkThatWouldReplaceItsOwnSourceIsRefused() throws IOException {
+        assertThrows(HostileLayerException.class, () -> apply(t -> {
+            TestImagePusher.file(t, "self", 0644, "x");
+            hardlink(t, "self", "self");
+        }));
+        assertThrows(HostileLayerException.class, () -> apply(t -> {
+            TestImagePusher.file(t, "d/inner", 0644, "x");
+            hardlink(t, "d", "d/inner");
+        }));
+        assertOutsideUntouched();
+    }
+
+    @Test
+    void anXattrWhoseBase64DoesNotDecodeIsLeftOut() throws IOException {
+        apply(t -> {
+            TarArchiveEntry e = new TarArchiveEntry("tagged");
+            e.setSize(1);
+            e.setMode(0644);
+            e.addPaxHeader("LIBARCHIVE.xattr.user.origin", "not base64!");
+            t.putArchiveEntry(e);
+            t.write('x');
+            t.closeArchiveEntry();
+        });
+        assertEquals("x", Files.readString(root.resolve("tagged")));
+    }
+
+    @Test
     void aTarThatDoesNotParseIsDamaged() {
         byte[] garbage = new byte[1024];
         java.util.Arrays.fill(garbage, (byte) 'z');
