@@ -7,6 +7,8 @@ import dev.kelpie.daemon.agent.GuestRefresh;
 import dev.kelpie.daemon.hypervisor.VmHandle;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.ImageSource;
+import dev.kelpie.daemon.images.oci.OciBoot;
+import dev.kelpie.daemon.images.oci.OciBootSource;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
@@ -31,12 +33,14 @@ final class IdleActions {
     private final VmSupervision supervision;
     private final SandboxNetworks networks;
     private final Clock clock;
+    private final OciBootSource oci;
 
     IdleActions(SandboxRegistry registry, VmSuspension suspension, ImageSource images, VmSupervision supervision,
-            SandboxNetworks networks, Clock clock) {
+            SandboxNetworks networks, Clock clock, OciBootSource oci) {
         this.registry = registry;
         this.suspension = suspension;
         this.images = images;
+        this.oci = oci;
         this.supervision = supervision;
         this.networks = networks;
         this.clock = clock;
@@ -181,8 +185,7 @@ final class IdleActions {
         try {
             VmSuspension.LocalState state = suspension.find(sandbox.id()).orElseThrow(() -> new SandboxUnavailableException(
                     "sandbox " + sandbox.id() + ": its suspended state is missing"));
-            BootImage image = images.resolve(r.imageVersion(), r.arch());
-            vm = suspension.resume(sandbox.id(), r, image, state);
+            vm = resumeOnItsImage(sandbox.id(), r, state);
         } catch (InterruptedException e) {
             if (deleteCame(sandbox)) {
                 throw deleted(sandbox);
@@ -213,6 +216,30 @@ final class IdleActions {
         suspension.discard(sandbox.id());
         LOG.infof("sandbox %s resumed from its suspended state in %d ms on %s", sandbox.id(),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos), vm.vm().describe());
+    }
+
+    /**
+     * Resumes on what the sandbox booted: its base image, or for a sandbox from an OCI image that image's root by its
+     * manifest digest (in the cache still: the sandbox's record keeps it from removal), checked against the root's
+     * sha256 the record holds, since the saved memory caches the root's blocks.
+     */
+    private PooledVm resumeOnItsImage(String id, SandboxRecord r, VmSuspension.LocalState state)
+            throws InterruptedException {
+        BootImage base = images.resolve(r.imageVersion(), r.arch());
+        if (r.oci() == null) {
+            return suspension.resume(id, r, base, state);
+        }
+        OciBoot boot = oci.prepare(r.oci().manifestDigest(), base);
+        try {
+            String booted = r.oci().rootSha256();
+            if (!booted.isEmpty() && !booted.equals(boot.rootSha256())) {
+                throw new IllegalStateException("the root of " + r.oci().repository() + "@" + r.oci().manifestDigest()
+                        + " is sha256 " + boot.rootSha256() + " now, not the " + booted + " the sandbox booted");
+            }
+            return suspension.resume(id, r, boot.image(), state);
+        } finally {
+            boot.release(); // the sandbox's record holds the image from here on, as it did while suspended
+        }
     }
 
     private static boolean deleteCame(Sandbox sandbox) {

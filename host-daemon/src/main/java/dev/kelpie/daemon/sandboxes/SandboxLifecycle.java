@@ -272,11 +272,6 @@ final class SandboxLifecycle {
         hypervisor.pauseUnsupportedReason().ifPresent(reason -> {
             throw new VmOperationUnsupportedException(name + ": " + reason);
         });
-        if (action == IdleAction.SNAPSHOT && !config.ociImage().isEmpty()) {
-            // A resume boots from the record's base image, which is not the OCI image's root.
-            throw new VmOperationUnsupportedException(name + " is not supported yet for a sandbox from an OCI image ("
-                    + config.ociImage() + "); use idle_action pause");
-        }
         if (action == IdleAction.SNAPSHOT && !config.network().forwards().isEmpty()) {
             throw new VmOperationUnsupportedException(name + " ends the VM process and with it the published host ports"
                     + ", which a resume could not promise to get back; use idle_action pause with port forwards");

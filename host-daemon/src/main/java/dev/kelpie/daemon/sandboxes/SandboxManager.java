@@ -103,7 +103,7 @@ public final class SandboxManager implements AutoCloseable {
         this.launcher = new VmLauncher(hypervisor, agents, store, networks, settings);
         this.supervision = new VmSupervision(registry, launcher, networks);
         VmSuspension suspension = new SavedStateSuspension(hypervisor, store, launcher);
-        this.idle = new IdleActions(registry, suspension, images, supervision, networks, clock);
+        this.idle = new IdleActions(registry, suspension, images, supervision, networks, clock, oci);
         this.lifecycle = new SandboxLifecycle(hypervisor, images, registry, capacity, launcher, supervision, settings,
                 clock, ids, usage, idle, oci);
         this.recovery = new SandboxRecovery(hypervisor, registry, launcher, supervision, networks, suspension, background);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kelpie.api.v1.Command;
 import dev.kelpie.api.v1.GetSandboxRequest;
+import dev.kelpie.api.v1.IdleAction;
 import dev.kelpie.api.v1.ImagesGrpc;
 import dev.kelpie.api.v1.InspectImageRequest;
 import dev.kelpie.api.v1.PruneImagesRequest;
@@ -51,6 +52,8 @@ class OciSandboxIT {
     /** Well above the busybox image's root, well below the large image's. */
     private static final long MAX_ROOT_BYTES = 24L << 20;
     private static final String REPO = "kelpie/busybox";
+    /** Long enough for the exec that writes the test's file to end well before the sandbox counts as idle. */
+    private static final long IDLE_TIMEOUT_MS = 3_000;
 
     @TempDir
     static Path work;
@@ -69,7 +72,8 @@ class OciSandboxIT {
         pusher = new TestImagePusher(registry.host(), null);
         String[] args = Stream.concat(Stream.of(SandboxesIT.daemonArgs(imageDir)), Stream.of(
                 "-Dkelpie.images.oci.insecure-registries=" + registry.host(),
-                "-Dkelpie.images.oci.max-root-bytes=" + MAX_ROOT_BYTES)).toArray(String[]::new);
+                "-Dkelpie.images.oci.max-root-bytes=" + MAX_ROOT_BYTES,
+                "-Dkelpie.sandboxes.reap-interval=1s")).toArray(String[]::new);
         daemon = DaemonProcess.startServing(work, "oci", args);
         client = new SandboxClient(daemon.socket);
     }
@@ -233,6 +237,31 @@ class OciSandboxIT {
         assertTrue(message.contains(rootSha256) && message.contains("checkpoint"), message);
         assertEquals(cacheBefore, cacheFiles(), "the image cache after a refused restore");
         assertFalse(client.list().stream().anyMatch(s -> s.getId().equals(copy.getId())));
+    }
+
+    /**
+     * idle_action snapshot on an OCI sandbox: suspended once idle (its VM process gone), then the next exec resumes it
+     * on its own root, by digest, with its memory: a file only in its tmpfs, the image's file and exec defaults.
+     */
+    @Test
+    void anIdleOciSandboxIsSuspendedAndTheNextExecResumesItOnItsOwnRoot() throws Exception {
+        pusher.pushImage(REPO, "idle", "amd64", List.of("PATH=/bin"), "/srv/app", List.of(busyboxLayer()));
+        Sandbox idle = client.create(SandboxSpec.newBuilder().setOciImage(registry.host() + "/" + REPO + ":idle")
+                .setIdleAction(IdleAction.IDLE_ACTION_SNAPSHOT).setIdleTimeoutMs(IDLE_TIMEOUT_MS).build());
+        client.sh(idle.getId(), "echo only-in-memory > /tmp/mem");
+        Path runtimeDir = daemon.stateDir.resolve("vms").resolve(idle.getId());
+
+        Await.until("the idle OCI sandbox to be suspended", Await.scaled(java.time.Duration.ofSeconds(120)),
+                () -> client.sandboxes().get(GetSandboxRequest.newBuilder().setId(idle.getId()).build()).getSandbox()
+                        .getState() == SandboxState.SANDBOX_STATE_SUSPENDED);
+        Await.until("the suspended sandbox's VM process to end", Await.scaled(java.time.Duration.ofSeconds(60)),
+                () -> Leftovers.qemusNaming(runtimeDir).isEmpty());
+
+        assertEquals("only-in-memory|only in the image|/srv/app\n", client.sh(idle.getId(),
+                "echo \"$(cat /tmp/mem)|$(cat /etc/greeting)|$(pwd)\""));
+        assertEquals(SandboxState.SANDBOX_STATE_READY, client.sandboxes().get(GetSandboxRequest.newBuilder()
+                .setId(idle.getId()).build()).getSandbox().getState());
+        client.sandboxes().delete(DeleteSandboxRequest.newBuilder().setId(idle.getId()).build());
     }
 
     /**

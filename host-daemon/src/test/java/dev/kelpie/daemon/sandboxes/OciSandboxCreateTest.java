@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import dev.kelpie.daemon.hypervisor.GuestArchs;
-import dev.kelpie.daemon.hypervisor.VmOperationUnsupportedException;
 import dev.kelpie.daemon.images.BootImage;
 import dev.kelpie.daemon.images.oci.OciBoot;
 import dev.kelpie.daemon.images.oci.OciBootSource;
@@ -48,6 +47,7 @@ class OciSandboxCreateTest {
     private final InProcessAgents agents = new InProcessAgents();
     private final ObjectMapper json = new ObjectMapper().registerModule(new Jdk8Module());
     private final AtomicInteger nextId = new AtomicInteger();
+    private final MutableClock clock = new MutableClock();
     private final List<SandboxManager> managers = new java.util.ArrayList<>();
 
     @AfterEach
@@ -58,7 +58,7 @@ class OciSandboxCreateTest {
 
     private SandboxManager manager(OciBootSource oci) {
         SandboxManager m = new SandboxManager(hypervisor, new OneImage(), agents, new DirectorySandboxStore(state, json),
-                new MutableClock(), LIMITS, SETTINGS, () -> "sb" + nextId.incrementAndGet(), Runnable::run,
+                clock, LIMITS, SETTINGS, () -> "sb" + nextId.incrementAndGet(), Runnable::run,
                 SandboxNetworks.NO_EGRESS, VmCpuTime.NONE, oci);
         managers.add(m);
         return m;
@@ -121,18 +121,28 @@ class OciSandboxCreateTest {
     }
 
     @Test
-    void anIdleSnapshotIsRefusedForAnOciSandboxBeforeAnythingIsPulled() {
-        AtomicInteger prepared = new AtomicInteger();
+    void anOciSandboxSuspendedWhileIdleResumesOnItsOwnRootNotTheBaseImages() throws Exception {
+        List<String> prepared = new java.util.concurrent.CopyOnWriteArrayList<>();
         SandboxManager m = manager((reference, base) -> {
-            prepared.incrementAndGet();
+            prepared.add(reference);
             return boot(reference, base);
         });
         SandboxConfig idle = new SandboxConfig("", 0, 0, 0, Map.of(), Map.of(), 0, 1000, null, IdleAction.SNAPSHOT, "")
                 .withOciImage("registry:5000/team/tool:1");
-        var e = assertThrows(VmOperationUnsupportedException.class, () -> m.create(idle));
-        assertTrue(e.getMessage().contains("OCI image"), e.getMessage());
-        assertEquals(0, prepared.get());
-        assertEquals(List.of(), hypervisor.specs);
+        SandboxRecord r = m.create(idle);
+        clock.advance(Duration.ofSeconds(2));
+        m.reapExpired();
+        assertEquals(SandboxState.SUSPENDED, m.get(r.id()).state());
+
+        m.agent(r.id());
+
+        assertEquals(SandboxState.READY, m.get(r.id()).state());
+        assertEquals(1, hypervisor.restoredFrom.size(), "resumed from its saved state");
+        assertEquals(Path.of("/cache/oci/" + SHA + ".ext4"), hypervisor.specs.getLast().image().rootfs(),
+                "the resumed VM has the OCI image's root");
+        assertEquals(List.of("registry:5000/team/tool:1", "sha256:" + SHA), prepared,
+                "the resume asks for the image by the digest the sandbox booted, not by its tag");
+        assertEquals("/srv", m.execDefaults(r.id()).cwd(), "its exec defaults are the image's still");
     }
 
     @Test
