@@ -81,11 +81,19 @@ final class SandboxLifecycle {
         // Pulled and built before admission: a failing image leaves no record, and a long pull holds no slot.
         Optional<OciBoot> ociBoot = config.ociImage().isEmpty() ? Optional.empty()
                 : Optional.of(oci.prepare(config.ociImage(), base));
+        boolean made = false;
         try {
-            return create(config, launch, base, ociBoot);
+            SandboxRecord record = create(config, launch, base, ociBoot);
+            made = true;
+            return record;
         } finally {
-            // The lease kept the image from its resolve until here; the sandbox's record holds it now (or none is).
-            ociBoot.ifPresent(OciBoot::release);
+            if (made) {
+                // The lease kept the image from its resolve until here; the sandbox's record holds it now.
+                ociBoot.ifPresent(OciBoot::release);
+            } else {
+                // A Create that fails (admission, boot, agent) leaves the cache as it found it, as a failed pull does.
+                ociBoot.ifPresent(boot -> oci.abandon(boot, () -> registry.ociImageUsers(boot.oci().manifestDigest())));
+            }
         }
     }
 

@@ -271,11 +271,7 @@ public final class SandboxManager implements AutoCloseable {
      * adds nothing to the cache; an image it found cached, or that a sandbox booted meanwhile, stays.
      */
     public void discardPulledOci(OciBoot boot) {
-        if (boot.pulled()) {
-            oci.discard(boot, () -> ociImageUsers(boot.oci().manifestDigest()));
-        } else {
-            boot.release();
-        }
+        oci.abandon(boot, () -> ociImageUsers(boot.oci().manifestDigest()));
     }
 
     /** Tops the warm pool up after failed refills or when room came free. */
@@ -309,8 +305,7 @@ public final class SandboxManager implements AutoCloseable {
      * its root to go on, so each of them keeps the image in the cache.
      */
     public List<String> ociImageUsers(String manifestDigest) {
-        return registry.all().stream().map(s -> s.record).filter(r -> r.oci() != null
-                && r.oci().manifestDigest().equals(manifestDigest)).map(SandboxRecord::id).sorted().toList();
+        return registry.ociImageUsers(manifestDigest);
     }
 
     /** What network policies new sandboxes can have on the backend serving now. */

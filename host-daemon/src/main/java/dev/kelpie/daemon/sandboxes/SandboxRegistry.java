@@ -175,6 +175,12 @@ final class SandboxRegistry {
         return sandboxes.values().stream().map(s -> s.record).filter(r -> r.state().holdsVm()).toList();
     }
 
+    /** The sandboxes that booted the OCI image {@code manifestDigest}, in any state (see SandboxManager's). */
+    List<String> ociImageUsers(String manifestDigest) {
+        return all().stream().map(s -> s.record).filter(r -> r.oci() != null
+                && r.oci().manifestDigest().equals(manifestDigest)).map(SandboxRecord::id).sorted().toList();
+    }
+
     Collection<Sandbox> all() {
         return sandboxes.values();
     }

@@ -121,6 +121,30 @@ class OciSandboxCreateTest {
     }
 
     @Test
+    void aCreateThatFailsAtBootTakesBackTheImageItPulledButNotOneItFoundCached() throws Exception {
+        List<String> discarded = new java.util.concurrent.CopyOnWriteArrayList<>();
+        SandboxManager m = manager(new OciBootSource() {
+            @Override
+            public OciBoot prepare(String reference, BootImage base) {
+                OciBoot b = boot(reference, base);
+                return new OciBoot(b.image(), b.oci(), reference, "", reference.endsWith(":pulled"), null);
+            }
+
+            @Override
+            public void discard(OciBoot boot, java.util.function.Supplier<List<String>> users) {
+                discarded.add(boot.reference() + " users=" + users.get());
+            }
+        });
+        hypervisor.failNextBoot = "qemu exited at boot";
+        assertThrows(RuntimeException.class, () -> m.create(oci("registry:5000/team/tool:pulled")));
+        hypervisor.failNextBoot = "qemu exited at boot";
+        assertThrows(RuntimeException.class, () -> m.create(oci("registry:5000/team/tool:cached")));
+
+        assertEquals(List.of("registry:5000/team/tool:pulled users=[]"), discarded);
+        assertEquals(List.of(), m.list(Map.of()), "no record of either");
+    }
+
+    @Test
     void anOciSandboxSuspendedWhileIdleResumesOnItsOwnRootNotTheBaseImages() throws Exception {
         List<String> prepared = new java.util.concurrent.CopyOnWriteArrayList<>();
         SandboxManager m = manager((reference, base) -> {

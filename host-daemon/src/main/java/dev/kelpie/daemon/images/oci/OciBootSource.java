@@ -28,4 +28,16 @@ public interface OciBootSource {
     default void discard(OciBoot boot, java.util.function.Supplier<java.util.List<String>> users) {
         boot.release();
     }
+
+    /**
+     * Gives {@code boot} up after the Create or restore it was for failed: an image this boot pulled goes from the
+     * cache again ({@link #discard}), so that the failure adds nothing to it; one it found cached is only released.
+     */
+    default void abandon(OciBoot boot, java.util.function.Supplier<java.util.List<String>> users) {
+        if (boot.pulled()) {
+            discard(boot, users);
+        } else {
+            boot.release();
+        }
+    }
 }
